@@ -1,0 +1,1 @@
+"""The versioned golden files, their schema, loading, verification and the ``neuron-oracle`` CLI."""

@@ -1,0 +1,1 @@
+"""The independent reference: exact, standard-library-only backpropagation for one neuron."""
