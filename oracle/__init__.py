@@ -1,1 +1,25 @@
-"""The independent reference: exact, standard-library-only backpropagation for one neuron."""
+"""The independent reference: exact, standard-library-only backpropagation for one neuron.
+
+``create_backprop_test_case`` computes every intermediate exactly (see ``oracle.exact`` for how numbers
+are read and in which arithmetic); ``CASES`` holds the named golden cases, one function each.
+"""
+
+from oracle.backprop import LOSS, Inputs, Result, Step, create_backprop_test_case
+from oracle.cases import CASES, Case, ClaimError
+from oracle.exact import ACTIVATIONS, to_float
+
+ORACLE_VERSION = "1"
+
+__all__ = [
+    "ACTIVATIONS",
+    "CASES",
+    "LOSS",
+    "ORACLE_VERSION",
+    "Case",
+    "ClaimError",
+    "Inputs",
+    "Result",
+    "Step",
+    "create_backprop_test_case",
+    "to_float",
+]

@@ -1,0 +1,131 @@
+"""The ``neuron-oracle`` command (also ``python -m golden``).
+
+Exit status: 0 success; 1 the check or validation found a difference, or regen refused; 2 bad input
+(usage, an unknown case or version, a malformed golden file). Errors are one line on stderr, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from golden import regen as regen_
+from golden.store import ROOT, GoldenError, display, list_cases, load_case, version_dir
+from oracle import ClaimError
+
+PROG = "neuron-oracle"
+
+
+def _root(args: argparse.Namespace) -> Path:
+    return Path(args.root) if args.root else ROOT
+
+
+def cmd_regen(args: argparse.Namespace) -> int:
+    """Write the golden files that differ from the oracle."""
+    for line in regen_.regen(args.version, _root(args), force=args.force):
+        print(line)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Compare the golden files on disk with the oracle, regenerated in memory."""
+    problems = regen_.check(args.version, _root(args))
+    for line in problems:
+        print(line)
+    if problems:
+        print(f"{len(problems)} problem(s) in golden {args.version}; `neuron-oracle regen` rewrites it")
+        return 1
+    print(f"golden {args.version}: every file agrees with the oracle")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """One line per case: its name and what it shows."""
+    names = list_cases(args.version, _root(args))
+    width = max(len(n) for n in names)
+    for name in names:
+        doc = load_case(name, args.version, _root(args))
+        print(f"{name:<{width}}  {doc['description']}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """A case's inputs and every intermediate, as the seed prints its oracle's dict."""
+    doc = load_case(args.case, args.version, _root(args))
+    if args.json:
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{doc['name']}  (golden {args.version}, schema {doc['schema_version']})")
+    print(f"  {doc['description']}")
+    print(f"  claim: {doc['claim']}")
+    print(f"  arithmetic: {doc['arithmetic']}")
+    for section in ("inputs", "expected"):
+        print(f"\n{section}")
+        for key, value in doc[section].items():
+            if key == "trajectory":
+                for i, step in enumerate(value, 1):
+                    print(f"  step {i:<9} " + ", ".join(f"{k} {_fmt(v)}" for k, v in step.items()))
+            else:
+                print(f"  {key:<14} {_fmt(value)}")
+    tol = doc["tolerance"]
+    print(f"\ntolerance        rtol {tol['rtol']:g}, atol {tol['atol']:g}\n  {tol['reason']}")
+    return 0
+
+
+def _fmt(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    p = argparse.ArgumentParser(prog=PROG, description="Golden cases for one neuron, from an exact oracle.")
+    p.add_argument("--root", help=argparse.SUPPRESS)  # another golden folder, for tests
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Any, help: str) -> argparse.ArgumentParser:
+        s = sub.add_parser(name, help=help, description=help)
+        s.set_defaults(func=func)
+        return s
+
+    s = add("regen", cmd_regen, "regenerate the golden files from the oracle")
+    s.add_argument("--version", default=regen_.CURRENT, help="golden version (default %(default)s)")
+    s.add_argument("--force", action="store_true", help="rewrite a released version's values")
+    s = add("check", cmd_check, "check the golden files against the oracle")
+    s.add_argument("--version", default=regen_.CURRENT, help="golden version (default %(default)s)")
+    s = add("list", cmd_list, "list the golden cases")
+    s.add_argument("--version", default=regen_.CURRENT, help="golden version (default %(default)s)")
+    s = add("show", cmd_show, "show one case's inputs and intermediates")
+    s.add_argument("case", help="case name, as `neuron-oracle list` prints it")
+    s.add_argument("--version", default=regen_.CURRENT, help="golden version (default %(default)s)")
+    s.add_argument("--json", action="store_true", help="print the golden file's JSON")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status."""
+    args = parser().parse_args(argv)
+    try:
+        if args.command != "regen" and args.root is None:
+            version_dir(args.version)
+        return int(args.func(args))
+    except (GoldenError, ClaimError) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1 if isinstance(e, ClaimError) or args.command in ("regen", "check") else 2
+    except KeyboardInterrupt:
+        print(
+            f"{PROG}: interrupted; golden files are written atomically, none is half-written", file=sys.stderr
+        )
+        return 130
+    except OSError as e:
+        print(
+            f"{PROG}: error: {display(Path(e.filename)) if e.filename else ''}: {e.strerror}", file=sys.stderr
+        )
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

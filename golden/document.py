@@ -1,0 +1,110 @@
+"""Turn an oracle case into its golden document, and a document into deterministic bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+from oracle import LOSS, Case, Result, Step, to_float
+from oracle.exact import PRECISION
+
+SCHEMA_VERSION = 1
+RTOL = 1e-12
+
+ARITHMETIC = {
+    "fraction": "exact rational (fractions.Fraction); each value rounded once to float64",
+    "decimal": f"decimal.Decimal at {PRECISION} significant digits; each value rounded once to float64",
+}
+
+
+def floats(values: tuple[Any, ...]) -> list[float]:
+    """Round each exact value to float64."""
+    return [to_float(v) for v in values]
+
+
+def _step_fields(step: Step) -> dict[str, Any]:
+    return {
+        "dJ_dw": floats(step.dJ_dw),
+        "dJ_db": to_float(step.dJ_db),
+        "w_new": floats(step.w_new),
+        "b_new": to_float(step.b_new),
+    }
+
+
+def tolerance(inputs: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
+    """The (rtol, atol) a float64 implementation is held to on one case, with its reason."""
+    numbers = _numbers({k: v for k, v in inputs.items() if k != "steps"}) + _numbers(expected)
+    scale = max([1.0, *(abs(x) for x in numbers)])
+    atol = float(f"{RTOL * scale:.3g}")
+    return {
+        "rtol": RTOL,
+        "atol": atol,
+        "reason": (
+            "float64: each value takes a few roundings of relative size 2**-53 ≈ 1.1e-16 of the numbers "
+            f"it is made from; rtol {RTOL:g} leaves a margin of 10**3 and stays far below the smallest "
+            "formula error (a factor alpha or 1/m); atol = 1e-12 × this case's largest magnitude "
+            f"({scale:.6g}) covers values that cancel to 0 exactly, where float64 leaves a residue of "
+            "order 1e-16 × that magnitude"
+        ),
+    }
+
+
+def build(case: Case) -> dict[str, Any]:
+    """The golden document of `case`: its inputs and every intermediate, rounded once to float64."""
+    result: Result = case.run()
+    inp, first = result.inputs, result.first
+    inputs = {
+        "X": [floats(row) for row in inp.X],
+        "y_true": floats(inp.y_true),
+        "w": floats(inp.w),
+        "b": to_float(inp.b),
+        "learning_rate": to_float(inp.learning_rate),
+        "alpha": to_float(inp.alpha),
+        "activation": inp.activation,
+        "loss": LOSS,
+        "steps": inp.steps,
+    }
+    expected: dict[str, Any] = {
+        "z": floats(first.z),
+        "a": floats(first.a),
+        "J": floats(first.J),
+        "dJ_da": floats(first.dJ_da),
+        "da_dz": floats(first.da_dz),
+        **_step_fields(first),
+    }
+    if inp.steps > 1:
+        expected["trajectory"] = [{"loss": to_float(s.loss), **_step_fields(s)} for s in result.steps]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "name": case.name,
+        "description": case.description,
+        "claim": case.claim,
+        "arithmetic": ARITHMETIC["decimal" if isinstance(inp.b, Decimal) else "fraction"],
+        "inputs": inputs,
+        "expected": expected,
+        "tolerance": tolerance(inputs, expected),
+    }
+
+
+def dumps(document: dict[str, Any]) -> bytes:
+    """Deterministic bytes: keys in the order built, floats as their round-tripping repr, final newline."""
+    return (json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
+def sha256(data: bytes) -> str:
+    """Hex sha256 of a file's bytes, as the manifest records it."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _numbers(value: Any) -> list[float]:
+    if isinstance(value, bool | str):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _numbers(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _numbers(v)]
+    return []

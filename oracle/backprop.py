@@ -1,0 +1,157 @@
+"""The seed's ``create_backprop_test_case``, computed exactly with scalar loops a person can check by hand.
+
+For X of shape (m, n), w of length n and targets y of length m, one gradient-descent step is::
+
+    z_i     = Σ_j X_ij·w_j + b          linear part            (m values)
+    a_i     = f(z_i)                    activation             (m)
+    J_i     = ½ (a_i − y_i)²            per-example loss       (m); the batch loss is Σ_i J_i
+    dJ_da_i = a_i − y_i                                        (m)
+    da_dz_i = f'(z_i)                   1 at z = 0 for the kinked activations, as the seed decided
+    dJ_dw_j = Σ_i dJ_da_i·da_dz_i·X_ij  sums over the batch, not means   (n)
+    dJ_db   = Σ_i dJ_da_i·da_dz_i       since dz/db = 1
+    w_new_j = w_j − lr·dJ_dw_j,   b_new = b − lr·dJ_db
+
+With ``steps`` > 1 the step is repeated from (w_new, b_new), each step recorded.
+"""
+
+from __future__ import annotations
+
+import decimal
+from dataclasses import dataclass
+from typing import Any
+
+from oracle.exact import ACTIVATIONS, Exact, ExactActivation
+
+LOSS = "half_squared_error"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A case's inputs, read exactly (see ``oracle.exact``); y_true has one target per row."""
+
+    X: tuple[tuple[Exact, ...], ...]
+    y_true: tuple[Exact, ...]
+    w: tuple[Exact, ...]
+    b: Exact
+    learning_rate: Exact
+    alpha: Exact
+    activation: str
+    steps: int
+
+
+@dataclass(frozen=True)
+class Step:
+    """Every intermediate of one gradient-descent step, exact."""
+
+    z: tuple[Exact, ...]
+    a: tuple[Exact, ...]
+    J: tuple[Exact, ...]
+    dJ_da: tuple[Exact, ...]
+    da_dz: tuple[Exact, ...]
+    dJ_dw: tuple[Exact, ...]
+    dJ_db: Exact
+    w_new: tuple[Exact, ...]
+    b_new: Exact
+
+    @property
+    def loss(self) -> Exact:
+        """The batch loss Σ J_i, before this step's update."""
+        return sum(self.J, start=self.J[0] * 0)
+
+
+@dataclass(frozen=True)
+class Result:
+    """A case computed: its exact inputs and one ``Step`` per update."""
+
+    inputs: Inputs
+    steps: tuple[Step, ...]
+
+    @property
+    def first(self) -> Step:
+        """The first step: the intermediates the seed's test case records."""
+        return self.steps[0]
+
+    def loss_at(self, w: tuple[Exact, ...], b: Exact) -> Exact:
+        """The batch loss Σ J_i on this case's data with parameters (w, b)."""
+        act = ACTIVATIONS[self.inputs.activation]
+        with decimal.localcontext(act.context()):
+            return _step(self.inputs, w, b, act).loss
+
+
+def create_backprop_test_case(
+    X: Any,
+    y_true: Any,
+    w: Any,
+    b: Any,
+    learning_rate: Any,
+    *,
+    alpha: Any = "0.01",
+    activation: str = "leaky_relu",
+    steps: int = 1,
+) -> Result:
+    """Compute every intermediate of `steps` gradient-descent steps, exactly.
+
+    Parameters
+    ----------
+    X : sequence of m rows of n numbers
+    y_true : a number (the same target for every row, as in the seed) or m numbers
+    w : n numbers
+    b, learning_rate, alpha : numbers
+    activation : one of ``oracle.exact.ACTIVATIONS``
+    steps : int >= 1
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation: unknown {activation!r}; known: {', '.join(sorted(ACTIVATIONS))}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps is {steps!r}; expected an int >= 1")
+    act = ACTIVATIONS[activation]
+    with decimal.localcontext(act.context()):
+        inputs = _read(X, y_true, w, b, learning_rate, alpha, act, steps)
+        trajectory = []
+        w_i, b_i = inputs.w, inputs.b
+        for _ in range(steps):
+            step = _step(inputs, w_i, b_i, act)
+            trajectory.append(step)
+            w_i, b_i = step.w_new, step.b_new
+    return Result(inputs, tuple(trajectory))
+
+
+def _step(inp: Inputs, w: tuple[Exact, ...], b: Exact, act: ExactActivation) -> Step:
+    X, y, alpha, lr = inp.X, inp.y_true, inp.alpha, inp.learning_rate
+    m, n = len(X), len(w)
+    z = tuple(sum((X[i][j] * w[j] for j in range(n)), start=b) for i in range(m))
+    a = tuple(act.f(z_i, alpha) for z_i in z)
+    dJ_da = tuple(a[i] - y[i] for i in range(m))
+    J = tuple(u * u / 2 for u in dJ_da)
+    da_dz = tuple(act.df(z_i, alpha) for z_i in z)
+    dJ_dz = tuple(dJ_da[i] * da_dz[i] for i in range(m))
+    zero = b * 0
+    dJ_dw = tuple(sum((dJ_dz[i] * X[i][j] for i in range(m)), start=zero) for j in range(n))
+    dJ_db = sum(dJ_dz, start=zero)
+    w_new = tuple(w[j] - lr * dJ_dw[j] for j in range(n))
+    b_new = b - lr * dJ_db
+    return Step(z, a, J, dJ_da, da_dz, dJ_dw, dJ_db, w_new, b_new)
+
+
+def _read(
+    X: Any, y_true: Any, w: Any, b: Any, lr: Any, alpha: Any, act: ExactActivation, steps: int
+) -> Inputs:
+    num = act.number
+    rows = tuple(tuple(num(x) for x in row) for row in X)
+    weights = tuple(num(x) for x in w)
+    m, n = len(rows), len(weights)
+    if m < 1 or n < 1:
+        raise ValueError(f"X has {m} rows and w {n} weights; expected at least one of each")
+    for i, row in enumerate(rows):
+        if len(row) != n:
+            raise ValueError(f"X[{i}] has {len(row)} numbers; expected {n}, the length of w")
+    if isinstance(y_true, list | tuple):
+        targets = tuple(num(y) for y in y_true)
+        if len(targets) != m:
+            raise ValueError(f"y_true has {len(targets)} numbers; expected {m}, one per row of X")
+    else:
+        targets = (num(y_true),) * m
+    rate = num(lr)
+    if rate < 0:
+        raise ValueError(f"learning_rate is {lr}; expected >= 0")
+    return Inputs(rows, targets, weights, num(b), rate, num(alpha), act.name, steps)
