@@ -7,7 +7,7 @@ READY := $(VENV)/.ready
 .PHONY: demo test lint clean
 
 demo: $(READY)
-	$(BIN)/python -m neuron
+	$(BIN)/neuron-oracle validate
 
 test: $(READY)
 	$(BIN)/python -m pytest

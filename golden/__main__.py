@@ -4,4 +4,5 @@ import sys
 
 from golden.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # guarded: the validate worker's spawned process imports this module
+    sys.exit(main())

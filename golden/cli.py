@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from golden import regen as regen_
+from golden.impl import DEFAULT, ImplError
 from golden.store import ROOT, GoldenError, display, list_cases, load_case, version_dir
 from oracle import ClaimError
 
@@ -76,6 +77,29 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Hold IMPL to the golden cases and the property suite; exit 0 only when nothing failed."""
+    from golden import report
+    from golden.validate import validate
+
+    if args.timeout <= 0:
+        raise GoldenError(f"--timeout is {args.timeout:g}; expected a number of seconds > 0")
+    if args.examples is not None and args.examples < 1:
+        raise GoldenError(f"--examples is {args.examples}; expected at least 1")
+    outcomes = validate(
+        args.impl,
+        args.golden,
+        args.cases,
+        timeout=args.timeout,
+        properties=not args.no_properties,
+        examples=args.examples,
+        root=_root(args),
+    )
+    render = {"text": report.text, "json": report.as_json, "junit": report.junit}[args.format]
+    print(render(args.impl, args.golden, outcomes))
+    return 0 if report.ok(outcomes) else 1
+
+
 def _fmt(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
@@ -102,6 +126,28 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("case", help="case name, as `neuron-oracle list` prints it")
     s.add_argument("--version", default=regen_.CURRENT, help="golden version (default %(default)s)")
     s.add_argument("--json", action="store_true", help="print the golden file's JSON")
+    s = add("validate", cmd_validate, "hold a neuron implementation to the golden cases and properties")
+    s.add_argument(
+        "impl",
+        nargs="?",
+        default=DEFAULT,
+        metavar="IMPL",
+        help="package.module:Name or path/to/file.py:Name (default %(default)s)",
+    )
+    s.add_argument(
+        "--golden", default=regen_.CURRENT, metavar="VERSION", help="golden version (default %(default)s)"
+    )
+    s.add_argument("--cases", metavar="PATTERN", help="only the cases whose name matches this glob")
+    s.add_argument("--format", choices=("text", "json", "junit"), default="text", help="report format")
+    s.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="per case (a property gets ten times this; default %(default)g)",
+    )
+    s.add_argument("--no-properties", action="store_true", help="run the golden cases only")
+    s.add_argument("--examples", type=int, metavar="N", help="Hypothesis examples per property")
     return p
 
 
@@ -109,10 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
     args = parser().parse_args(argv)
     try:
-        if args.command != "regen" and args.root is None:
+        if args.command in ("list", "show") and args.root is None:
             version_dir(args.version)
         return int(args.func(args))
-    except (GoldenError, ClaimError) as e:
+    except (GoldenError, ClaimError, ImplError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1 if isinstance(e, ClaimError) or args.command in ("regen", "check") else 2
     except KeyboardInterrupt:

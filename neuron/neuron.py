@@ -16,7 +16,7 @@ from neuron._checks import (
     as_targets,
     check_finite,
 )
-from neuron.activations import get_activation
+from neuron.activations import ACTIVATIONS, get_activation
 
 Array = NDArray[Any]
 
@@ -43,6 +43,9 @@ class Neuron:
     (broadcast over the batch) or (m,); ``z``, ``a`` and the per-example loss are (m,);
     ``dJ_dw`` is (n,) and ``dJ_db`` a float. Gradients are sums over the batch, not means.
     """
+
+    #: The activations this class implements; the conformance harness runs their golden cases.
+    supported_activations: tuple[str, ...] = tuple(ACTIVATIONS)
 
     def __init__(
         self,

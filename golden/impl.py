@@ -1,0 +1,94 @@
+"""Load a neuron implementation named on the command line, and check that it follows the protocol.
+
+The protocol, the seed's API kept small::
+
+    Impl(n_features)                              # Impl(n_features, activation=name) for other activations
+    impl.w, impl.b, impl.alpha                    # readable and assignable
+    impl.forward(X) -> a                          # X (m, n) -> a (m,)
+    impl.gradient(X, y_true) -> (dJ_dw, dJ_db)    # (n,), scalar; sums over the batch
+    impl.update_weights(dJ_dw, dJ_db, learning_rate)   # in place
+    optional: linear(X) -> z, activation_derivative(z) -> da_dz, loss(X, y_true) -> J (per example)
+    optional: supported_activations, a class attribute listing the activations it implements
+              (without it, only "leaky_relu"; cases of other activations are skipped)
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+REQUIRED = ("forward", "gradient", "update_weights")
+OPTIONAL = ("linear", "activation_derivative", "loss")
+DEFAULT = "neuron:Neuron"
+
+
+class ImplError(Exception):
+    """IMPL cannot be loaded or does not follow the protocol; the message is one line."""
+
+
+def load_impl(spec: str) -> type:
+    """Import ``package.module:Name`` or ``path/to/file.py:Name`` and check the class's methods."""
+    module_part, sep, name = spec.rpartition(":")
+    if not sep or not module_part or not name:
+        raise ImplError(f"IMPL {spec!r}: expected package.module:Name or path/to/file.py:Name")
+    if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
+        module = _load_file(Path(module_part), spec)
+    else:
+        try:
+            module = importlib.import_module(module_part)
+        except ModuleNotFoundError as e:
+            raise ImplError(f"IMPL {spec!r}: no module named {e.name!r}") from None
+        except Exception as e:
+            raise ImplError(f"IMPL {spec!r}: importing {module_part} raised {_one_line(e)}") from None
+    impl = getattr(module, name, None)
+    if impl is None:
+        raise ImplError(f"IMPL {spec!r}: module {module_part} has no attribute {name!r}")
+    if not isinstance(impl, type):
+        raise ImplError(f"IMPL {spec!r}: {name} is a {type(impl).__name__}, expected a class")
+    missing = [m for m in REQUIRED if not callable(getattr(impl, m, None))]
+    if missing:
+        raise ImplError(
+            f"IMPL {spec!r}: {name} does not follow the protocol: no method {', '.join(missing)}; "
+            f"it needs {', '.join(REQUIRED)}"
+        )
+    return impl
+
+
+def supported_activations(impl: type) -> tuple[str, ...]:
+    """The activations `impl` declares; Leaky ReLU only, when it declares none."""
+    declared = getattr(impl, "supported_activations", ("leaky_relu",))
+    return tuple(declared)
+
+
+def make(impl: type, n_features: int, activation: str, w: Any, b: float, alpha: float) -> Any:
+    """A fresh instance with parameters set as a case gives them."""
+    neuron = impl(n_features) if activation == "leaky_relu" else impl(n_features, activation=activation)
+    neuron.w = w
+    neuron.b = b
+    neuron.alpha = alpha
+    return neuron
+
+
+def _load_file(path: Path, spec: str) -> Any:
+    if not path.is_file():
+        raise ImplError(f"IMPL {spec!r}: no such file {str(path)!r}")
+    module_name = f"_neuron_impl_{path.stem}"
+    loader_spec = importlib.util.spec_from_file_location(module_name, path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise ImplError(f"IMPL {spec!r}: {path} is not a Python file")
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[module_name] = module
+    sys.path.insert(0, str(path.resolve().parent))  # so the file can import its neighbours
+    try:
+        loader_spec.loader.exec_module(module)
+    except Exception as e:
+        raise ImplError(f"IMPL {spec!r}: running {path} raised {_one_line(e)}") from None
+    return module
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__

@@ -1,0 +1,202 @@
+"""Deliberately broken neurons, one classic mistake each, for the harness to reject at the right stage.
+
+``Textbook`` is a plain, correct numpy neuron written out here (not the production one); each broken
+class changes one line of it. ``EXPECTED`` says, for each, the first case and stage validate must name.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+
+class Textbook:
+    """A correct Leaky ReLU neuron, the seed's formulas one per line."""
+
+    def __init__(self, n_features: int) -> None:
+        self.w = np.zeros(n_features)
+        self.b = 0.0
+        self.alpha = 0.01
+
+    def linear(self, X: Any) -> Any:
+        return np.asarray(X) @ self.w + self.b
+
+    def activation_derivative(self, z: Any) -> Any:
+        return np.where(np.asarray(z) < 0, self.alpha, 1.0)
+
+    def forward(self, X: Any) -> Any:
+        z = self.linear(X)
+        return np.where(z < 0, self.alpha * z, z)
+
+    def loss(self, X: Any, y_true: Any) -> Any:
+        return 0.5 * (self.forward(X) - y_true) ** 2
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        delta = (self.forward(X) - y_true) * self.activation_derivative(self.linear(X))
+        return delta @ X, float(delta.sum())
+
+    def update_weights(self, dJ_dw: Any, dJ_db: Any, learning_rate: float) -> None:
+        self.w = self.w - learning_rate * np.asarray(dJ_dw)
+        self.b = self.b - learning_rate * float(dJ_db)
+
+
+class MeanBiasGradient(Textbook):
+    """The seed's warning: the bias gradient averaged over the batch instead of summed."""
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        delta = (self.forward(X) - y_true) * self.activation_derivative(self.linear(X))
+        return delta @ X, float(delta.mean())
+
+
+class MeanGradient(Textbook):
+    """Both gradients divided by the batch size: the mean-squared-error habit."""
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        dJ_dw, dJ_db = super().gradient(X, y_true)
+        m = np.asarray(X).shape[0]
+        return dJ_dw / m, dJ_db / m
+
+
+class MissingActivationDerivative(Textbook):
+    """The chain rule stops at a: the activation's derivative is left out of the gradient."""
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        delta = self.forward(X) - y_true
+        return delta @ X, float(delta.sum())
+
+
+class MissingBiasGradient(Textbook):
+    """The seed's first gradient_of_J: only dJ_dw; the bias gradient is never computed (returned as 0)."""
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        dJ_dw, _ = super().gradient(X, y_true)
+        return dJ_dw, 0.0
+
+
+class WrongUpdateSign(Textbook):
+    """Gradient ascent: w + lr·dJ_dw."""
+
+    def update_weights(self, dJ_dw: Any, dJ_db: Any, learning_rate: float) -> None:
+        self.w = self.w + learning_rate * np.asarray(dJ_dw)
+        self.b = self.b + learning_rate * float(dJ_db)
+
+
+class AlphaAtZero(Textbook):
+    """The derivative at z = 0 taken as alpha (np.where(z <= 0, ...)), against the seed's convention."""
+
+    def activation_derivative(self, z: Any) -> Any:
+        return np.where(np.asarray(z) <= 0, self.alpha, 1.0)
+
+
+class HardcodedAlpha(Textbook):
+    """alpha fixed at 0.01 in the forward pass, whatever the neuron's alpha."""
+
+    def forward(self, X: Any) -> Any:
+        z = self.linear(X)
+        return np.where(z < 0, 0.01 * z, z)
+
+
+class FullSquaredError(Textbook):
+    """J = (a − y)² without the ½, so every gradient is doubled."""
+
+    def loss(self, X: Any, y_true: Any) -> Any:
+        return (self.forward(X) - y_true) ** 2
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        dJ_dw, dJ_db = super().gradient(X, y_true)
+        return 2 * dJ_dw, 2 * dJ_db
+
+
+class ForwardAsColumn(Textbook):
+    """forward returns shape (m, 1), the column-vector habit."""
+
+    def forward(self, X: Any) -> Any:
+        return super().forward(X).reshape(-1, 1)
+
+
+class GradientOfWeightsOnly(Textbook):
+    """gradient returns dJ_dw alone, not the pair (dJ_dw, dJ_db)."""
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        return super().gradient(X, y_true)[0]
+
+
+class ScalesXInPlace(Textbook):
+    """gradient normalises X in place, changing the caller's data."""
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        result = super().gradient(X, y_true)
+        X /= 2
+        return result
+
+
+class ReturnsNaN(Textbook):
+    """forward divides 0 by 0 on the leaky branch."""
+
+    def forward(self, X: Any) -> Any:
+        a = super().forward(X)
+        with np.errstate(invalid="ignore"):
+            return np.where(a < 0, a * (0.0 / np.zeros_like(a)), a)
+
+
+class RaisesInForward(Textbook):
+    """forward raises."""
+
+    def forward(self, X: Any) -> Any:
+        raise RuntimeError("forward exploded")
+
+
+class SleepsForever(Textbook):
+    """forward never returns."""
+
+    def forward(self, X: Any) -> Any:
+        while True:
+            time.sleep(3600)
+
+
+class ExitsTheProcess(Textbook):
+    """gradient ends the whole process."""
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        os._exit(3)
+
+
+# (first case that fails, stage named, words the message must contain) for each classic mistake
+EXPECTED = {
+    "MeanBiasGradient": ("batch_input_gradients", "dJ_db", "dJ_db expected -0.45, got -0.2249999999999999"),
+    "MeanGradient": (
+        "batch_input_gradients",
+        "dJ_dw",
+        "dJ_dw expected [-0.375, -0.75], got [-0.1874999999999999",
+    ),
+    "MissingActivationDerivative": ("leaky_branch_negative_z", "dJ_dw", "dJ_dw expected [-0.01504, 0.03008]"),
+    "MissingBiasGradient": ("negative_gradients_increase_weights", "dJ_db", "dJ_db expected -0.3, got 0.0"),
+    "WrongUpdateSign": ("negative_gradients_increase_weights", "w_new", "w_new expected [0.303, 0.406]"),
+    "AlphaAtZero": ("zero_z_takes_derivative_one", "da_dz", "da_dz expected [1.0], got [0.01]"),
+    "HardcodedAlpha": ("non_default_alpha", "a", "a expected [-0.08], got [-0.004]"),
+    "FullSquaredError": ("negative_gradients_increase_weights", "J", "J expected [0.045"),
+    "ForwardAsColumn": (
+        "negative_gradients_increase_weights",
+        "a",
+        "forward returned shape (1, 1); expected (1,)",
+    ),
+    "GradientOfWeightsOnly": (
+        "negative_gradients_increase_weights",
+        "dJ_dw",
+        "gradient returned one ndarray; expected a pair (dJ_dw, dJ_db)",
+    ),
+    "ScalesXInPlace": (
+        "negative_gradients_increase_weights",
+        "dJ_dw",
+        "gradient changed its argument 1 in place",
+    ),
+    "ReturnsNaN": ("leaky_branch_negative_z", "a", "forward returned nan at index (0,)"),
+    "RaisesInForward": (
+        "negative_gradients_increase_weights",
+        "a",
+        "forward raised RuntimeError: forward exploded",
+    ),
+}

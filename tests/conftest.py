@@ -1,0 +1,13 @@
+"""Hypothesis profile: "ci" (derandomized, 100 examples) on CI, else the one named by HYPOTHESIS_PROFILE."""
+
+import os
+import sys
+from pathlib import Path
+
+from hypothesis import settings
+
+import golden.properties  # noqa: F401  (registers the "ci" and "dev" profiles)
+
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests import broken_neurons

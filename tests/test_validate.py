@@ -1,0 +1,127 @@
+"""`neuron-oracle validate` as a user runs it: reports (snapshots), exit codes, timeouts, bad IMPLs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+REPO = Path(__file__).parent.parent
+
+
+def validate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "golden", "validate", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+
+
+def test_production_neuron_text_report(snapshot: SnapshotAssertion) -> None:
+    out = validate("--examples", "25")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == snapshot
+
+
+def test_production_neuron_json_report(snapshot: SnapshotAssertion) -> None:
+    out = validate("--format", "json", "--no-properties")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == snapshot
+
+
+def test_broken_neuron_text_report(snapshot: SnapshotAssertion) -> None:
+    out = validate("tests/broken_neurons.py:MeanBiasGradient", "--no-properties")
+    assert out.returncode == 1
+    assert (
+        "FAILED  batch_input_gradients: dJ_db expected -0.45, got -0.22499999999999992 (rtol 1e-12"
+        in out.stdout
+    )
+    assert out.stdout == snapshot
+
+
+def test_broken_neuron_json_report(snapshot: SnapshotAssertion) -> None:
+    out = validate("tests/broken_neurons.py:MeanBiasGradient", "--no-properties", "--format", "json")
+    assert out.returncode == 1
+    assert json.loads(out.stdout) == snapshot
+
+
+def test_junit_report_counts_failures_per_suite() -> None:
+    out = validate("tests/broken_neurons.py:WrongUpdateSign", "--format", "junit", "--examples", "50")
+    assert out.returncode == 1
+    suites = {s.get("name"): s for s in ET.fromstring(out.stdout)}
+    # every Leaky ReLU case but zero_gradients_no_change, where w ± lr·0 is w either way; 4 skipped
+    assert suites["golden-v1"].get("failures") == "11"
+    assert suites["golden-v1"].get("skipped") == "4"
+    failed = [c.get("name") for c in suites["properties"] if c.find("failure") is not None]
+    assert failed == ["small_step_does_not_increase_the_loss", "agrees_with_the_oracle"]
+
+
+def test_cases_pattern_selects_cases() -> None:
+    out = validate("--cases", "batch_*", "--no-properties", "--format", "json")
+    assert [o["name"] for o in json.loads(out.stdout)["outcomes"]] == [
+        "batch_input_gradients",
+        "batch_rows_on_both_branches",
+    ]
+
+
+def test_an_implementation_that_sleeps_forever_times_out_and_the_run_ends() -> None:
+    out = validate("tests/broken_neurons.py:SleepsForever", "--timeout", "0.5")
+    assert out.returncode == 1
+    lines = out.stdout.splitlines()
+    assert sum("timed out after 0.5 s; its process was stopped" in line for line in lines) == 3
+    assert "not run: 3 cases in a row timed out" in out.stdout
+    assert "FAILED: 0 passed, 0 failed, 16 errors, 9 skipped" in out.stdout
+
+
+def test_an_implementation_that_ends_its_process_fails_that_case_only() -> None:
+    out = validate("tests/broken_neurons.py:ExitsTheProcess", "--no-properties", "--cases", "*branch*")
+    assert out.returncode == 1
+    assert out.stdout.count("the implementation ended its process (exit code 3)") == 2
+
+
+def test_an_implementation_that_raises_is_an_error_and_the_run_goes_on() -> None:
+    out = validate("tests/broken_neurons.py:RaisesInForward", "--no-properties")
+    assert out.returncode == 1
+    assert out.stdout.count("forward raised RuntimeError: forward exploded") == 12
+
+
+@pytest.mark.parametrize(
+    ("impl", "message"),
+    [
+        ("no_such_module:Neuron", "IMPL 'no_such_module:Neuron': no module named 'no_such_module'"),
+        (
+            "examples/missing.py:Neuron",
+            "IMPL 'examples/missing.py:Neuron': no such file 'examples/missing.py'",
+        ),
+        ("examples/pure_python.py:Nope", "module examples/pure_python.py has no attribute 'Nope'"),
+        ("neuron:ACTIVATIONS", "ACTIVATIONS is a dict, expected a class"),
+        ("golden.store:GoldenError", "GoldenError does not follow the protocol: no method forward"),
+        ("neuron.Neuron", "expected package.module:Name or path/to/file.py:Name"),
+    ],
+)
+def test_a_bad_impl_is_one_line_and_exit_2(impl: str, message: str) -> None:
+    out = validate(impl)
+    assert out.returncode == 2
+    assert out.stderr == f"neuron-oracle: error: {message}\n" or message in out.stderr
+    assert len(out.stderr.splitlines()) == 1 and out.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--cases", "nothing*"), "--cases 'nothing*' matches no case of golden v1"),
+        (("--golden", "v7"), "unknown golden version 'v7'"),
+        (("--timeout", "0"), "--timeout is 0; expected a number of seconds > 0"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(args: tuple[str, ...], message: str) -> None:
+    out = validate(*args)
+    assert out.returncode == 2
+    assert message in out.stderr and len(out.stderr.splitlines()) == 1
