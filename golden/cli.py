@@ -100,6 +100,44 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if report.ok(outcomes) else 1
 
 
+def cmd_scaffold(args: argparse.Namespace) -> int:
+    """Write a starter neuron and say what to run next."""
+    from golden.scaffold import scaffold
+
+    command = scaffold(Path(args.path), force=args.force)
+    print(f"wrote {args.path}: a starter neuron, every method raising NotImplementedError")
+    print(f"next: {command}")
+    return 0
+
+
+def cmd_tdd(args: argparse.Namespace) -> int:
+    """Walk the red-green-refactor curriculum; exit 0 only when all is green."""
+    from golden.tdd import run_tdd, watch
+
+    def once() -> bool:
+        try:
+            report = run_tdd(args.impl, timeout=args.timeout, examples=args.examples)
+        except (ImplError, GoldenError) as e:
+            if not args.watch:
+                raise
+            print(f"{PROG}: error: {e}\n(watching for the next save; Ctrl-C to stop)")
+            return False
+        print(report.screen)
+        if args.watch:
+            print("\n(watching for the next save; Ctrl-C to stop)")
+        return report.green
+
+    if not args.watch:
+        return 0 if once() else 1
+    try:
+        watch(args.impl, once)
+    except KeyboardInterrupt:
+        print()
+    except FileNotFoundError as e:
+        raise ImplError(f"IMPL {args.impl!r}: cannot find the file to watch: {e}") from None
+    return 0
+
+
 def _fmt(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
@@ -147,6 +185,16 @@ def parser() -> argparse.ArgumentParser:
         help="per case (a property gets ten times this; default %(default)g)",
     )
     s.add_argument("--no-properties", action="store_true", help="run the golden cases only")
+    s.add_argument("--examples", type=int, metavar="N", help="Hypothesis examples per property")
+    s = add("scaffold", cmd_scaffold, "write a starter neuron to fill in test-first")
+    s.add_argument("path", metavar="PATH", help="the .py file to write, e.g. my_neuron.py")
+    s.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    s = add("tdd", cmd_tdd, "red-green-refactor: the first red step of the curriculum and what to do next")
+    s.add_argument("impl", metavar="IMPL", help="path/to/file.py:Name or package.module:Name")
+    s.add_argument("--watch", action="store_true", help="run again each time the file is saved, until Ctrl-C")
+    s.add_argument(
+        "--timeout", type=float, default=5.0, metavar="SECONDS", help="per case (default %(default)g)"
+    )
     s.add_argument("--examples", type=int, metavar="N", help="Hypothesis examples per property")
     return p
 
