@@ -138,6 +138,24 @@ def cmd_tdd(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the Neuron on the diabetes data and compare its loss with least squares."""
+    from golden.train import plot, train
+
+    if args.plot and not args.plot.endswith(".png"):
+        raise GoldenError(f"--plot {args.plot}: expected a .png file")
+    result = train(args.epochs, args.learning_rate, args.activation, args.seed, args.tol)
+    print(f"{result.neuron} on the diabetes data (442 × 10, features standardized)")
+    print(f"  epochs run        {len(result.history)} (learning rate {args.learning_rate:g})")
+    print(f"  final loss J      {result.history[-1]:.9g}")
+    print(f"  least squares J   {result.optimum:.9g}  (numpy.linalg.lstsq on [X, 1])")
+    print(f"  above the optimum {result.ratio - 1:.4%}")
+    if args.plot:
+        plot(result, Path(args.plot))
+        print(f"  loss curve        {args.plot}")
+    return 0
+
+
 def _fmt(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
@@ -196,6 +214,15 @@ def parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=5.0, metavar="SECONDS", help="per case (default %(default)g)"
     )
     s.add_argument("--examples", type=int, metavar="N", help="Hypothesis examples per property")
+    s = add("train", cmd_train, "train the Neuron on scikit-learn's diabetes data (needs the train extra)")
+    s.add_argument("--epochs", type=int, default=3000, help="at most this many (default %(default)s)")
+    s.add_argument("--learning-rate", type=float, default=1e-3, help="default %(default)g")
+    s.add_argument("--activation", default="leaky_relu", help="default %(default)s")
+    s.add_argument("--seed", type=int, default=0, help="for the initial w and b (default %(default)s)")
+    s.add_argument(
+        "--tol", type=float, default=1e-10, help="stop when an epoch gains less (default %(default)g)"
+    )
+    s.add_argument("--plot", metavar="FILE.png", help="save the loss curve")
     return p
 
 
@@ -214,6 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{PROG}: interrupted; golden files are written atomically, none is half-written", file=sys.stderr
         )
         return 130
+    except ValueError as e:  # the Neuron's own argument checks (learning rate, activation ...)
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
     except OSError as e:
         print(
             f"{PROG}: error: {display(Path(e.filename)) if e.filename else ''}: {e.strerror}", file=sys.stderr

@@ -47,14 +47,18 @@ def as_matrix(X: Any, n_features: int, dtype: np.dtype[Any]) -> NDArray[Any]:
     return arr
 
 
-def as_targets(y_true: Any, m: int, dtype: np.dtype[Any]) -> NDArray[Any]:
-    """Return y_true as shape (m,): a scalar is broadcast over the batch, as in the seed's cases."""
+def as_targets(y_true: Any, m: int, dtype: np.dtype[Any], finite: bool = True) -> NDArray[Any]:
+    """Return y_true as shape (m,): a scalar is broadcast over the batch, as in the seed's cases.
+
+    With ``finite=False`` the NaN check is left to the caller, who sees NaN in its results anyway.
+    """
     y = as_float_array(y_true, "y_true", dtype)
     if y.ndim == 0:
         y = np.full(m, y, dtype=dtype)
     elif y.shape != (m,):
         raise ValueError(f"y_true has shape {y.shape}; expected a scalar or shape ({m},)")
-    check_finite(y, "y_true")
+    if finite:
+        check_finite(y, "y_true")
     return y
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
+from neuron import _kernels
 from neuron._checks import (
     FLOAT_DTYPES,
     as_float_array,
@@ -145,8 +147,7 @@ class Neuron:
         Runs forward itself, so no state is carried between forward and gradient.
         """
         X = as_matrix(X, self.n_features, self.dtype)
-        y = as_targets(y_true, X.shape[0], self.dtype)
-        return self._gradient(X, y)[:2]
+        return self._gradient(X, as_targets(y_true, X.shape[0], self.dtype, finite=False))[:2]
 
     def update_weights(self, dJ_dw: ArrayLike, dJ_db: float, learning_rate: float) -> None:
         """Gradient-descent step in place: ``w ← w − lr·dJ_dw``, ``b ← b − lr·dJ_db``."""
@@ -162,10 +163,7 @@ class Neuron:
         """One gradient + update on (X, y_true); returns the batch loss before the step."""
         lr = as_learning_rate(learning_rate)
         X = as_matrix(X, self.n_features, self.dtype)
-        y = as_targets(y_true, X.shape[0], self.dtype)
-        dJ_dw, dJ_db, loss = self._gradient(X, y)
-        self._set(self._w - lr * dJ_dw, self._b - lr * dJ_db)
-        return loss
+        return self._step(X, as_targets(y_true, X.shape[0], self.dtype, finite=False), lr)
 
     def fit(
         self,
@@ -175,12 +173,16 @@ class Neuron:
         epochs: int,
         batch_size: int | None = None,
         shuffle_seed: int | None = None,
+        tol: float | None = None,
+        callback: Callable[[int, float], object] | None = None,
     ) -> list[float]:
-        """Gradient descent for `epochs` passes; returns each epoch's loss, measured before its steps.
+        """Gradient descent for at most `epochs` passes; returns each epoch's loss, taken before its steps.
 
         Full-batch when `batch_size` is None; otherwise mini-batches of `batch_size` rows, in order,
         or in a fresh permutation each epoch drawn from `shuffle_seed`. An epoch's loss is the sum
-        of its batches' losses, each taken before that batch's update.
+        of its batches' losses, each taken before that batch's update. With `tol`, training stops
+        early once an epoch lowers the loss by less than ``tol`` times the previous epoch's loss.
+        `callback(epoch, loss)` is called after every epoch (a progress bar, for instance).
         """
         lr = as_learning_rate(learning_rate)
         X = as_matrix(X, self.n_features, self.dtype)
@@ -191,15 +193,21 @@ class Neuron:
         size = m if batch_size is None else int(batch_size)
         if size < 1:
             raise ValueError(f"batch_size is {batch_size}; expected an int >= 1 or None")
+        if tol is not None and not tol >= 0:
+            raise ValueError(f"tol is {tol}; expected a number >= 0 or None")
         rng = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
-        history = []
-        for _ in range(epochs):
+        history: list[float] = []
+        for epoch in range(epochs):
             order = rng.permutation(m) if rng is not None else None
             total = 0.0
             for start in range(0, m, size):
                 rows = slice(start, start + size) if order is None else order[start : start + size]
-                total += self.step(X[rows], y[rows], lr)
+                total += self._step(X[rows], y[rows], lr)
             history.append(total)
+            if callback is not None:
+                callback(epoch, total)
+            if tol is not None and len(history) > 1 and history[-2] - total < tol * history[-2]:
+                break
         return history
 
     # -- internals ----------------------------------------------------------------------------
@@ -214,12 +222,19 @@ class Neuron:
         return z
 
     def _gradient(self, X: Array, y: Array) -> tuple[Array, float, float]:
-        z = self._linear(X)
-        u = self._activation.f(z, self.alpha) - y
-        delta = u * self._activation.df(z, self.alpha)
-        dJ_dw = delta @ X
-        check_finite(dJ_dw, "dJ_dw")
-        return dJ_dw, float(delta.sum()), float(0.5 * (u @ u))
+        """(dJ_dw, dJ_db, batch loss) in one pass over X (see neuron._kernels)."""
+        dJ_dw, dJ_db, loss = _kernels.gradient(X, self._w, self._b, y, self._activation, self.alpha)
+        if not (np.isfinite(dJ_dw).all() and np.isfinite(dJ_db) and np.isfinite(loss)):
+            check_finite(X, "X")  # NaN or inf in X or y poisons the results, so both are checked only now
+            check_finite(y, "y_true")
+            self._linear(X)  # names an overflow in z
+            raise ValueError(f"the gradient overflowed: dJ_db = {dJ_db}, loss = {loss}; scale X or y down")
+        return dJ_dw, dJ_db, loss
+
+    def _step(self, X: Array, y: Array, lr: float) -> float:
+        dJ_dw, dJ_db, loss = self._gradient(X, y)
+        self._set(self._w - lr * dJ_dw, self._b - lr * dJ_db)
+        return loss
 
     def _set(self, w: Array, b: float) -> None:
         check_finite(w, "w after the update")
