@@ -15,7 +15,7 @@ from typing import Any
 
 from golden import regen as regen_
 from golden.impl import DEFAULT, ImplError
-from golden.store import ROOT, GoldenError, display, list_cases, load_case, version_dir
+from golden.store import ROOT, GoldenError, display, list_cases, load_case
 from oracle import ClaimError
 
 PROG = "neuron-oracle"
@@ -82,10 +82,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from golden import report
     from golden.validate import validate
 
-    if args.timeout <= 0:
-        raise GoldenError(f"--timeout is {args.timeout:g}; expected a number of seconds > 0")
-    if args.examples is not None and args.examples < 1:
-        raise GoldenError(f"--examples is {args.examples}; expected at least 1")
+    _check_budget(args)
     outcomes = validate(
         args.impl,
         args.golden,
@@ -113,6 +110,8 @@ def cmd_scaffold(args: argparse.Namespace) -> int:
 def cmd_tdd(args: argparse.Namespace) -> int:
     """Walk the red-green-refactor curriculum; exit 0 only when all is green."""
     from golden.tdd import run_tdd, watch
+
+    _check_budget(args)
 
     def once() -> bool:
         try:
@@ -156,6 +155,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_budget(args: argparse.Namespace) -> None:
+    if args.timeout <= 0:
+        raise GoldenError(f"--timeout is {args.timeout:g}; expected a number of seconds > 0")
+    if args.examples is not None and args.examples < 1:
+        raise GoldenError(f"--examples is {args.examples}; expected at least 1")
+
+
 def _fmt(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
@@ -171,16 +177,19 @@ def parser() -> argparse.ArgumentParser:
         s.set_defaults(func=func)
         return s
 
+    def version(s: argparse.ArgumentParser, flag: str = "--version") -> None:
+        s.add_argument(
+            flag, default=regen_.CURRENT, metavar="VERSION", help="golden version (default %(default)s)"
+        )
+
     s = add("regen", cmd_regen, "regenerate the golden files from the oracle")
-    s.add_argument("--version", default=regen_.CURRENT, help="golden version (default %(default)s)")
+    version(s)
     s.add_argument("--force", action="store_true", help="rewrite a released version's values")
-    s = add("check", cmd_check, "check the golden files against the oracle")
-    s.add_argument("--version", default=regen_.CURRENT, help="golden version (default %(default)s)")
-    s = add("list", cmd_list, "list the golden cases")
-    s.add_argument("--version", default=regen_.CURRENT, help="golden version (default %(default)s)")
+    version(add("check", cmd_check, "check the golden files against the oracle"))
+    version(add("list", cmd_list, "list the golden cases"))
     s = add("show", cmd_show, "show one case's inputs and intermediates")
     s.add_argument("case", help="case name, as `neuron-oracle list` prints it")
-    s.add_argument("--version", default=regen_.CURRENT, help="golden version (default %(default)s)")
+    version(s)
     s.add_argument("--json", action="store_true", help="print the golden file's JSON")
     s = add("validate", cmd_validate, "hold a neuron implementation to the golden cases and properties")
     s.add_argument(
@@ -190,9 +199,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="IMPL",
         help="package.module:Name or path/to/file.py:Name (default %(default)s)",
     )
-    s.add_argument(
-        "--golden", default=regen_.CURRENT, metavar="VERSION", help="golden version (default %(default)s)"
-    )
+    version(s, "--golden")
     s.add_argument("--cases", metavar="PATTERN", help="only the cases whose name matches this glob")
     s.add_argument("--format", choices=("text", "json", "junit"), default="text", help="report format")
     s.add_argument(
@@ -230,8 +237,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
     args = parser().parse_args(argv)
     try:
-        if args.command in ("list", "show") and args.root is None:
-            version_dir(args.version)
         return int(args.func(args))
     except (GoldenError, ClaimError, ImplError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
@@ -245,9 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
-        print(
-            f"{PROG}: error: {display(Path(e.filename)) if e.filename else ''}: {e.strerror}", file=sys.stderr
-        )
+        where = f"{display(Path(e.filename))}: " if e.filename else ""
+        print(f"{PROG}: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from golden.conformance import PASSED, SKIPPED, Outcome
-from golden.store import ROOT, load_case
+from golden.store import ROOT, list_cases, load_case
 from golden.validate import DEFAULT_TIMEOUT, PROPERTY_TIMEOUT_FACTOR
 from golden.worker import CaseJob, PropertyJob, Worker
 
@@ -146,8 +146,7 @@ def run_tdd(
                 ]
                 return Report("\n".join(lines), False)
         lines += _progress(len(CURRICULUM) + 1)
-        from golden.properties import PROPERTIES
-        from golden.store import list_cases
+        from golden.properties import PROPERTIES  # Hypothesis is imported only when it is needed
 
         rest = [outcome(case) for case in list_cases(version, root)]
         failing = [o for o in rest if o.status not in (PASSED, SKIPPED)]

@@ -7,6 +7,7 @@ to stderr, so they cannot corrupt a JSON or JUnit report on stdout.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -91,11 +92,9 @@ class Worker:
     def close(self) -> None:
         """Stop the child, politely first."""
         if self._conn is not None and self._process is not None:
-            try:
+            with contextlib.suppress(OSError):  # the child may already be gone
                 self._conn.send(None)
                 self._process.join(timeout=5)
-            except OSError:
-                pass
         self._kill()
 
     def start(self) -> Connection:

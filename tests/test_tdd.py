@@ -148,3 +148,9 @@ def test_watch_reruns_on_save_and_ctrl_c_ends_it_quietly(tmp_path: Path) -> None
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert "Step 1, parameters: RED" in screens and "Step 2, linear part: RED" in screens
+
+
+def test_a_non_positive_timeout_is_refused(tmp_path: Path) -> None:
+    out = oracle("tdd", "my_neuron.py:Neuron", "--timeout", "0", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr == "neuron-oracle: error: --timeout is 0; expected a number of seconds > 0\n"
