@@ -10,6 +10,8 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 
 from oracle.backprop import Result, create_backprop_test_case
 
@@ -187,7 +189,7 @@ def seed_worked_example_4x5() -> Result:
 
 @case(
     "da_dz == alpha == 0.2, not the default 0.01",
-    lambda r: r.first.da_dz[0] == r.inputs.alpha == r.inputs.alpha.__class__("0.2"),
+    lambda r: r.first.da_dz[0] == r.inputs.alpha == Fraction("0.2"),
 )
 def non_default_alpha() -> Result:
     """alpha is a parameter of the neuron: an implementation that hard-codes 0.01 fails here."""
