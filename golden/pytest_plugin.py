@@ -57,7 +57,7 @@ class ConformanceItem(pytest.Item):
         self.job, self.timeout = job, timeout
 
     def runtest(self) -> None:
-        outcome = _worker(self.config).run(self.job, self.timeout)
+        outcome = self.config.stash[WORKER].run(self.job, self.timeout)
         if outcome.status == SKIPPED:
             pytest.skip(outcome.message)
         if outcome.status != PASSED:
@@ -115,10 +115,6 @@ def pytest_collection_modifyitems(
     for group, jobs in groups.items():
         collector = ConformanceCollector.from_parent(session, name=group, nodeid=group, jobs=jobs)
         items.extend(collector.collect())
-
-
-def _worker(config: pytest.Config) -> Worker:
-    return config.stash[WORKER]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

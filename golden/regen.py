@@ -90,7 +90,7 @@ def regen(version: str = CURRENT, root: Path = ROOT, force: bool = False) -> lis
         elif name == MANIFEST:
             lines.append(f"updated {display(path)}")
         else:
-            diffs = differences(_read_json(path), json.loads(data))
+            diffs = differences(_loose(old), json.loads(data))
             lines.extend(f"changed {display(path)}: {d}" for d in diffs or ["bytes only"])
     extra = tuple(p.name for p in sorted(directory.glob("*.json")) if p.name not in files)
     lines.extend(f"removed {display(directory / name)}: no such case in the oracle" for name in extra)
@@ -134,7 +134,7 @@ def check(version: str = CURRENT, root: Path = ROOT) -> list[str]:
                 problems.append(str(e))
                 continue
         if disk != data:
-            diffs = differences(_read_json(path), json.loads(data)) or ["bytes differ"]
+            diffs = differences(_loose(disk), json.loads(data)) or ["bytes differ"]
             problems.append(f"{display(path)}: stale: file → oracle: {'; '.join(diffs[:5])}")
     for path in sorted(directory.glob("*.json")):
         if path.name not in files:
@@ -144,8 +144,16 @@ def check(version: str = CURRENT, root: Path = ROOT) -> list[str]:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return _loose(path.read_bytes())
+    except OSError:
+        return {}
+
+
+def _loose(data: bytes) -> dict[str, Any]:
+    """Bytes parsed as a JSON object for a diff; anything unreadable counts as empty."""
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except ValueError:  # includes UnicodeDecodeError and JSONDecodeError
         return {}
     return value if isinstance(value, dict) else {}
 
