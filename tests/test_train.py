@@ -67,4 +67,4 @@ def test_benchmark_script_runs_and_prints_its_table() -> None:
         timeout=300,
     )
     assert out.returncode == 0, out.stderr
-    assert "floor X@w" in out.stdout and "20,000×32" in out.stdout
+    assert "floor X@w" in out.stdout and "read X" in out.stdout and "20,000×32" in out.stdout
