@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -168,22 +169,31 @@ def write_atomically(directory: Path, files: dict[str, bytes], remove: tuple[str
     All contents are first written and flushed to temporary files beside their targets; only when every
     one is complete are they renamed over the targets (``os.replace``, atomic on POSIX and Windows), in
     the given order, so the manifest goes last. A failure or interrupt before then leaves every previous
-    file as it was and removes the temporary files.
+    file as it was, removes the temporary files, and raises OSError naming the target. A replaced file
+    keeps its permissions; a new one gets those ``open`` would give it (0o666 less the umask).
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    umask = os.umask(0)
+    os.umask(umask)
     staged: list[tuple[str, Path]] = []
+    target = directory
     try:
+        directory.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
+            target = directory / name
             fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
             staged.append((name, Path(tmp_name)))
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-    except BaseException:
+            mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~umask
+            os.chmod(tmp_name, mode)
+    except BaseException as e:
         for _, staged_path in staged:
             with contextlib.suppress(OSError):
                 staged_path.unlink()
+        if isinstance(e, OSError):
+            raise OSError(e.errno, e.strerror, str(target)) from None
         raise
     for name, staged_path in staged:
         os.replace(staged_path, directory / name)

@@ -7,14 +7,13 @@ with the same loss, J = ½ Σ (ŷ − y)². Needs the ``train`` extra: scikit-le
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from golden.store import GoldenError, display
+from golden.store import GoldenError, write_atomically
 from neuron import Neuron
 
 EXTRA = "pip install 'neuron-oracle[train]'"
@@ -80,13 +79,7 @@ def plot(training: Training, path: Path) -> None:
     ax.set(xlabel="epoch", ylabel="J = ½ Σ (a − y)²", title="Neuron on the diabetes data (442 × 10)")
     ax.legend()
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=path.suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise GoldenError(f"--plot {display(path)}: {e.strerror}") from None
-    finally:
-        plt.close(fig)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
+    plt.close(fig)
+    write_atomically(path.parent, {path.name: png.getvalue()})

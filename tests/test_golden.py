@@ -217,9 +217,26 @@ def test_a_failure_while_writing_leaves_every_previous_file_intact(
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match="No space left") as failure:
         regen_.regen("v1", root, force=True)
     assert {p.name: p.read_bytes() for p in (root / "v1").iterdir()} == before  # no temp file left
+    assert Path(failure.value.filename).name in before  # the error names the target, not a temp file
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file permissions are POSIX")
+def test_new_files_get_the_umask_and_a_rewritten_file_keeps_its_mode(tmp_path: Path) -> None:
+    old_umask = os.umask(0o027)
+    try:
+        regen_.regen("v1", tmp_path)
+        kept = tmp_path / "v1" / "single_feature.json"
+        kept.chmod(0o600)
+        edit(kept, lambda d: d.update(description="old"))
+        regen_.regen("v1", tmp_path, force=True)
+    finally:
+        os.umask(old_umask)
+    assert json.loads(kept.read_text())["description"] != "old"  # it was rewritten
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "v1" / "manifest.json").stat().st_mode & 0o777 == 0o640  # 0o666 less the umask
 
 
 def test_a_refused_claim_stops_regen_before_any_file_is_touched(
