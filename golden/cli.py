@@ -143,7 +143,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.plot and not args.plot.endswith(".png"):
         raise GoldenError(f"--plot {args.plot}: expected a .png file")
+    if args.epochs < 1:
+        raise GoldenError(f"--epochs is {args.epochs}; expected at least 1")
     result = train(args.epochs, args.learning_rate, args.activation, args.seed, args.tol)
+    history = result.history
+    if len(history) > 1 and history[-1] > history[-2]:  # fit stops at the first epoch that does not gain
+        raise GoldenError(
+            f"training diverged: J rose from {history[-2]:.6g} to {history[-1]:.6g} at epoch {len(history)};"
+            f" --learning-rate {args.learning_rate:g} is too large for this data, try a smaller one"
+        )
     print(f"{result.neuron} on the diabetes data (442 × 10, features standardized)")
     print(f"  epochs run        {len(result.history)} (learning rate {args.learning_rate:g})")
     print(f"  final loss J      {result.history[-1]:.9g}")

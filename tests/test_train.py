@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from golden.cli import main
 from neuron import Neuron
 
 REPO = Path(__file__).parent.parent
@@ -46,6 +47,19 @@ def test_train_reaches_the_least_squares_loss_and_writes_the_plot(tmp_path: Path
     optimum = float(out.stdout.split("least squares J")[1].split()[0])
     assert optimum <= final <= 1.05 * optimum  # the least-squares loss is the floor for a linear neuron
     assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_with_no_epochs_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--epochs", "0"]) == 2
+    assert capsys.readouterr().err == "neuron-oracle: error: --epochs is 0; expected at least 1\n"
+
+
+def test_train_that_diverges_says_the_learning_rate_is_too_large(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("sklearn")
+    assert main(["train", "--learning-rate", "10"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neuron-oracle: error: training diverged: J rose from ")
+    assert err.endswith("at epoch 2; --learning-rate 10 is too large for this data, try a smaller one\n")
 
 
 def test_train_without_scikit_learn_says_what_to_install() -> None:
