@@ -193,7 +193,7 @@ def write_atomically(directory: Path, files: dict[str, bytes], remove: tuple[str
             with contextlib.suppress(OSError):
                 staged_path.unlink()
         if isinstance(e, OSError):
-            raise OSError(e.errno, e.strerror, str(target)) from None
+            raise OSError(e.errno, e.strerror or str(e), str(target)) from None
         raise
     for name, staged_path in staged:
         os.replace(staged_path, directory / name)
