@@ -1,7 +1,9 @@
-"""The ``neuron-oracle`` command (also ``python -m golden``).
+"""The ``neuron-oracle`` command (also ``python -m golden``): a thin shell over the three jobs.
 
-Exit status: 0 success; 1 the check or validation found a difference, or regen refused; 2 bad input
-(usage, an unknown case or version, a malformed golden file). Errors are one line on stderr, no traceback.
+Exit status, chosen by the error's type (``golden.errors``): 0 success; 1 a difference found (a failed
+verdict, drift, a refused regen, a case whose claim fails); 2 bad input (usage, an option out of range,
+an unknown case or version, a malformed golden file, a bad IMPL); 130 interrupted. Errors are one line
+on stderr, no traceback.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from golden import regen as regen_
-from golden.impl import DEFAULT, ImplError
-from golden.store import ROOT, GoldenError, display, list_cases, load_case
+from golden.errors import GoldenChanged, OptionError, OracleError
+from golden.files import generate as regen_
+from golden.files.store import ROOT, display, list_cases, load_case
+from golden.harness.impl import DEFAULT
+from golden.harness.session import DEFAULT_TIMEOUT, check_budget
 from oracle import ClaimError
 
 PROG = "neuron-oracle"
@@ -49,14 +53,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     names = list_cases(args.version, _root(args))
     width = max(len(n) for n in names)
     for name in names:
-        doc = load_case(name, args.version, _root(args))
-        print(f"{name:<{width}}  {doc['description']}")
+        print(f"{name:<{width}}  {load_case(name, args.version, _root(args)).description}")
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     """A case's inputs and every intermediate, as the seed prints its oracle's dict."""
-    doc = load_case(args.case, args.version, _root(args))
+    doc = load_case(args.case, args.version, _root(args)).document
     if args.json:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
         return 0
@@ -80,10 +83,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Hold IMPL to the golden cases and the property suite; exit 0 only when nothing failed."""
     from golden import report
-    from golden.validate import validate
+    from golden.harness.session import validate
 
-    _check_budget(args)
-    outcomes = validate(
+    outcomes, changes = validate(
         args.impl,
         args.golden,
         args.cases,
@@ -94,12 +96,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     )
     render = {"text": report.text, "json": report.as_json, "junit": report.junit}[args.format]
     print(render(args.impl, args.golden, outcomes))
+    if changes:
+        raise GoldenChanged(
+            f"{'; '.join(changes)}: golden files changed on disk while IMPL ran; the verdict above was "
+            "judged on the copy read before it started; `neuron-oracle regen --force` restores them"
+        )
     return 0 if report.ok(outcomes) else 1
 
 
 def cmd_scaffold(args: argparse.Namespace) -> int:
     """Write a starter neuron and say what to run next."""
-    from golden.scaffold import scaffold
+    from golden.learn.scaffold import scaffold
 
     command = scaffold(Path(args.path), force=args.force)
     print(f"wrote {args.path}: a starter neuron, every method raising NotImplementedError")
@@ -109,14 +116,13 @@ def cmd_scaffold(args: argparse.Namespace) -> int:
 
 def cmd_tdd(args: argparse.Namespace) -> int:
     """Walk the red-green-refactor curriculum; exit 0 only when all is green."""
-    from golden.tdd import run_tdd, watch
-
-    _check_budget(args)
+    from golden.learn.tdd import run_tdd
+    from golden.learn.watch import watch
 
     def once() -> bool:
         try:
-            report = run_tdd(args.impl, timeout=args.timeout, examples=args.examples)
-        except (ImplError, GoldenError) as e:
+            report = run_tdd(args.impl, timeout=args.timeout, examples=args.examples, root=_root(args))
+        except OracleError as e:
             if not args.watch:
                 raise
             print(f"{PROG}: error: {e}\n(watching for the next save; Ctrl-C to stop)")
@@ -132,23 +138,27 @@ def cmd_tdd(args: argparse.Namespace) -> int:
         watch(args.impl, once)
     except KeyboardInterrupt:
         print()
-    except FileNotFoundError as e:
-        raise ImplError(f"IMPL {args.impl!r}: cannot find the file to watch: {e}") from None
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train the Neuron on the diabetes data and compare its loss with least squares."""
-    from golden.train import plot, train
+    from golden.files.atomic import write_atomically
+    from neuron.train import Missing, plot_png, train
 
-    if args.plot and not args.plot.endswith(".png"):
-        raise GoldenError(f"--plot {args.plot}: expected a .png file")
+    plot = Path(args.plot) if args.plot else None
+    if plot is not None and plot.suffix != ".png":
+        raise OptionError(f"--plot {args.plot}: expected a .png file")
     if args.epochs < 1:
-        raise GoldenError(f"--epochs is {args.epochs}; expected at least 1")
-    result = train(args.epochs, args.learning_rate, args.activation, args.seed, args.tol)
+        raise OptionError(f"--epochs is {args.epochs}; expected at least 1")
+    try:
+        result = train(args.epochs, args.learning_rate, args.activation, args.seed, args.tol)
+        png = plot_png(result) if plot is not None else b""
+    except Missing as e:
+        raise OptionError(f"{e}, which is not installed: pip install 'neuron-oracle[train]'") from None
     history = result.history
     if len(history) > 1 and history[-1] > history[-2]:  # fit stops at the first epoch that does not gain
-        raise GoldenError(
+        raise OptionError(
             f"training diverged: J rose from {history[-2]:.6g} to {history[-1]:.6g} at epoch {len(history)};"
             f" --learning-rate {args.learning_rate:g} is too large for this data, try a smaller one"
         )
@@ -157,28 +167,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"  final loss J      {result.history[-1]:.9g}")
     print(f"  least squares J   {result.optimum:.9g}  (numpy.linalg.lstsq on [X, 1])")
     print(f"  above the optimum {result.ratio - 1:.4%}")
-    if args.plot:
-        plot(result, Path(args.plot))
+    if plot is not None:
+        write_atomically(plot.parent, {plot.name: png})
         print(f"  loss curve        {args.plot}")
     return 0
-
-
-def _check_budget(args: argparse.Namespace) -> None:
-    if args.timeout <= 0:
-        raise GoldenError(f"--timeout is {args.timeout:g}; expected a number of seconds > 0")
-    if args.examples is not None and args.examples < 1:
-        raise GoldenError(f"--examples is {args.examples}; expected at least 1")
 
 
 def _fmt(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``neuron-oracle: error: …``) and exit 2, as any other."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{PROG}: error: {message}; see `{self.prog} --help`\n")
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    p = argparse.ArgumentParser(prog=PROG, description="Golden cases for one neuron, from an exact oracle.")
+    p = _Parser(prog=PROG, description="Golden cases for one neuron, from an exact oracle.")
     p.add_argument("--root", help=argparse.SUPPRESS)  # another golden folder, for tests
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     def add(name: str, func: Any, help: str) -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help, description=help)
@@ -213,9 +223,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--timeout",
         type=float,
-        default=5.0,
+        default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help="per case (a property gets ten times this; default %(default)g)",
+        help="per call and per case, at most a day; a property gets ten times this (default %(default)g)",
     )
     s.add_argument("--no-properties", action="store_true", help="run the golden cases only")
     s.add_argument("--examples", type=int, metavar="N", help="Hypothesis examples per property")
@@ -226,7 +236,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("impl", metavar="IMPL", help="path/to/file.py:Name or package.module:Name")
     s.add_argument("--watch", action="store_true", help="run again each time the file is saved, until Ctrl-C")
     s.add_argument(
-        "--timeout", type=float, default=5.0, metavar="SECONDS", help="per case (default %(default)g)"
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="per case (default %(default)g)",
     )
     s.add_argument("--examples", type=int, metavar="N", help="Hypothesis examples per property")
     s = add("train", cmd_train, "train the Neuron on scikit-learn's diabetes data (needs the train extra)")
@@ -241,17 +255,24 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+EXIT = {ClaimError: 1}  # the oracle's own error, which cannot know golden.errors
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit status."""
+    """Run the CLI; return the exit status, chosen by the type of the error if there is one."""
     args = parser().parse_args(argv)
     try:
+        if getattr(args, "timeout", None) is not None:
+            check_budget(args.timeout, args.examples)
         return int(args.func(args))
-    except (GoldenError, ClaimError, ImplError) as e:
+    except (OracleError, ClaimError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 1 if isinstance(e, ClaimError) or args.command in ("regen", "check") else 2
+        return e.exit_code if isinstance(e, OracleError) else EXIT[type(e)]
     except KeyboardInterrupt:
         print(
-            f"{PROG}: interrupted; golden files are written atomically, none is half-written", file=sys.stderr
+            f"{PROG}: interrupted: no verdict; the implementation's processes were stopped, and golden files "
+            "are written atomically, so none is half-written",
+            file=sys.stderr,
         )
         return 130
     except ValueError as e:  # the Neuron's own argument checks (learning rate, activation ...)

@@ -2,9 +2,10 @@
 
 One item per golden case (``golden-v1::batch_input_gradients``) and per property
 (``properties::forward_is_row_wise``), so ``-k``, ``-x``, ``-n`` (pytest-xdist) and ``--junitxml`` work
-as for any test. Items run in one worker process per pytest process (see ``golden.worker``), so a
-hanging implementation times out instead of stopping the run. A failure reports the first stage that
-diverges, without a traceback.
+as for any test. A thin shell over ``golden.harness.session``: each pytest process holds one Session,
+which runs the implementation in a child process, judges here, restarts a lost child, and ends the run
+after three timeouts in a row, as ``neuron-oracle validate`` does. A failure reports the first stage that
+diverges, without a traceback; a golden file changed on disk during the run fails the session.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import Any
 
 import pytest
 
-from golden.conformance import PASSED, SKIPPED, Outcome
-from golden.impl import ImplError
-from golden.store import GoldenError, load_case
-from golden.validate import DEFAULT_TIMEOUT, PROPERTY_TIMEOUT_FACTOR, select_cases
-from golden.worker import CaseJob, Job, PropertyJob, Worker
+from golden.errors import OracleError
+from golden.files.generate import CURRENT
+from golden.files.store import load_set
+from golden.harness.properties import PROPERTIES
+from golden.harness.session import DEFAULT_TIMEOUT, Session, check_budget, select_cases
+from golden.outcome import Outcome, Status
 
-WORKER = pytest.StashKey[Worker]()
+SESSION = pytest.StashKey[Session]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,16 +30,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--neuron-impl", metavar="IMPL", help="package.module:Name or path/to/file.py:Name to validate"
     )
-    group.addoption("--neuron-golden", metavar="VERSION", default="v1", help="golden version (default v1)")
+    group.addoption(
+        "--neuron-golden", metavar="VERSION", default=CURRENT, help=f"golden version (default {CURRENT})"
+    )
     group.addoption("--neuron-cases", metavar="PATTERN", help="only the golden cases matching this glob")
     group.addoption(
         "--neuron-timeout",
         type=float,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help="per golden case; a property gets ten times this",
+        help="per call and per golden case, at most a day; a property gets ten times this",
     )
-    group.addoption("--neuron-examples", type=int, metavar="N", help="Hypothesis examples per property")
+    group.addoption(
+        "--neuron-examples", type=int, metavar="N", help="Hypothesis examples per property (1 to 100,000)"
+    )
     group.addoption("--neuron-no-properties", action="store_true", help="golden cases only")
 
 
@@ -50,23 +56,27 @@ class ConformanceFailure(Exception):
 
 
 class ConformanceItem(pytest.Item):
-    """One golden case or property, run in the worker."""
+    """One golden case or property, run through the session."""
 
-    def __init__(self, *, job: Job, timeout: float, **kwargs: Any) -> None:
+    def __init__(self, *, property_name: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.job, self.timeout = job, timeout
+        self.property_name = property_name
 
     def runtest(self) -> None:
-        outcome = self.config.stash[WORKER].run(self.job, self.timeout)
-        if outcome.status == SKIPPED:
+        session = self.config.stash[SESSION]
+        if self.property_name is None:
+            outcome = session.case(session.golden.cases[self.name])
+        else:
+            outcome = session.property(self.property_name)
+        if outcome.status is Status.SKIPPED:
             pytest.skip(outcome.message)
-        if outcome.status != PASSED:
+        if outcome.status is not Status.PASSED:
             raise ConformanceFailure(outcome)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ConformanceFailure):
             o = excinfo.value.outcome
-            return f"{o.name}: {o.status}: {o.message}"
+            return f"{o.name}: {o.status.value}: {o.message}"
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
@@ -76,13 +86,25 @@ class ConformanceItem(pytest.Item):
 class ConformanceCollector(pytest.Collector):
     """The golden cases, or the properties, of the implementation under test."""
 
-    def __init__(self, *, jobs: list[tuple[str, Job, float]], **kwargs: Any) -> None:
+    def __init__(self, *, names: list[str], properties: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.jobs = jobs
+        self.names, self.properties = names, properties
 
     def collect(self) -> Iterator[ConformanceItem]:
-        for name, job, timeout in self.jobs:
-            yield ConformanceItem.from_parent(self, name=name, job=job, timeout=timeout)
+        for name in self.names:
+            extra = {"property_name": name} if self.properties else {}
+            yield ConformanceItem.from_parent(self, name=name, **extra)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getoption("neuron_impl"):
+        return
+    try:
+        check_budget(
+            config.getoption("neuron_timeout"), config.getoption("neuron_examples"), flag="--neuron-"
+        )
+    except OracleError as e:
+        raise pytest.UsageError(str(e)) from None
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k and -m deselect, so they apply to these items too
@@ -91,32 +113,44 @@ def pytest_collection_modifyitems(
 ) -> None:
     if not config.getoption("neuron_impl"):
         return
-    from golden.properties import PROPERTIES
-
-    version, timeout = config.getoption("neuron_golden"), config.getoption("neuron_timeout")
+    version = config.getoption("neuron_golden")
     try:
-        docs = [load_case(n, version) for n in select_cases(version, config.getoption("neuron_cases"))]
-    except GoldenError as e:
+        golden = load_set(version, names=select_cases(version, config.getoption("neuron_cases")))
+        runner = Session(
+            config.getoption("neuron_impl"),
+            golden,
+            config.getoption("neuron_timeout"),
+            config.getoption("neuron_examples"),
+        )
+        runner.remote()  # a bad IMPL is a usage error now, not an error in every item
+    except OracleError as e:
         raise pytest.UsageError(str(e)) from None
-    groups: dict[str, list[tuple[str, Job, float]]] = {
-        f"golden-{version}": [(d["name"], CaseJob(d), timeout) for d in docs]
-    }
+    config.stash[SESSION] = runner
+    groups = {f"golden-{version}": (list(golden.cases), False)}
     if not config.getoption("neuron_no_properties"):
-        examples = config.getoption("neuron_examples")
-        groups["properties"] = [
-            (name, PropertyJob(name, examples), timeout * PROPERTY_TIMEOUT_FACTOR) for name in PROPERTIES
-        ]
-    worker = Worker(config.getoption("neuron_impl"))
-    try:
-        worker.start()  # a bad IMPL is a usage error now, not an error in every item
-    except ImplError as e:
-        raise pytest.UsageError(str(e)) from None
-    config.stash[WORKER] = worker
-    for group, jobs in groups.items():
-        collector = ConformanceCollector.from_parent(session, name=group, nodeid=group, jobs=jobs)
+        groups["properties"] = (list(PROPERTIES), True)
+    for group, (names, properties) in groups.items():
+        collector = ConformanceCollector.from_parent(
+            session, name=group, nodeid=group, names=names, properties=properties
+        )
         items.extend(collector.collect())
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if SESSION not in config.stash:
+        return
+    runner = config.stash[SESSION]
+    runner.child.stop()
+    changes = runner.golden.verify()
+    if changes:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        line = f"neuron-oracle: golden files changed on disk during the run: {'; '.join(changes)}"
+        if reporter is not None:
+            reporter.write_line(line, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if WORKER in config.stash:
-        config.stash[WORKER].close()
+    if SESSION in config.stash:
+        config.stash[SESSION].child.stop()

@@ -1,4 +1,8 @@
-"""What `neuron-oracle validate` prints: a text verdict, JSON, or a JUnit XML report."""
+"""What `neuron-oracle validate` prints: a text verdict, JSON, or a JUnit XML report.
+
+Every message is passed through ``protocol.short`` once more here, so whatever an implementation raised
+or returned cannot break a line of the text report, forge a summary, or make the XML ill-formed.
+"""
 
 from __future__ import annotations
 
@@ -7,38 +11,50 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from typing import Any
 
-from golden.conformance import ERROR, FAILED, PASSED, SKIPPED, Outcome
+from golden.harness.protocol import short
+from golden.outcome import Kind, Outcome, Status
 
-ORDER = (PASSED, FAILED, ERROR, SKIPPED)
+TITLES = {Kind.CASE: "golden cases", Kind.PROPERTY: "properties"}
 
 
 def summary(outcomes: list[Outcome]) -> str:
     """``14 passed, 1 failed, 0 errors, 4 skipped`` over every case and property."""
     counts = Counter(o.status for o in outcomes)
     return (
-        f"{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[ERROR]} errors, {counts[SKIPPED]} skipped"
+        f"{counts[Status.PASSED]} passed, {counts[Status.FAILED]} failed, "
+        f"{counts[Status.ERROR]} errors, {counts[Status.SKIPPED]} skipped"
     )
 
 
 def ok(outcomes: list[Outcome]) -> bool:
-    """True when nothing failed or errored."""
-    return not any(o.status in (FAILED, ERROR) for o in outcomes)
+    """True when something passed and nothing failed or errored."""
+    statuses = {o.status for o in outcomes}
+    return Status.PASSED in statuses and not statuses & {Status.FAILED, Status.ERROR}
+
+
+def verdict(outcomes: list[Outcome]) -> str:
+    """The last line: OK, FAILED, or why nothing was checked, with the counts."""
+    if not any(o.status is Status.PASSED for o in outcomes) and all(
+        o.status is Status.SKIPPED for o in outcomes
+    ):
+        return f"NOTHING CHECKED: every case and property was skipped ({summary(outcomes)})"
+    return f"{'OK' if ok(outcomes) else 'FAILED'}: {summary(outcomes)}"
 
 
 def text(impl: str, golden: str, outcomes: list[Outcome]) -> str:
-    """One line per case and property, the reason beside each that did not pass, a summary last."""
-    lines = [f"validating {impl} against golden {golden}"]
-    for kind, title in (("case", "golden cases"), ("property", "properties")):
-        mine = [o for o in outcomes if o.kind == kind]
-        if not mine:
-            continue
-        lines.append(f"\n{title}")
-        for o in mine:
-            reason = f": {o.message}" if o.status != PASSED else ""
-            lines.append(f"  {o.status.upper():<7} {o.name}{reason}")
-    verdict = "OK" if ok(outcomes) else "FAILED"
-    lines.append(f"\n{verdict}: {summary(outcomes)}")
+    """One line per case and property, the reason beside each that did not pass, the verdict last."""
+    lines = [f"validating {short(impl)} against golden {golden}"]
+    for kind, title in TITLES.items():
+        mine = [o for o in outcomes if o.kind is kind]
+        if mine:
+            lines.append(f"\n{title}")
+            lines += [f"  {o.status.value.upper():<7} {short(o.name, 80)}{_reason(o)}" for o in mine]
+    lines.append(f"\n{verdict(outcomes)}")
     return "\n".join(lines)
+
+
+def _reason(o: Outcome) -> str:
+    return "" if o.status is Status.PASSED else f": {short(o.message, 400)}"
 
 
 def as_json(impl: str, golden: str, outcomes: list[Outcome]) -> str:
@@ -48,36 +64,37 @@ def as_json(impl: str, golden: str, outcomes: list[Outcome]) -> str:
         "impl": impl,
         "golden": golden,
         "ok": ok(outcomes),
-        "counts": {status: counts[status] for status in ORDER},
-        "outcomes": [o.as_dict() for o in outcomes],
+        "counts": {status.value: counts[status] for status in Status},
+        "outcomes": [{**o.as_dict(), "message": short(o.message, 400)} for o in outcomes],
     }
     return json.dumps(report, indent=2, ensure_ascii=False)
 
 
 def junit(impl: str, golden: str, outcomes: list[Outcome]) -> str:
     """A JUnit XML report, one testsuite per kind (golden cases, properties), for CI dashboards."""
-    suites = ET.Element("testsuites", name=f"neuron-oracle validate {impl}")
-    for kind in ("case", "property"):
-        mine = [o for o in outcomes if o.kind == kind]
+    suites = ET.Element("testsuites", name=f"neuron-oracle validate {short(impl)}")
+    for kind in Kind:
+        mine = [o for o in outcomes if o.kind is kind]
         if not mine:
             continue
         counts = Counter(o.status for o in mine)
         suite = ET.SubElement(
             suites,
             "testsuite",
-            name=f"golden-{golden}" if kind == "case" else "properties",
+            name=f"golden-{golden}" if kind is Kind.CASE else "properties",
             tests=str(len(mine)),
-            failures=str(counts[FAILED]),
-            errors=str(counts[ERROR]),
-            skipped=str(counts[SKIPPED]),
+            failures=str(counts[Status.FAILED]),
+            errors=str(counts[Status.ERROR]),
+            skipped=str(counts[Status.SKIPPED]),
         )
         for o in mine:
-            case = ET.SubElement(suite, "testcase", classname=suite.get("name", ""), name=o.name)
-            if o.status == FAILED:
-                ET.SubElement(case, "failure", message=o.message, type=o.stage or "").text = o.message
-            elif o.status == ERROR:
-                ET.SubElement(case, "error", message=o.message).text = o.message
-            elif o.status == SKIPPED:
-                ET.SubElement(case, "skipped", message=o.message)
+            case = ET.SubElement(suite, "testcase", classname=suite.get("name", ""), name=short(o.name, 80))
+            message = short(o.message, 400)
+            if o.status is Status.FAILED:
+                ET.SubElement(case, "failure", message=message, type=o.stage or "").text = message
+            elif o.status is Status.ERROR:
+                ET.SubElement(case, "error", message=message).text = message
+            elif o.status is Status.SKIPPED:
+                ET.SubElement(case, "skipped", message=message)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode")

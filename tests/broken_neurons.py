@@ -186,7 +186,7 @@ EXPECTED = {
     "GradientOfWeightsOnly": (
         "negative_gradients_increase_weights",
         "dJ_dw",
-        "gradient returned one ndarray; expected a pair (dJ_dw, dJ_db)",
+        "gradient returned one array of shape (2,); expected a pair (dJ_dw, dJ_db)",
     ),
     "ScalesXInPlace": (
         "negative_gradients_increase_weights",

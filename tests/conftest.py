@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hypothesis import settings
 
-import golden.properties  # noqa: F401  (registers the "ci" and "dev" profiles)
+import golden.harness.properties  # noqa: F401  (registers the "ci" and "dev" profiles)
 
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
 

@@ -1,40 +1,55 @@
-"""The harness on the production Neuron, the examples, and the deliberately broken neurons."""
+"""The harness on the production Neuron, the examples, and the deliberately broken neurons.
+
+Each implementation runs in a child process through a ``Session``, as validate runs it; every verdict
+here is the parent's.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import broken_neurons
 import pytest
 
-from golden.conformance import FAILED, PASSED, run_case
-from golden.impl import load_impl
-from golden.properties import PROPERTIES, run_property
-from golden.store import list_cases, load_case
-from neuron import Neuron
+from golden.files.store import load_set
+from golden.harness.properties import PROPERTIES
+from golden.harness.session import Session
+from golden.outcome import Outcome, Status
 
 REPO = Path(__file__).parent.parent
-CASES = list_cases()
-DOCS = {name: load_case(name) for name in CASES}
+GOLDEN = load_set()
+BROKEN = f"{REPO / 'tests' / 'broken_neurons.py'}"
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_production_neuron_passes_golden_case(case: str) -> None:
-    outcome = run_case(Neuron, DOCS[case])
-    assert outcome.status == PASSED, outcome.message
+@pytest.fixture(scope="module")
+def production() -> Iterator[Session]:
+    with Session("neuron:Neuron", GOLDEN) as session:
+        yield session
+
+
+def outcomes(spec: str) -> list[Outcome]:
+    with Session(spec, GOLDEN) as session:
+        return [session.case(case) for case in GOLDEN.cases.values()]
+
+
+@pytest.mark.parametrize("case", GOLDEN.cases)
+def test_production_neuron_passes_golden_case(production: Session, case: str) -> None:
+    outcome = production.case(GOLDEN.cases[case])
+    assert outcome.status is Status.PASSED, outcome.message
 
 
 @pytest.mark.parametrize("prop", PROPERTIES)
-def test_production_neuron_keeps_property(prop: str) -> None:
-    PROPERTIES[prop](Neuron)
+def test_production_neuron_keeps_property(production: Session, prop: str) -> None:
+    outcome = production.property(prop)
+    assert outcome.status is Status.PASSED, outcome.message
 
 
 @pytest.mark.parametrize("example", ["pure_python.py", "torch_autograd.py"])
 def test_example_implementation_passes_every_golden_case(example: str) -> None:
     if example.startswith("torch"):
         pytest.importorskip("torch", reason="the PyTorch example needs torch: pip install torch==2.13.0")
-    impl = load_impl(f"{REPO / 'examples' / example}:Neuron")
-    failures = [o for o in (run_case(impl, doc) for doc in DOCS.values()) if o.status != PASSED]
+    failures = [o for o in outcomes(f"{REPO / 'examples' / example}:Neuron") if o.status is not Status.PASSED]
     assert failures == []
 
 
@@ -43,10 +58,9 @@ def test_pure_python_example_imports_no_numpy() -> None:
     assert "numpy" not in source.replace("no numpy", "")
 
 
-def first_failure(impl: type) -> tuple[str, str | None, str]:
-    for doc in DOCS.values():
-        outcome = run_case(impl, doc)
-        if outcome.status not in (PASSED, "skipped"):
+def first_failure(name: str) -> tuple[str, str | None, str]:
+    for outcome in outcomes(f"{BROKEN}:{name}"):
+        if outcome.status not in (Status.PASSED, Status.SKIPPED):
             return outcome.name, outcome.stage, outcome.message
     return "", None, "every case passed"
 
@@ -54,25 +68,27 @@ def first_failure(impl: type) -> tuple[str, str | None, str]:
 @pytest.mark.parametrize("name", broken_neurons.EXPECTED)
 def test_broken_neuron_is_rejected_at_its_stage(name: str) -> None:
     case, stage, words = broken_neurons.EXPECTED[name]
-    got_case, got_stage, message = first_failure(getattr(broken_neurons, name))
+    got_case, got_stage, message = first_failure(name)
     assert (got_case, got_stage) == (case, stage), message
     assert words in message
 
 
 def test_the_textbook_neuron_the_broken_ones_start_from_is_correct() -> None:
-    assert first_failure(broken_neurons.Textbook) == ("", None, "every case passed")
+    assert first_failure("Textbook") == ("", None, "every case passed")
 
 
 def test_a_failed_stage_says_the_stages_before_it_agree() -> None:
-    outcome = run_case(broken_neurons.MeanBiasGradient, DOCS["batch_input_gradients"])
+    with Session(f"{BROKEN}:MeanBiasGradient", GOLDEN) as session:
+        outcome = session.case(GOLDEN.cases["batch_input_gradients"])
     assert outcome.agreed == ["parameters", "z", "a", "da_dz", "J", "dJ_dw"]
     assert outcome.message.endswith("the stages before it agree (parameters, z, a, da_dz, J, dJ_dw)")
     assert (outcome.expected, outcome.got) == (-0.45, pytest.approx(-0.225, rel=1e-12))
 
 
 def test_cases_of_undeclared_activations_are_skipped_not_failed() -> None:
-    outcome = run_case(broken_neurons.Textbook, DOCS["sigmoid_batch"])
-    assert outcome.status == "skipped"
+    with Session(f"{BROKEN}:Textbook", GOLDEN) as session:
+        outcome = session.case(GOLDEN.cases["sigmoid_batch"])
+    assert outcome.status is Status.SKIPPED
     assert outcome.message == "activation 'sigmoid' is not in Textbook.supported_activations"
 
 
@@ -90,6 +106,7 @@ def test_cases_of_undeclared_activations_are_skipped_not_failed() -> None:
     ],
 )
 def test_property_catches_the_mistake(broken: str, prop: str) -> None:
-    outcome = run_property(getattr(broken_neurons, broken), prop, max_examples=200)
-    assert outcome.status == FAILED, outcome.message
+    with Session(f"{BROKEN}:{broken}", GOLDEN, examples=200) as session:
+        outcome = session.property(prop)
+    assert outcome.status is Status.FAILED, outcome.message
     assert "p=Problem(X=array(" in outcome.message  # Hypothesis's smallest failing example

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from golden import regen as regen_
-from golden.document import dumps
-from golden.store import ROOT, GoldenError, list_cases, load_case, validate_document
+from golden.errors import GoldenError, ReleasedVersion
+from golden.files import generate as regen_
+from golden.files.document import dumps
+from golden.files.store import ROOT, list_cases, load_case, validate_document
 from oracle import CASES
 
 
@@ -47,21 +48,21 @@ def test_committed_golden_files_agree_with_the_oracle() -> None:
 def test_every_case_has_a_file_and_loads() -> None:
     assert list_cases("v1") == list(CASES)
     for name in CASES:
-        assert load_case(name)["name"] == name
+        assert load_case(name).name == name
 
 
 def test_loaded_case_holds_the_hand_derived_values() -> None:
-    doc = load_case("batch_input_gradients")
-    assert doc["expected"]["dJ_dw"] == [-0.375, -0.75]
-    assert doc["expected"]["dJ_db"] == -0.45
-    assert doc["inputs"]["y_true"] == [1.5, 0.8]
+    case = load_case("batch_input_gradients")
+    assert case.expected.dJ_dw == [-0.375, -0.75]
+    assert case.expected.dJ_db == -0.45
+    assert case.inputs.y_true == [1.5, 0.8]
 
 
 def test_trajectory_case_records_every_step() -> None:
-    doc = load_case("training_trajectory")
-    steps = doc["expected"]["trajectory"]
-    assert len(steps) == doc["inputs"]["steps"] == 5
-    assert steps[0]["w_new"] == doc["expected"]["w_new"] == [0.31875, 0.4375]
+    case = load_case("training_trajectory")
+    steps = case.expected.trajectory
+    assert len(steps) == case.inputs.steps == 5
+    assert steps[0].w_new == case.expected.w_new == [0.31875, 0.4375]
 
 
 def test_generation_is_byte_identical_twice() -> None:
@@ -147,7 +148,7 @@ def test_check_names_missing_and_extra_files(root: Path) -> None:
 
 
 def test_check_names_a_stale_file_whose_hash_was_updated_too(root: Path) -> None:
-    from golden.document import sha256
+    from golden.files.document import sha256
 
     path = root / "v1" / "single_feature.json"
     edit(path, lambda d: d.update(description="changed"))
@@ -183,7 +184,7 @@ def test_regen_refuses_to_change_a_released_version_without_force(root: Path) ->
     edit(path, lambda d: d["expected"].update(dJ_db=-0.2))
     edited = path.read_bytes()
     with pytest.raises(
-        GoldenError, match=r"released; .*changed .*single_feature.json: expected.dJ_db: -0.2 → -0.1"
+        ReleasedVersion, match=r"released; .*changed .*single_feature.json: expected.dJ_db: -0.2 → -0.1"
     ):
         regen_.regen("v1", root)
     assert path.read_bytes() == edited
@@ -195,7 +196,7 @@ def test_regen_refuses_to_change_a_released_version_without_force(root: Path) ->
 def test_regen_with_force_removes_a_file_of_no_case(root: Path) -> None:
     extra = root / "v1" / "not_a_case.json"
     shutil.copy(root / "v1" / "single_feature.json", extra)
-    with pytest.raises(GoldenError, match=r"removed .*not_a_case\.json: no such case"):
+    with pytest.raises(ReleasedVersion, match=r"removed .*not_a_case\.json: no such case"):
         regen_.regen("v1", root)
     regen_.regen("v1", root, force=True)
     assert not extra.exists()

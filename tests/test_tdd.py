@@ -153,4 +153,7 @@ def test_watch_reruns_on_save_and_ctrl_c_ends_it_quietly(tmp_path: Path) -> None
 def test_a_non_positive_timeout_is_refused(tmp_path: Path) -> None:
     out = oracle("tdd", "my_neuron.py:Neuron", "--timeout", "0", cwd=tmp_path)
     assert out.returncode == 2
-    assert out.stderr == "neuron-oracle: error: --timeout is 0; expected a number of seconds > 0\n"
+    assert (
+        out.stderr
+        == "neuron-oracle: error: --timeout is 0; expected a number of seconds > 0 and at most 86400\n"
+    )

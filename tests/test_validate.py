@@ -82,8 +82,8 @@ def test_an_implementation_that_sleeps_forever_times_out_and_the_run_ends() -> N
     assert out.returncode == 1
     lines = out.stdout.splitlines()
     assert sum("timed out after 0.5 s; its process was stopped" in line for line in lines) == 3
-    assert "not run: 3 cases in a row timed out" in out.stdout
-    assert "FAILED: 0 passed, 0 failed, 16 errors, 9 skipped" in out.stdout
+    assert "not run: 3 items in a row timed out" in out.stdout
+    assert "FAILED: 0 passed, 0 failed, 25 errors, 0 skipped" in out.stdout
 
 
 def test_an_implementation_that_ends_its_process_fails_that_case_only() -> None:
@@ -108,7 +108,7 @@ def test_an_implementation_that_raises_is_an_error_and_the_run_goes_on() -> None
         ),
         ("examples/pure_python.py:Nope", "module examples/pure_python.py has no attribute 'Nope'"),
         ("neuron:ACTIVATIONS", "ACTIVATIONS is a dict, expected a class"),
-        ("golden.store:GoldenError", "GoldenError does not follow the protocol: no method forward"),
+        ("golden.errors:GoldenError", "GoldenError does not follow the protocol: no method forward"),
         ("neuron.Neuron", "expected package.module:Name or path/to/file.py:Name"),
     ],
 )
@@ -125,6 +125,12 @@ def test_a_bad_impl_is_one_line_and_exit_2(impl: str, message: str) -> None:
         (("--cases", "nothing*"), "--cases 'nothing*' matches no case of golden v1"),
         (("--golden", "v7"), "unknown golden version 'v7'"),
         (("--timeout", "0"), "--timeout is 0; expected a number of seconds > 0"),
+        (("--timeout", "inf"), "--timeout is inf; expected a number of seconds > 0 and at most 86400"),
+        (("--timeout", "300000"), "--timeout is 300000; expected a number of seconds > 0 and at most 86400"),
+        (("--timeout", "nan"), "--timeout is nan; expected a number of seconds > 0"),
+        (("--examples", "0"), "--examples is 0; expected an integer from 1 to 100,000"),
+        (("--examples", "100001"), "--examples is 100001; expected an integer from 1 to 100,000"),
+        (("--timeout", "soon"), "argument --timeout: invalid float value: 'soon'"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(args: tuple[str, ...], message: str) -> None:

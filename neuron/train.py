@@ -1,4 +1,4 @@
-"""`neuron-oracle train`: fit the Neuron to scikit-learn's diabetes data and compare with least squares.
+"""Train the Neuron on scikit-learn's diabetes data and compare with least squares (``neuron-oracle train``).
 
 The 442 × 10 features are standardized (zero mean, unit variance); the targets stay in their units.
 The least-squares optimum is numpy.linalg.lstsq on [X, 1], the best any linear neuron can do, scored
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from golden.store import GoldenError, write_atomically
-from neuron import Neuron
+from neuron.neuron import Neuron
 
-EXTRA = "pip install 'neuron-oracle[train]'"
+
+class Missing(ImportError):
+    """An optional dependency of training is not installed; the message names it."""
 
 
 @dataclass
@@ -38,7 +38,7 @@ def diabetes() -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_diabetes
     except ImportError:
-        raise GoldenError(f"train needs scikit-learn, which is not installed: {EXTRA}") from None
+        raise Missing("train needs scikit-learn") from None
     X, y = load_diabetes(return_X_y=True)
     return (X - X.mean(axis=0)) / X.std(axis=0), y.astype(np.float64)
 
@@ -57,22 +57,22 @@ def train(epochs: int, learning_rate: float, activation: str, seed: int, tol: fl
     try:
         from tqdm import tqdm
     except ImportError:
-        raise GoldenError(f"train needs tqdm, which is not installed: {EXTRA}") from None
+        raise Missing("train needs tqdm") from None
     neuron = Neuron(X.shape[1], activation=activation, seed=seed)
     with tqdm(total=epochs, unit="epoch", disable=None, leave=False) as bar:  # None: only on a terminal
         history = neuron.fit(X, y, learning_rate, epochs, tol=tol, callback=lambda e, loss: bar.update(1))
     return Training(history, least_squares_loss(X, y), neuron)
 
 
-def plot(training: Training, path: Path) -> None:
-    """Save the loss curve, with the least-squares loss as a line, written atomically."""
+def plot_png(training: Training) -> bytes:
+    """The loss curve as PNG bytes, with the least-squares loss as a line."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise GoldenError(f"--plot needs matplotlib, which is not installed: {EXTRA}") from None
+        raise Missing("--plot needs matplotlib") from None
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.loglog(range(1, len(training.history) + 1), training.history, label="Neuron, J before each epoch")
     ax.axhline(training.optimum, color="black", linestyle="--", label="least squares (numpy.linalg.lstsq)")
@@ -82,4 +82,4 @@ def plot(training: Training, path: Path) -> None:
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=100)
     plt.close(fig)
-    write_atomically(path.parent, {path.name: png.getvalue()})
+    return png.getvalue()

@@ -1,24 +1,25 @@
-"""Regenerate golden files from the oracle, deliberately, and check the files on disk for drift."""
+"""Golden files, the write side: regenerate them from the oracle, deliberately, and check them for drift.
+
+Which versions are released is known here, in code, not read from a manifest on disk: a missing or
+corrupt manifest cannot lift the guard that keeps a released version's values from changing.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from golden.document import SCHEMA_VERSION, build, dumps, sha256
-from golden.store import (
-    MANIFEST,
-    ROOT,
-    GoldenError,
-    check_schema,
-    display,
-    validate_document,
-    write_atomically,
-)
+from golden.errors import GoldenError, ReleasedVersion
+from golden.files.atomic import write_atomically
+from golden.files.document import SCHEMA_VERSION, build, dumps, sha256
+from golden.files.store import MANIFEST, ROOT, check_schema, display, read_regular, validate_document
 from oracle import CASES, ORACLE_VERSION
 
 CURRENT = "v1"
+RELEASED = frozenset({"v1"})  # a released version never changes; new cases and fields go into a new one
+TEMPORARY = ".*.tmp"  # what write_atomically stages beside its targets
 
 
 def generate(version: str = CURRENT) -> dict[str, bytes]:
@@ -72,34 +73,40 @@ def differences(old: Any, new: Any, where: str = "") -> list[str]:
 def regen(version: str = CURRENT, root: Path = ROOT, force: bool = False) -> list[str]:
     """Write the files of `version` that differ from the oracle's; return what was done, a line each.
 
-    A released version's values change only with `force`: without it, any changed or removed case is
-    a GoldenError that lists every change (case, field, old → new) and nothing is written.
+    A released version's values change only with `force`: without it, any changed, unreadable or removed
+    case file is a ReleasedVersion error that lists every change and nothing is written. Missing files
+    are added. Temporaries left by an interrupted earlier run are removed.
     """
     files = generate(version)
     directory = root / version
-    released = _read_json(directory / MANIFEST).get("released", False)
     changed, lines = {}, []
     for name, data in files.items():
         path = directory / name
-        old = path.read_bytes() if path.is_file() else None
+        old = _read(path)
         if old == data:
             continue
         changed[name] = data
-        if old is None:
+        if old is None and not os.path.lexists(path):
             lines.append(f"added {display(path)}")
+        elif old is None:
+            lines.append(f"changed {display(path)}: unreadable, rewritten")
         elif name == MANIFEST:
-            lines.append(f"updated {display(path)}")
+            lines.append(f"changed {display(path)}: manifest rewritten")
         else:
             diffs = differences(_loose(old), json.loads(data))
             lines.extend(f"changed {display(path)}: {d}" for d in diffs or ["bytes only"])
     extra = tuple(p.name for p in sorted(directory.glob("*.json")) if p.name not in files)
     lines.extend(f"removed {display(directory / name)}: no such case in the oracle" for name in extra)
-    if released and not force and any(line.startswith(("changed", "removed")) for line in lines):
+    if version in RELEASED and not force and any(line.startswith(("changed", "removed")) for line in lines):
         detail = "; ".join(lines)
-        raise GoldenError(
+        raise ReleasedVersion(
             f"golden {version} is released; regen would change it ({detail}); "
             "rerun with --force to rewrite it, or add a new version"
         )
+    stale = sorted(directory.glob(TEMPORARY))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    lines.extend(f"removed {display(p)}: a temporary left by an interrupted run" for p in stale)
     if changed or extra:
         write_atomically(directory, changed, remove=extra)
     return lines or [f"{display(directory)}: {len(files)} files unchanged"]
@@ -108,25 +115,30 @@ def regen(version: str = CURRENT, root: Path = ROOT, force: bool = False) -> lis
 def check(version: str = CURRENT, root: Path = ROOT) -> list[str]:
     """Each problem with the files on disk, a line each naming the file; an empty list when all agree.
 
-    Regenerates in memory and reports every missing, extra, stale (differs from the oracle) or
-    hand-edited (sha256 differs from the manifest) file, and any that fails the schema.
+    Regenerates in memory and reports every missing, extra, unreadable, stale (differs from the oracle)
+    or hand-edited (sha256 differs from the manifest) file, any that fails the schema, and temporaries
+    left by an interrupted regen.
     """
     files = generate(version)
     directory = root / version
     if not directory.is_dir():
         return [f"{display(directory)}: missing: run `neuron-oracle regen --version {version}`"]
-    manifest_path = directory / MANIFEST
-    recorded = _read_json(manifest_path).get("cases", {}) if manifest_path.is_file() else {}
+    manifest = _read(directory / MANIFEST)
+    recorded = _loose(manifest).get("cases", {}) if manifest is not None else {}
     problems = []
     for name, data in files.items():
         path = directory / name
-        if not path.is_file():
+        if not os.path.lexists(path):
             problems.append(f"{display(path)}: missing: run `neuron-oracle regen`")
             continue
-        disk = path.read_bytes()
+        try:
+            disk = read_regular(path)
+        except GoldenError as e:
+            problems.append(str(e))
+            continue
         case = name.removesuffix(".json")
         if name != MANIFEST:
-            if case in recorded and sha256(disk) != recorded[case]:
+            if isinstance(recorded, dict) and case in recorded and sha256(disk) != recorded[case]:
                 problems.append(f"{display(path)}: hand-edited: sha256 differs from {MANIFEST}")
             try:
                 validate_document(disk, path)
@@ -139,21 +151,26 @@ def check(version: str = CURRENT, root: Path = ROOT) -> list[str]:
     for path in sorted(directory.glob("*.json")):
         if path.name not in files:
             problems.append(f"{display(path)}: extra: the oracle defines no such case")
+    for path in sorted(directory.glob(TEMPORARY)):
+        problems.append(
+            f"{display(path)}: a temporary left by an interrupted regen; `neuron-oracle regen` removes it"
+        )
     return problems
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read(path: Path) -> bytes | None:
+    """The file's bytes, or None when it is missing or is not a readable regular file."""
     try:
-        return _loose(path.read_bytes())
-    except OSError:
-        return {}
+        return read_regular(path)
+    except GoldenError:
+        return None
 
 
 def _loose(data: bytes) -> dict[str, Any]:
     """Bytes parsed as a JSON object for a diff; anything unreadable counts as empty."""
     try:
         value = json.loads(data.decode("utf-8"))
-    except ValueError:  # includes UnicodeDecodeError and JSONDecodeError
+    except (ValueError, RecursionError):  # includes UnicodeDecodeError and JSONDecodeError
         return {}
     return value if isinstance(value, dict) else {}
 

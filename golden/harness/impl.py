@@ -1,4 +1,4 @@
-"""Load a neuron implementation named on the command line, and check that it follows the protocol.
+"""Load a neuron implementation named on the command line (in the child process), and check its protocol.
 
 The protocol, the seed's API kept small::
 
@@ -7,7 +7,8 @@ The protocol, the seed's API kept small::
     impl.forward(X) -> a                          # X (m, n) -> a (m,)
     impl.gradient(X, y_true) -> (dJ_dw, dJ_db)    # (n,), scalar; sums over the batch
     impl.update_weights(dJ_dw, dJ_db, learning_rate)   # in place
-    optional: linear(X) -> z, activation_derivative(z) -> da_dz, loss(X, y_true) -> J (per example)
+    optional: linear(X) -> z, activation_derivative(z) -> da_dz, loss(X, y_true) -> J (per example),
+              each counted only when the class defines it as a method
     optional: supported_activations, a class attribute listing the activations it implements
               (without it, only "leaky_relu"; cases of other activations are skipped)
 """
@@ -20,13 +21,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-REQUIRED = ("forward", "gradient", "update_weights")
-OPTIONAL = ("linear", "activation_derivative", "loss")
+from golden.errors import ImplError
+from golden.outcome import REQUIRED_METHODS as REQUIRED
+
 DEFAULT = "neuron:Neuron"
-
-
-class ImplError(Exception):
-    """IMPL cannot be loaded or does not follow the protocol; the message is one line."""
 
 
 def load_impl(spec: str) -> type:
@@ -41,7 +39,7 @@ def load_impl(spec: str) -> type:
             module = importlib.import_module(module_part)
         except ModuleNotFoundError as e:
             raise ImplError(f"IMPL {spec!r}: no module named {e.name!r}") from None
-        except Exception as e:
+        except BaseException as e:
             raise ImplError(f"IMPL {spec!r}: importing {module_part} raised {_one_line(e)}") from None
     impl = getattr(module, name, None)
     if impl is None:
@@ -57,21 +55,6 @@ def load_impl(spec: str) -> type:
     return impl
 
 
-def supported_activations(impl: type) -> tuple[str, ...]:
-    """The activations `impl` declares; Leaky ReLU only, when it declares none."""
-    declared = getattr(impl, "supported_activations", ("leaky_relu",))
-    return tuple(declared)
-
-
-def make(impl: type, n_features: int, activation: str, w: Any, b: float, alpha: float) -> Any:
-    """A fresh instance with parameters set as a case gives them."""
-    neuron = impl(n_features) if activation == "leaky_relu" else impl(n_features, activation=activation)
-    neuron.w = w
-    neuron.b = b
-    neuron.alpha = alpha
-    return neuron
-
-
 def _load_file(path: Path, spec: str) -> Any:
     if not path.is_file():
         raise ImplError(f"IMPL {spec!r}: no such file {str(path)!r}")
@@ -84,7 +67,7 @@ def _load_file(path: Path, spec: str) -> Any:
     sys.path.insert(0, str(path.resolve().parent))  # so the file can import its neighbours
     try:
         loader_spec.loader.exec_module(module)
-    except Exception as e:
+    except BaseException as e:  # SystemExit, KeyboardInterrupt at import: one line too
         raise ImplError(f"IMPL {spec!r}: running {path} raised {_one_line(e)}") from None
     return module
 

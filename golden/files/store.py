@@ -1,39 +1,66 @@
-"""Golden files on disk: strict loading against the schema and the manifest, and atomic writing.
+"""Golden files on disk, the read side: safe reading, strict parsing, the schema, the manifest, the hashes.
 
 A version is a folder ``golden/<version>/`` holding one ``<case>.json`` per case and a ``manifest.json``
-with the sha256 of each. Every load parses strictly (NaN, Infinity and numbers that overflow float64 are
-errors), validates against the JSON Schema, checks the shapes agree, and checks the file's hash.
+with the sha256 of each. Every load reads only regular files of at most ``MAX_FILE`` bytes (a FIFO, a
+device or a symlink loop is a one-line GoldenError, never a hang), parses strictly (NaN, Infinity,
+numbers that overflow float64 and nesting deeper than Python can parse are errors), validates against
+the JSON Schema, checks the shapes agree, and checks the file's hash against the manifest.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import stat
-import tempfile
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from golden.document import sha256
+from golden.errors import GoldenError
+from golden.files.case import GoldenCase
+from golden.files.document import sha256
 
-ROOT = Path(__file__).parent
+ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = "manifest.json"
-
-
-class GoldenError(Exception):
-    """A golden file or version that cannot be used; the message is one line naming file and field."""
+MAX_FILE = 16 * 1024 * 1024  # bytes; a golden case takes a few kB
 
 
 def display(path: Path) -> str:
-    """The path relative to the working directory where it lies below it, else as given."""
+    """The path relative to the working directory where it lies below it, else as given (links unresolved)."""
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute)
+    return relative if not relative.startswith("..") else str(path)
+
+
+def read_regular(path: Path, limit: int = MAX_FILE) -> bytes:
+    """The bytes of `path`, which must be a regular file of at most `limit` bytes; GoldenError otherwise."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: opening a FIFO must not wait
+    except OSError as e:
+        raise GoldenError(f"{display(path)}: cannot read: {e.strerror or e}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise GoldenError(f"{display(path)}: not a regular file; golden files are plain files")
+        if info.st_size > limit:
+            raise GoldenError(
+                f"{display(path)}: {info.st_size:,} bytes; a golden file holds at most {limit:,}"
+            )
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise GoldenError(f"{display(path)}: cannot read: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise GoldenError(
+            f"{display(path)}: more than {limit:,} bytes; a golden file holds at most {limit:,}"
+        )
+    return data
 
 
 @cache
@@ -45,8 +72,8 @@ def validator(kind: str) -> Any:
 
 
 def versions(root: Path = ROOT) -> list[str]:
-    """The golden versions present under `root`: folders named v<N> holding a manifest."""
-    found = [p.name for p in root.glob("v*") if (p / MANIFEST).is_file() and p.name[1:].isdigit()]
+    """The golden versions present under `root`: folders named v<N>."""
+    found = [p.name for p in root.glob("v*") if p.name[1:].isdigit() and p.is_dir()]
     return sorted(found, key=lambda v: int(v[1:]))
 
 
@@ -72,6 +99,8 @@ def parse(data: bytes, path: Path) -> Any:
 
     try:
         return json.loads(data.decode("utf-8"), parse_float=finite, parse_constant=constant)
+    except RecursionError:
+        raise GoldenError(f"{display(path)}: JSON nested too deeply to be a golden file") from None
     except UnicodeDecodeError as e:
         raise GoldenError(f"{display(path)}: not UTF-8 text: {e.reason} at byte {e.start}") from None
     except json.JSONDecodeError as e:
@@ -119,10 +148,10 @@ def check_shapes(doc: dict[str, Any], path: Path) -> None:
         raise GoldenError(f"{display(path)}: name: {doc['name']!r} does not match the file name")
 
 
-def load_manifest(version: str = "v1", root: Path = ROOT) -> dict[str, Any]:
-    """The manifest of `version`, schema-checked."""
+def load_manifest(version: str = "v1", root: Path = ROOT, data: bytes | None = None) -> dict[str, Any]:
+    """The manifest of `version` (from `data` when the caller has read its bytes already), schema-checked."""
     path = version_dir(version, root) / MANIFEST
-    manifest = parse(path.read_bytes(), path)
+    manifest = parse(read_regular(path) if data is None else data, path)
     check_schema(manifest, "manifest", path)
     if manifest["golden_version"] != version:
         raise GoldenError(
@@ -136,23 +165,54 @@ def list_cases(version: str = "v1", root: Path = ROOT) -> list[str]:
     return list(load_manifest(version, root)["cases"])
 
 
-def load_case(name: str, version: str = "v1", root: Path = ROOT) -> dict[str, Any]:
+def load_case(name: str, version: str = "v1", root: Path = ROOT) -> GoldenCase:
     """Load one case of `version`: schema-checked, shapes checked, and hash-checked against the manifest."""
-    manifest = load_manifest(version, root)
-    path = root / version / f"{name}.json"
-    if name not in manifest["cases"]:
-        raise GoldenError(f"unknown case {name!r} in golden {version}; see `neuron-oracle list`")
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise GoldenError(f"{display(path)}: cannot read: {e.strerror}") from None
-    doc = validate_document(data, path)
-    if sha256(data) != manifest["cases"][name]:
-        raise GoldenError(
-            f"{display(path)}: sha256 differs from {MANIFEST}: edited by hand? "
-            "golden files are generated: run `neuron-oracle regen`"
-        )
-    return doc
+    return load_set(version, root, [name]).cases[name]
+
+
+@dataclass
+class GoldenSet:
+    """Golden cases read and verified at one moment, with the hash of every byte they were read from."""
+
+    version: str
+    root: Path
+    cases: dict[str, GoldenCase]
+    hashes: dict[Path, str] = dataclass_field(default_factory=dict)
+
+    def verify(self) -> list[str]:
+        """Each file that no longer holds the bytes it was read from, a line each; empty when intact."""
+        changes = []
+        for path, digest in self.hashes.items():
+            try:
+                now = sha256(read_regular(path))
+            except GoldenError as e:
+                changes.append(str(e))
+                continue
+            if now != digest:
+                changes.append(f"{display(path)}: changed")
+        return changes
+
+
+def load_set(version: str = "v1", root: Path = ROOT, names: list[str] | None = None) -> GoldenSet:
+    """Load and verify the cases `names` of `version` (all of them by default), and the manifest."""
+    directory = version_dir(version, root)
+    manifest_data = read_regular(directory / MANIFEST)
+    manifest = load_manifest(version, root, manifest_data)
+    golden = GoldenSet(version, root, {}, {directory / MANIFEST: sha256(manifest_data)})
+    for name in manifest["cases"] if names is None else names:
+        if name not in manifest["cases"]:
+            raise GoldenError(f"unknown case {name!r} in golden {version}; see `neuron-oracle list`")
+        path = directory / f"{name}.json"
+        data = read_regular(path)
+        doc = validate_document(data, path)
+        if sha256(data) != manifest["cases"][name]:
+            raise GoldenError(
+                f"{display(path)}: sha256 differs from {MANIFEST}: edited by hand? "
+                "golden files are generated: run `neuron-oracle regen`"
+            )
+        golden.cases[name] = GoldenCase.from_document(doc)
+        golden.hashes[path] = sha256(data)
+    return golden
 
 
 def validate_document(data: bytes, path: Path) -> dict[str, Any]:
@@ -161,44 +221,6 @@ def validate_document(data: bytes, path: Path) -> dict[str, Any]:
     check_schema(doc, "case", path)
     check_shapes(doc, path)
     return dict(doc)
-
-
-def write_atomically(directory: Path, files: dict[str, bytes], remove: tuple[str, ...] = ()) -> None:
-    """Write every file so that none is ever left half-written.
-
-    All contents are first written and flushed to temporary files beside their targets; only when every
-    one is complete are they renamed over the targets (``os.replace``, atomic on POSIX and Windows), in
-    the given order, so the manifest goes last. A failure or interrupt before then leaves every previous
-    file as it was, removes the temporary files, and raises OSError naming the target. A replaced file
-    keeps its permissions; a new one gets those ``open`` would give it (0o666 less the umask).
-    """
-    umask = os.umask(0)
-    os.umask(umask)
-    staged: list[tuple[str, Path]] = []
-    target = directory
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, data in files.items():
-            target = directory / name
-            fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-            staged.append((name, Path(tmp_name)))
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~umask
-            os.chmod(tmp_name, mode)
-    except BaseException as e:
-        for _, staged_path in staged:
-            with contextlib.suppress(OSError):
-                staged_path.unlink()
-        if isinstance(e, OSError):
-            raise OSError(e.errno, e.strerror or str(e), str(target)) from None
-        raise
-    for name, staged_path in staged:
-        os.replace(staged_path, directory / name)
-    for name in remove:
-        (directory / name).unlink(missing_ok=True)
 
 
 def _at(doc: dict[str, Any], dotted: str) -> Any:

@@ -9,18 +9,16 @@ green the property suite runs, as the safety net for refactoring.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from golden.conformance import PASSED, SKIPPED, Outcome
-from golden.store import ROOT, list_cases, load_case
-from golden.validate import DEFAULT_TIMEOUT, PROPERTY_TIMEOUT_FACTOR
-from golden.worker import CaseJob, PropertyJob, Worker
-
-STAGES = ("parameters", "z", "a", "da_dz", "J", "dJ_dw", "dJ_db", "w_new", "b_new", "trajectory")
-OPTIONAL = {"z": "linear", "da_dz": "activation_derivative", "J": "loss"}
+from golden.files.case import GoldenCase
+from golden.files.generate import CURRENT
+from golden.files.store import ROOT, load_set
+from golden.harness.properties import PROPERTIES
+from golden.harness.session import DEFAULT_TIMEOUT, Session
+from golden.outcome import STAGE, Outcome, Status, stage_index
 
 
 @dataclass(frozen=True)
@@ -118,63 +116,74 @@ class Report:
 
 def run_tdd(
     spec: str,
-    version: str = "v1",
+    version: str = CURRENT,
     root: Path = ROOT,
     timeout: float = DEFAULT_TIMEOUT,
     examples: int | None = None,
 ) -> Report:
-    """Walk the curriculum on IMPL `spec`; stop at the first red step, else run every case and property."""
+    """Walk the curriculum on IMPL `spec`; stop at the first red step, else run every case and property.
+
+    The golden set is loaded and verified before IMPL starts, and re-verified at the end: a change on
+    disk is a GoldenChanged error, whatever the walk found.
+    """
+    golden = load_set(version, root)
+    with Session(spec, golden, timeout, examples) as session:
+        report = _walk(spec, session, golden.cases)
+        session.child.stop()
+    changes = golden.verify()
+    if changes:
+        from golden.errors import GoldenChanged
+
+        raise GoldenChanged(f"{'; '.join(changes)}: golden files changed on disk while IMPL ran")
+    return report
+
+
+def _walk(spec: str, session: Session, cases: dict[str, GoldenCase]) -> Report:
     lines = [f"neuron-oracle tdd {spec}", ""]
-    with Worker(spec) as worker:
-        outcomes: dict[str, Outcome] = {}
+    outcomes: dict[str, Outcome] = {}
 
-        def outcome(case: str) -> Outcome:
-            if case not in outcomes:
-                outcomes[case] = worker.run(CaseJob(load_case(case, version, root)), timeout)
-            return outcomes[case]
+    def outcome(case: str) -> Outcome:
+        if case not in outcomes:
+            outcomes[case] = session.case(cases[case])
+        return outcomes[case]
 
-        for number, step in enumerate(CURRICULUM, 1):
-            red = next((o for o in map(outcome, step.cases) if not _green(o, step)), None)
-            if red is not None:
-                case = load_case(red.name, version, root)
-                lines += [
-                    *_progress(number),
-                    "",
-                    *_red_screen(number, step, red, case),
-                    "",
-                    _next(number, spec),
-                ]
-                return Report("\n".join(lines), False)
-        lines += _progress(len(CURRICULUM) + 1)
-        from golden.properties import PROPERTIES  # Hypothesis is imported only when it is needed
-
-        rest = [outcome(case) for case in list_cases(version, root)]
-        failing = [o for o in rest if o.status not in (PASSED, SKIPPED)]
-        if failing:
-            lines += ["", f"Every step is green, but {len(failing)} more golden case(s) are red:"]
-            lines += [f"  {o.name}: {o.message}" for o in failing] + ["", _next(None, spec)]
+    for number, step in enumerate(CURRICULUM, 1):
+        red = next((o for o in map(outcome, step.cases) if not _green(o, step)), None)
+        if red is not None:
+            lines += [
+                *_progress(number),
+                "",
+                *_red_screen(number, step, red, cases[red.name]),
+                "",
+                _next(number, spec),
+            ]
             return Report("\n".join(lines), False)
-        lines += [
-            "",
-            f"All green: {len(CURRICULUM)} steps and every golden case. "
-            "Refactor freely; the property suite is the safety net:",
-            "",
-        ]
-        props = [
-            worker.run(PropertyJob(name, examples), timeout * PROPERTY_TIMEOUT_FACTOR) for name in PROPERTIES
-        ]
-        lines += [
-            f"  {'GREEN' if o.status == PASSED else 'RED':<6} {o.name}"
-            + ("" if o.status == PASSED else f": {o.message}")
-            for o in props
-        ]
-        green = all(o.status in (PASSED, SKIPPED) for o in props)
-        lines += ["", "All green." if green else "A property is red: a refactoring broke an invariant."]
-        return Report("\n".join(lines), green)
+    lines += _progress(len(CURRICULUM) + 1)
+    rest = [outcome(case) for case in cases]
+    failing = [o for o in rest if o.status not in (Status.PASSED, Status.SKIPPED)]
+    if failing:
+        lines += ["", f"Every step is green, but {len(failing)} more golden case(s) are red:"]
+        lines += [f"  {o.name}: {o.message}" for o in failing] + ["", _next(None, spec)]
+        return Report("\n".join(lines), False)
+    lines += [
+        "",
+        f"All green: {len(CURRICULUM)} steps and every golden case. "
+        "Refactor freely; the property suite is the safety net:",
+        "",
+    ]
+    props = [session.property(name) for name in PROPERTIES]
+    lines += [
+        f"  {'GREEN' if o.status is Status.PASSED else 'RED':<6} {o.name}"
+        + ("" if o.status is Status.PASSED else f": {o.message}")
+        for o in props
+    ]
+    green = all(o.status in (Status.PASSED, Status.SKIPPED) for o in props)
+    lines += ["", "All green." if green else "A property is red: a refactoring broke an invariant."]
+    return Report("\n".join(lines), green)
 
 
 def _green(o: Outcome, step: Step) -> bool:
-    if o.status in (PASSED, SKIPPED):
+    if o.status in (Status.PASSED, Status.SKIPPED):
         return True
     return all(s in o.agreed or _absent(o, s) for s in step.stages)
 
@@ -182,15 +191,11 @@ def _green(o: Outcome, step: Step) -> bool:
 def _absent(o: Outcome, stage: str) -> bool:
     """An optional stage the implementation has no method for: run_case went past it without it."""
     return (
-        stage in OPTIONAL
+        STAGE[stage].optional
         and o.stage is not None
-        and _index(o.stage) > _index(stage)
+        and stage_index(o.stage) > stage_index(stage)
         and stage not in o.agreed
     )
-
-
-def _index(stage: str) -> int:
-    return STAGES.index("trajectory" if stage.startswith("trajectory") else stage)
 
 
 def _progress(red: int) -> list[str]:
@@ -201,7 +206,8 @@ def _progress(red: int) -> list[str]:
     return marks
 
 
-def _red_screen(number: int, step: Step, o: Outcome, doc: dict[str, Any]) -> list[str]:
+def _red_screen(number: int, step: Step, o: Outcome, case: GoldenCase) -> list[str]:
+    doc = case.document
     inputs = doc["inputs"]
     shown = ("X", "y_true", "w", "b", "alpha", "learning_rate") + (("steps",) if inputs["steps"] > 1 else ())
     stage = o.stage or step.stages[0]
@@ -236,27 +242,3 @@ def _next(number: int | None, spec: str) -> str:
 
 def _fmt(value: Any) -> str:
     return json.dumps(value) if value is not None else "(nothing)"
-
-
-def watch_path(spec: str) -> Path:
-    """The file to watch for IMPL `spec`: the .py file, or where the module lives."""
-    module = spec.rpartition(":")[0]
-    if module.endswith(".py") or "/" in module:
-        return Path(module)
-    import importlib.util
-
-    found = importlib.util.find_spec(module)
-    if found is None or found.origin is None:
-        raise FileNotFoundError(module)
-    return Path(found.origin)
-
-
-def watch(spec: str, run: Callable[[], object]) -> None:
-    """Run `run` now and again each time IMPL's file is saved, until Ctrl-C."""
-    import watchfiles
-
-    path = watch_path(spec)
-    run()
-    for _ in watchfiles.watch(path, debounce=200, raise_interrupt=True):
-        print("\033[2J\033[H", end="")  # clear the screen, as a watcher does
-        run()

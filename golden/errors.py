@@ -1,0 +1,41 @@
+"""One error root for the toolkit, a subclass per kind; the exit status is chosen by the error's type.
+
+Every message is one line naming the file, field, argument or IMPL at fault, what was expected and what
+was got. The CLI prints it after ``neuron-oracle: error:`` and exits with the class's ``exit_code``.
+"""
+
+from __future__ import annotations
+
+
+class OracleError(Exception):
+    """The root of every error the toolkit reports; never raised itself."""
+
+    exit_code = 2
+
+
+class GoldenError(OracleError):
+    """A golden file, folder or version that cannot be used (missing, malformed, or hash-mismatched)."""
+
+
+class GoldenChanged(GoldenError):
+    """Golden files changed on disk while an implementation ran (its verdict was judged on a copy)."""
+
+
+class ImplError(OracleError):
+    """IMPL cannot be named, found, loaded or started, or its class does not follow the protocol."""
+
+
+class OptionError(OracleError, ValueError):
+    """A command-line or plugin option out of its range (``--timeout inf``, ``--epochs 0`` …)."""
+
+
+class Drift(OracleError):
+    """The golden files on disk differ from what the oracle generates (``check``)."""
+
+    exit_code = 1
+
+
+class ReleasedVersion(OracleError):
+    """``regen`` would change a released golden version and ``--force`` was not given."""
+
+    exit_code = 1

@@ -1,0 +1,101 @@
+"""A golden case as the harness reads it: typed fields instead of a ``dict[str, Any]``.
+
+Built from a document that has already passed the schema and the shape checks (``golden.files.store``),
+so every field is present and sized.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """X (m rows of n), y_true (m), w (n), b, learning rate, alpha, activation, and the number of steps."""
+
+    X: list[list[float]]
+    y_true: list[float]
+    w: list[float]
+    b: float
+    learning_rate: float
+    alpha: float
+    activation: str
+    steps: int
+
+    @property
+    def m(self) -> int:
+        """Rows."""
+        return len(self.X)
+
+    @property
+    def n(self) -> int:
+        """Features."""
+        return len(self.w)
+
+
+@dataclass(frozen=True)
+class StepValues:
+    """One step of a trajectory: the loss before it, its gradients and the parameters after it."""
+
+    loss: float
+    dJ_dw: list[float]
+    dJ_db: float
+    w_new: list[float]
+    b_new: float
+
+
+@dataclass(frozen=True)
+class Expected:
+    """Every intermediate of the first step, and the trajectory when there are several."""
+
+    z: list[float]
+    a: list[float]
+    J: list[float]
+    dJ_da: list[float]
+    da_dz: list[float]
+    dJ_dw: list[float]
+    dJ_db: float
+    w_new: list[float]
+    b_new: float
+    trajectory: tuple[StepValues, ...]
+
+    def stage(self, name: str) -> Any:
+        """The expected value of stage `name` (z, a, da_dz, J, dJ_dw, dJ_db, w_new, b_new)."""
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class GoldenCase:
+    """One golden case: what it shows, its inputs, its expected values and the tolerance it allows."""
+
+    name: str
+    description: str
+    claim: str
+    arithmetic: str
+    inputs: Inputs
+    expected: Expected
+    rtol: float
+    atol: float
+    reason: str
+    document: dict[str, Any]
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> GoldenCase:
+        """Read a checked document."""
+        exp = dict(doc["expected"])
+        steps = tuple(StepValues(**s) for s in exp.pop("trajectory", []))
+        inputs = {k: v for k, v in doc["inputs"].items() if k != "loss"}
+        tol = doc["tolerance"]
+        return cls(
+            name=doc["name"],
+            description=doc["description"],
+            claim=doc["claim"],
+            arithmetic=doc["arithmetic"],
+            inputs=Inputs(**inputs),
+            expected=Expected(**exp, trajectory=steps),
+            rtol=tol["rtol"],
+            atol=tol["atol"],
+            reason=tol["reason"],
+            document=doc,
+        )

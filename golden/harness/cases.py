@@ -1,0 +1,83 @@
+"""Hold the implementation to one golden case, stage by stage, and name the first stage that diverges.
+
+The stages are ``golden.outcome.STAGES``, in the seed's order: ``parameters`` (w and b set, then read
+back), ``z`` (linear), ``a`` (forward), ``da_dz`` (activation_derivative, at the golden z), ``J`` (loss),
+``dJ_dw`` and ``dJ_db`` (gradient), ``w_new`` and ``b_new`` (update_weights, fed the golden gradient so
+it is judged on its own), then each step of a trajectory. An optional stage is checked only when the
+class defines its method. Every call runs in the child; every comparison runs here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from golden.files.case import GoldenCase
+from golden.harness.compare import Checker, Divergence, pair
+from golden.harness.protocol import Value
+from golden.harness.proxy import Raised, Remote, RemoteNeuron
+from golden.outcome import Kind, Outcome, Status
+
+
+def run_case(remote: Remote, case: GoldenCase) -> Outcome:
+    """Run every stage of `case` on the implementation; stop at the first that diverges."""
+    activation = case.inputs.activation
+    if activation not in remote.activations:
+        reason = f"activation {activation!r} is not in {remote.name}.supported_activations"
+        return Outcome(case.name, Status.SKIPPED, Kind.CASE, message=reason)
+    check = Checker(case.rtol, case.atol)
+    try:
+        _stages(remote, case, check)
+    except Divergence as d:
+        return Outcome(case.name, d.status, Kind.CASE, d.stage, d.message, check.agreed, **d.extra)
+    return Outcome(case.name, Status.PASSED, Kind.CASE, agreed=check.agreed)
+
+
+def _stages(remote: Remote, case: GoldenCase, check: Checker) -> None:
+    inp, exp = case.inputs, case.expected
+    X, y, m, n, lr = np.array(inp.X), np.array(inp.y_true), inp.m, inp.n, inp.learning_rate
+
+    def fresh() -> RemoteNeuron:
+        return remote.new(n, inp.activation, np.array(inp.w), inp.b, inp.alpha)
+
+    neuron = fresh()
+    check("parameters", "w", call(neuron, "parameters", "get", "w"), inp.w, (n,))
+    check("parameters", "b", call(neuron, "parameters", "get", "b"), inp.b, ())
+    if "linear" in remote.optional:
+        check("z", "linear", call(neuron, "z", "linear", X), exp.z, (m,))
+    check("a", "forward", call(neuron, "a", "forward", X), exp.a, (m,))
+    if "activation_derivative" in remote.optional:
+        da_dz = call(neuron, "da_dz", "activation_derivative", np.array(exp.z))
+        check("da_dz", "activation_derivative", da_dz, exp.da_dz, (m,))
+    if "loss" in remote.optional:
+        check("J", "loss", call(neuron, "J", "loss", X, y), exp.J, (m,))
+    dJ_dw, dJ_db = pair(call(neuron, "dJ_dw", "gradient", X, y), "dJ_dw")
+    check("dJ_dw", "gradient", dJ_dw, exp.dJ_dw, (n,))
+    check("dJ_db", "gradient", dJ_db, exp.dJ_db, ())
+    call(neuron, "w_new", "update_weights", np.array(exp.dJ_dw), exp.dJ_db, lr)
+    check("w_new", "w after update_weights", call(neuron, "w_new", "get", "w"), exp.w_new, (n,))
+    check("b_new", "b after update_weights", call(neuron, "b_new", "get", "b"), exp.b_new, ())
+    if exp.trajectory:
+        neuron = fresh()
+        for k, step in enumerate(exp.trajectory, 1):
+            stage = f"trajectory step {k}"
+            g_w, g_b = pair(call(neuron, stage, "gradient", X, y), stage)
+            grad_w = check(stage, "dJ_dw", g_w, step.dJ_dw, (n,))
+            grad_b = check(stage, "dJ_db", g_b, step.dJ_db, ())
+            call(neuron, stage, "update_weights", grad_w, float(grad_b), lr)
+            check(stage, "w", call(neuron, stage, "get", "w"), step.w_new, (n,))
+            check(stage, "b", call(neuron, stage, "get", "b"), step.b_new, ())
+        check.agreed = [s for s in check.agreed if not s.startswith("trajectory")] + ["trajectory"]
+
+
+def call(neuron: RemoteNeuron, stage: str, method: str, *args: Any) -> Value:
+    """Read an attribute (``get``) or call a method in the child; raising or changing an argument diverges."""
+    try:
+        value = neuron.get(args[0]) if method == "get" else neuron.call(method, *args)
+    except Raised as e:
+        raise Divergence(Status.ERROR, stage, e.what, not_implemented=e.not_implemented) from None
+    if neuron.changed:
+        position = neuron.changed[0] + 1
+        raise Divergence(Status.FAILED, stage, f"{method} changed its argument {position} in place")
+    return value

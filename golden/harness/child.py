@@ -1,0 +1,133 @@
+"""The implementation's process: load IMPL, make the calls the parent asks for, send back what they return.
+
+It only computes. It never sees an expected value, a tolerance or a verdict, and nothing it sends is
+trusted: the parent reads the replies as data (``golden.harness.protocol``) and judges them itself. So the
+implementation may patch this module, numpy or anything else in its own process without effect on the
+verdict. The parent starts it as ``python -m golden.harness.child REQUESTS REPLIES`` (two pipe fds), in a
+session of its own, with its stdout and stderr on a pipe the parent drains.
+
+Requests (JSON): ``{"load": "path.py:Name"}`` first, then ``{"calls": [...]}`` with calls::
+
+    ["new", id, n_features, activation]     Impl(n) or Impl(n, activation=name)
+    ["set", id, attr, value]                 instance.attr = value
+    ["get", id, attr]                        instance.attr
+    ["call", id, method, [args]]             instance.method(*args)
+
+Arguments are numbers, or ``{"a": nested lists}`` for float64 arrays. A reply gives one value per call
+made; calling stops at the first that raises, and the error says which and how.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import types
+from typing import Any
+
+import numpy as np
+
+from golden.harness import protocol
+
+# Instances live here between requests, by the id the parent gave them.
+INSTANCES: dict[int, Any] = {}
+
+
+def main(argv: list[str]) -> None:
+    """Serve requests on the fds named in `argv` until the parent closes the pipe."""
+    requests, replies = int(argv[0]), int(argv[1])
+    sys.stdout = sys.stderr  # prints go to the drained pipe, never onto the wire
+    try:
+        load = protocol.receive(requests)
+        impl = _load(str(load["load"]))
+        ready = describe_class(impl)
+    except protocol.WireError:
+        return
+    except BaseException as e:  # any failure to load is reported, whatever it raised
+        protocol.send(replies, {"error": _describe(e)})
+        return
+    protocol.send(replies, {"ready": ready})
+    while True:
+        try:
+            request = protocol.receive(requests)
+        except protocol.WireError:
+            return
+        protocol.send(replies, serve(impl, request.get("calls", [])))
+
+
+def _load(spec: str) -> type:
+    from golden.harness.impl import load_impl
+
+    return load_impl(spec)
+
+
+def describe_class(impl: type) -> dict[str, Any]:
+    """What the parent needs to plan: the class's name, its optional methods, its activations."""
+    from golden.outcome import OPTIONAL_METHODS
+
+    declared = inspect.getattr_static(impl, "supported_activations", ("leaky_relu",))
+    activations = [a for a in declared if isinstance(a, str)] if isinstance(declared, list | tuple) else []
+    return {
+        "name": protocol.short(impl.__name__, 80),
+        "optional": [m for m in OPTIONAL_METHODS if is_method(impl, m)],
+        "activations": activations,
+    }
+
+
+def is_method(impl: type, name: str) -> bool:
+    """Whether the class itself defines `name` as a method (an instance attribute of that name is not one)."""
+    attr = inspect.getattr_static(impl, name, None)
+    return isinstance(attr, types.FunctionType | staticmethod | classmethod)
+
+
+def serve(impl: type, calls: list[Any]) -> dict[str, Any]:
+    """Make `calls` in order; stop at the first that raises. Every value is encoded as data."""
+    results: list[Any] = []
+    changed: list[int] = []
+    for call in calls:
+        try:
+            value, changed = _make(impl, call)
+            results.append(protocol.encode(value))
+        except BaseException as e:  # SystemExit and KeyboardInterrupt too: they cost the call, not us
+            return {"results": results, "error": _describe(e), "changed": []}
+    return {"results": results, "error": None, "changed": changed}
+
+
+def _make(impl: type, call: list[Any]) -> tuple[Any, list[int]]:
+    op, key = call[0], call[1]
+    if op == "new":
+        n, activation = call[2], call[3]
+        INSTANCES[key] = impl(n) if activation == "leaky_relu" else impl(n, activation=activation)
+        return None, []
+    if op == "set":
+        setattr(INSTANCES[key], call[2], _argument(call[3]))
+        return None, []
+    if op == "get":
+        return getattr(INSTANCES[key], call[2]), []
+    args = [_argument(a) for a in call[3]]
+    copies = [a.copy() if isinstance(a, np.ndarray) else None for a in args]
+    value = getattr(INSTANCES[key], call[2])(*args)
+    changed = [i for i, c in enumerate(copies) if c is not None and not np.array_equal(args[i], c)]
+    return value, changed
+
+
+def _argument(value: Any) -> Any:
+    return np.array(value["a"], dtype=np.float64) if isinstance(value, dict) else value
+
+
+def _describe(e: BaseException) -> dict[str, Any]:
+    """An exception as data: its type's name, its message's first line, and whether it means 'not yet'."""
+    try:
+        lines = str(e).strip().splitlines()
+    except BaseException:  # an exception whose __str__ raises
+        lines = ["(its message could not be read)"]
+    return {
+        "type": protocol.short(type(e).__name__, 80),
+        "message": protocol.short(lines[0] if lines else "", 200),
+        "not_implemented": isinstance(e, NotImplementedError),
+    }
+
+
+if __name__ == "__main__":
+    os.dup2(2, 1)  # C-level prints too
+    main(sys.argv[1:])

@@ -1,0 +1,120 @@
+"""Judge one value the implementation returned against the expected one, in the validating process.
+
+A value must be real numbers (Python numbers, or an array of a float or int dtype); then its shape must
+match exactly; then every element must be finite; then ``|got − expected| <= atol + rtol·|expected|``
+elementwise with the case's tolerance. The first of these that fails is a ``Divergence`` naming the
+stage, the method and what was expected and got.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from golden.harness.protocol import Value, short
+from golden.outcome import Status
+
+Array = NDArray[np.float64]
+
+
+class Divergence(Exception):
+    """The first stage of a case that does not agree: its status, its name and why."""
+
+    def __init__(self, status: Status, stage: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.stage, self.message, self.extra = status, stage, short(message, 400), extra
+
+
+def numbers(value: Value, stage: str, what: str) -> Array:
+    """The numbers in `value`; a Divergence naming `what` returned something else."""
+    if value.array is not None:
+        return value.array
+    if value.items is not None and all(v.array is not None and v.array.ndim == 0 for v in value.items):
+        return np.array([float(v.array) for v in value.items if v.array is not None])  # [tensor(1.), …]
+    got = "None" if value.is_none else value.description
+    raise Divergence(Status.FAILED, stage, f"{what} returned {got}; expected real numbers")
+
+
+def pair(value: Value, stage: str) -> tuple[Value, Value]:
+    """The (dJ_dw, dJ_db) that gradient must return."""
+    if value.items is not None and len(value.items) == 2:
+        return value.items[0], value.items[1]
+    got = f"{len(value.items)} values" if value.items is not None else _kind(value)
+    raise Divergence(Status.FAILED, stage, f"gradient returned {got}; expected a pair (dJ_dw, dJ_db)")
+
+
+def _kind(value: Value) -> str:
+    if value.array is not None:
+        return f"one array of shape {value.array.shape}" if value.array.ndim else "one number"
+    return "None" if value.is_none else value.description
+
+
+class Checker:
+    """Compares stage after stage with one tolerance, remembering which stages agreed."""
+
+    def __init__(self, rtol: float, atol: float) -> None:
+        self.rtol, self.atol = rtol, atol
+        self.agreed: list[str] = []
+
+    def __call__(self, stage: str, what: str, value: Value, expected: Any, shape: tuple[int, ...]) -> Array:
+        """Check `value` against `expected` of `shape`; the numbers got, or a Divergence."""
+        got = numbers(value, stage, what)
+        want = np.asarray(expected, dtype=np.float64)
+        if got.shape != shape:
+            raise Divergence(
+                Status.FAILED,
+                stage,
+                f"{what} returned shape {got.shape}; expected {shape}",
+                expected=expected,
+                got=_json(got),
+            )
+        if not np.isfinite(got).all():
+            index = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0]) if got.ndim else ()
+            bad = got[index] if index else got
+            raise Divergence(
+                Status.FAILED,
+                stage,
+                f"{what} returned {bad} at index {index}; NaN and infinity are errors",
+                expected=expected,
+                got=_json(got),
+            )
+        if not np.isclose(got, want, rtol=self.rtol, atol=self.atol).all():
+            before = (
+                f"the stages before it agree ({', '.join(self.agreed)})"
+                if self.agreed
+                else "no stage before it"
+            )
+            raise Divergence(
+                Status.FAILED,
+                stage,
+                f"{label(stage, what)} expected {fmt(want)}, got {fmt(got)} "
+                f"(rtol {self.rtol:g}, atol {self.atol:g}); {before}",
+                expected=expected,
+                got=_json(got),
+            )
+        if stage not in self.agreed:
+            self.agreed.append(stage)
+        return got
+
+
+def label(stage: str, what: str) -> str:
+    """How a stage is named in a message: ``w read back``, ``dJ_db``, ``trajectory step 2 (w)``."""
+    if stage == "parameters":
+        return f"{what} read back"
+    return f"{stage} ({what})" if stage.startswith("trajectory") else stage
+
+
+def fmt(values: Array) -> str:
+    """Values as a short list: ``[-0.375, -0.75]``."""
+    return short(repr(values.tolist()), 120)
+
+
+def _json(values: Array) -> Any:
+    """Values for a report: a list (NaN and infinity as strings, which JSON cannot hold)."""
+    if np.isfinite(values).all():
+        return values.tolist()
+    return np.vectorize(lambda x: float(x) if np.isfinite(x) else repr(float(x)), otypes=[object])(
+        values
+    ).tolist()

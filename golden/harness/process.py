@@ -1,0 +1,173 @@
+"""The parent's handle on the implementation's child process: start it, ask it, bound it, end it.
+
+The child runs in a session (so a process group) of its own: ``os.killpg(0, …)`` in the implementation
+reaches only that group, and at a timeout or at the end of the run the whole group is killed, so nothing
+the implementation started outlives the run. Every reply is awaited with a deadline and read as data
+under a size cap. The child's stdout and stderr are drained by a thread onto ours, up to ``MAX_OUTPUT``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from golden.errors import ImplError
+from golden.harness import protocol
+
+MAX_OUTPUT = 64 * 1024  # bytes of the implementation's own prints shown per child
+PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # where `golden` is importable from
+
+
+class Lost(BaseException):
+    """The child cannot answer: it timed out, ended, or broke the protocol. It has been stopped.
+
+    A BaseException, so that Hypothesis, running a property in the parent, does not take it for a
+    falsifying example and shrink: it ends the property at once.
+    """
+
+    def __init__(self, message: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.message, self.timed_out = message, timed_out
+
+
+class Child:
+    """One child process serving one implementation, started by ``start`` and ended by ``stop``."""
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self.info: dict[str, Any] = {}
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._to_child = self._from_child = -1
+
+    @property
+    def alive(self) -> bool:
+        """Whether the child is running and in step with us."""
+        return self._proc is not None
+
+    def start(self, timeout: float) -> dict[str, Any]:
+        """Start the child and load IMPL in it within `timeout` seconds; ImplError if it cannot."""
+        requests_r, requests_w = os.pipe()
+        replies_r, replies_w = os.pipe()
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")])),
+        }
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "golden.harness.child", str(requests_r), str(replies_w)],
+            pass_fds=(requests_r, replies_w),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
+        os.close(requests_r)
+        os.close(replies_w)
+        self._to_child, self._from_child = requests_w, replies_r
+        assert self._proc.stdout is not None
+        threading.Thread(target=_drain, args=(self._proc.stdout,), daemon=True).start()
+        try:
+            protocol.send(self._to_child, {"load": self.spec})
+            reply = protocol.receive(self._from_child, time.monotonic() + timeout)
+        except protocol.Silent:
+            self.stop()
+            raise ImplError(f"IMPL {self.spec!r}: loading did not finish within {timeout:g} s") from None
+        except (protocol.WireError, OSError):
+            code = self.stop()
+            raise ImplError(f"IMPL {self.spec!r}: loading ended its process ({_exit(code)})") from None
+        if isinstance(reply, dict) and isinstance(reply.get("error"), dict):
+            self.stop()
+            error = reply["error"]
+            kind, message = str(error.get("type", "")), str(error.get("message", ""))
+            if kind == "ImplError":  # the loader's own one-line message, naming IMPL
+                raise ImplError(protocol.short(message, 300))
+            raise ImplError(
+                f"IMPL {self.spec!r}: loading raised {protocol.short(kind, 80)}: {protocol.short(message)}"
+            )
+        info = reply.get("ready") if isinstance(reply, dict) else None
+        if not isinstance(info, dict) or not _valid_info(info):
+            self.stop()
+            raise ImplError(f"IMPL {self.spec!r}: its process answered the load with something else")
+        self.info = info
+        return self.info
+
+    def ask(self, calls: list[Any], deadline: float) -> dict[str, Any]:
+        """Send `calls`, await the reply until `deadline`; Lost (child stopped) if it does not come whole."""
+        if self._proc is None:
+            raise Lost("the implementation's process is not running")
+        try:
+            protocol.send(self._to_child, {"calls": calls})
+            reply = protocol.receive(self._from_child, deadline)
+        except protocol.Silent:
+            self.stop()
+            raise Lost("timed out; its process was stopped", timed_out=True) from None
+        except (protocol.Closed, BrokenPipeError, OSError):
+            code = self.stop()
+            raise Lost(f"the implementation ended its process ({_exit(code)})") from None
+        except protocol.WireError as e:
+            self.stop()
+            raise Lost(f"the implementation's process {e}; it was stopped") from None
+        if not isinstance(reply, dict) or not isinstance(reply.get("results"), list):
+            self.stop()
+            raise Lost("the implementation's process sent a reply of the wrong form; it was stopped")
+        return reply
+
+    def stop(self) -> int | None:
+        """Kill the child's whole process group and reap it; its exit code (None if never started)."""
+        proc, self._proc = self._proc, None
+        for fd in (self._to_child, self._from_child):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._to_child = self._from_child = -1
+        if proc is None:
+            return None
+        code = proc.poll()  # an exit of its own, before our kill, is the one to report
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return code if code is not None else proc.returncode
+
+
+def _exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+    return f"exit code {code}"
+
+
+def _valid_info(info: dict[str, Any]) -> bool:
+    return (
+        isinstance(info.get("name"), str)
+        and isinstance(info.get("optional"), list)
+        and all(isinstance(m, str) for m in info["optional"])
+        and isinstance(info.get("activations"), list)
+        and all(isinstance(a, str) for a in info["activations"])
+    )
+
+
+def _drain(stream: BinaryIO) -> None:
+    """Copy the implementation's output to our stderr, up to MAX_OUTPUT bytes, then only count it."""
+    shown = dropped = 0
+    out = getattr(sys.stderr, "buffer", None)
+    for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
+        part = chunk[: max(0, MAX_OUTPUT - shown)]
+        shown += len(part)
+        dropped += len(chunk) - len(part)
+        if part and out is not None:
+            with contextlib.suppress(Exception):
+                out.write(part)
+                out.flush()
+    if dropped and out is not None:
+        with contextlib.suppress(Exception):
+            out.write(
+                f"\n[neuron-oracle: {dropped:,} more bytes of the implementation's output dropped]\n".encode()
+            )
+            out.flush()

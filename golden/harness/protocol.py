@@ -1,0 +1,240 @@
+"""The wire between the validating process and the implementation's child process: framed JSON, data only.
+
+A message is a 4-byte big-endian length and that many bytes of UTF-8 JSON. The parent sends requests (a
+list of calls to make on the implementation); the child answers with the values those calls returned,
+encoded as data. Nothing that crosses the wire is code: the parent parses the child's bytes with
+``json.loads`` under a size cap and a deadline, then checks every node (``decode``), so a child that
+sends crafted bytes, a partial message or a gigabyte gets an error naming what it sent, never control.
+
+Values, as the child encodes them and the parent reads them::
+
+    {"t": "none"}                                   None
+    {"t": "num", "dtype": "float32", "v": 1.5}      a Python, numpy or 0-d tensor number
+    {"t": "arr", "dtype": "float32", "shape": [2], "v": [1.5, 2.0]}   an array or tensor, C order
+    {"t": "list", "v": [1.5, 2]}                    a list of Python numbers
+    {"t": "seq", "v": [value, ...]}                 a tuple, or a list of anything else
+    {"t": "other", "type": "str", "repr": "'1.0'"}  anything else: not a number, reported as such
+
+Floats travel as their shortest repr, so every float16, bfloat16, float32 and float64 value arrives
+exactly; NaN and infinity travel as the tokens NaN and Infinity and are reported as errors.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import select
+import struct
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+MAX_MESSAGE = 4 * 1024 * 1024  # bytes; a neuron's answers on the golden cases take a few hundred
+MAX_DEPTH = 4  # nesting of seq values
+HEADER = struct.Struct(">I")
+REAL_DTYPES = frozenset(
+    {"float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64"}
+    | {"uint8", "uint16", "uint32", "uint64"}
+)
+
+
+class WireError(Exception):
+    """The other side broke the protocol, went silent past the deadline, or ended."""
+
+
+class Silent(WireError):
+    """No complete message arrived before the deadline."""
+
+
+class Closed(WireError):
+    """The other side closed its end: the process ended."""
+
+
+# -- framing ---------------------------------------------------------------------------------------
+
+
+def send(fd: int, message: Any) -> None:
+    """Write one framed JSON message to `fd` (blocking)."""
+    data = json.dumps(message, allow_nan=True, separators=(",", ":")).encode("utf-8")
+    view = memoryview(HEADER.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def receive(fd: int, deadline: float | None = None, limit: int = MAX_MESSAGE) -> Any:
+    """Read one framed message from `fd` before `deadline` (time.monotonic), and parse it as data.
+
+    Raises Silent when the deadline passes first (a partial message included), Closed at end of file,
+    and WireError for a length over `limit` or bytes that are not JSON.
+    """
+    header = _read_exactly(fd, HEADER.size, deadline)
+    (length,) = HEADER.unpack(header)
+    if length > limit:
+        raise WireError(f"sent a message of {length:,} bytes; the limit is {limit:,}")
+    body = _read_exactly(fd, length, deadline)
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_constant)
+    except RecursionError:
+        raise WireError("sent JSON nested too deeply") from None
+    except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise WireError(f"sent bytes that are not JSON: {short(str(e))}") from None
+
+
+def _constant(token: str) -> float:
+    return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[token]
+
+
+def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
+    chunks, got = [], 0
+    while got < size:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise Silent(f"no complete message within the deadline ({got} of {size} bytes came)")
+        chunk = os.read(fd, min(size - got, 1 << 20))
+        if not chunk:
+            raise Closed("the process ended")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+# -- values: the child encodes -----------------------------------------------------------------------
+
+
+def encode(value: Any, depth: int = 0) -> dict[str, Any]:
+    """The wire form of a value an implementation returned (runs in the child)."""
+    if value is None:
+        return {"t": "none"}
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return _other(value)
+    if isinstance(value, int | float):
+        return {"t": "num", "dtype": "int" if isinstance(value, int) else "float64", "v": value}
+    if isinstance(value, list | tuple):
+        plain = all(isinstance(x, int | float) and not isinstance(x, bool) for x in value)
+        if plain and isinstance(value, list):  # a tuple stays a sequence: gradient's (dJ_dw, dJ_db)
+            return {"t": "list", "v": [x if isinstance(x, float) else int(x) for x in value]}
+        if depth >= MAX_DEPTH:
+            return _other(value)
+        return {"t": "seq", "v": [encode(x, depth + 1) for x in value]}
+    array, dtype = _as_numpy(value)
+    if array is None or dtype not in REAL_DTYPES:
+        return _other(value, dtype)
+    if array.size * 24 > MAX_MESSAGE:
+        return _other(value, dtype, f"an array of {array.size:,} numbers, too large to send")
+    data = array.astype(np.float64) if dtype in ("bfloat16", "float16") else array
+    if array.ndim == 0:
+        return {"t": "num", "dtype": dtype, "v": data.item()}
+    return {"t": "arr", "dtype": dtype, "shape": list(array.shape), "v": data.ravel().tolist()}
+
+
+def _as_numpy(value: Any) -> tuple[NDArray[Any] | None, str]:
+    """A numpy view of an array-like result (numpy, torch, JAX, ml_dtypes) and its dtype's name."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+        tensor = value.detach().cpu()
+        name = str(tensor.dtype).removeprefix("torch.")
+        if name in ("bfloat16", "float16"):  # no numpy view of bfloat16: widen, exactly
+            tensor = tensor.float()
+        return (tensor.numpy() if name in REAL_DTYPES else None), name
+    if isinstance(value, np.ndarray | np.generic) or hasattr(value, "__array__"):
+        array = np.asarray(value)
+        return array, array.dtype.name
+    return None, type(value).__name__
+
+
+def _other(value: Any, dtype: str | None = None, why: str | None = None) -> dict[str, Any]:
+    kind = type(value).__name__ + (f" of {dtype}" if dtype and dtype != type(value).__name__ else "")
+    try:
+        text = why or repr(value)
+    except BaseException:  # a __repr__ that raises tells nothing more
+        text = "(its repr raised)"
+    return {"t": "other", "type": short(kind, 80), "repr": short(text)}
+
+
+# -- values: the parent decodes --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Value:
+    """A value the implementation returned, read as data: numbers as exact float64, or why not."""
+
+    array: NDArray[np.float64] | None  # the numbers, exactly, widened to float64
+    dtype: str | None  # what they were computed in: float32, bfloat16 … ("float64" for Python floats)
+    items: tuple[Value, ...] | None = None  # a sequence that is not plain numbers (a gradient's pair)
+    description: str = ""  # for a value that is not numbers: "a str '1.0'"
+
+    @property
+    def is_none(self) -> bool:
+        """The method returned None."""
+        return self.description == "None"
+
+
+def decode(node: Any, depth: int = 0) -> Value:
+    """Check and read one value node the child sent; WireError for anything malformed."""
+    if not isinstance(node, dict) or not isinstance(node.get("t"), str):
+        raise WireError(f"sent a value that is not a tagged object: {short(repr(node))}")
+    tag = node["t"]
+    if tag == "none":
+        return Value(None, None, description="None")
+    if tag == "num":
+        v = _number(node.get("v"))
+        dtype = _dtype(node.get("dtype"), extra=("int",))
+        return Value(np.array(v, dtype=np.float64), "int64" if dtype == "int" else dtype)
+    if tag == "list":
+        values = node.get("v")
+        if not isinstance(values, list):
+            raise WireError("sent a list value without a list")
+        numbers = [_number(x) for x in values]
+        ints = all(isinstance(x, int) for x in numbers) and numbers
+        return Value(np.array(numbers, dtype=np.float64), "int64" if ints else "float64")
+    if tag == "arr":
+        dtype = _dtype(node.get("dtype"))
+        shape, values = node.get("shape"), node.get("v")
+        if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
+            raise WireError(f"sent an array with shape {short(repr(shape))}")
+        if len(shape) > 8 or not isinstance(values, list) or len(values) != math.prod(shape):
+            raise WireError("sent an array whose data does not fill its shape")
+        return Value(np.array([_number(x) for x in values], dtype=np.float64).reshape(shape), dtype)
+    if tag == "seq":
+        items = node.get("v")
+        if not isinstance(items, list) or depth >= MAX_DEPTH:
+            raise WireError("sent a malformed sequence")
+        return Value(None, None, tuple(decode(x, depth + 1) for x in items), f"a sequence of {len(items)}")
+    if tag == "other":
+        kind, text = node.get("type"), node.get("repr")
+        if not isinstance(kind, str) or not isinstance(text, str):
+            raise WireError("sent a malformed description")
+        return Value(None, None, description=f"a {short(kind, 80)} {short(text, 80)}")
+    raise WireError(f"sent a value tagged {short(repr(tag), 40)}")
+
+
+def _number(x: Any) -> float | int:
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        raise WireError(f"sent {short(repr(x), 40)} where a number belongs")
+    if isinstance(x, int) and abs(x) > 2**64:
+        raise WireError("sent an integer beyond 64 bits")
+    return x
+
+
+def _dtype(name: Any, extra: tuple[str, ...] = ()) -> str:
+    if name not in REAL_DTYPES and name not in extra:
+        raise WireError(f"sent a number of dtype {short(repr(name), 40)}")
+    return str(name)
+
+
+# -- text that reaches a report ------------------------------------------------------------------------
+
+# C0 and C1 controls (newlines, ESC of ANSI colours), line separators, lone surrogates (unprintable as
+# UTF-8) and the non-characters XML 1.0 forbids: none may reach a report, where each could forge a line.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+
+
+def short(text: str, limit: int = 200) -> str:
+    """`text` on one line, unsafe characters blanked, at most `limit` characters (… marks a cut)."""
+    flat = _UNSAFE.sub(" ", text[: limit * 4])
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,0 +1,158 @@
+"""One run of one implementation, on one budget: the planner that validate, tdd and the pytest plugin share.
+
+A ``Session`` holds the golden set (loaded and verified before the implementation starts), the child
+process (started on first use, restarted after it is lost), and the budget: every call must answer within
+``timeout`` seconds, a golden case must end within ``timeout`` and a property within
+``PROPERTY_FACTOR × timeout``; after ``MAX_TIMEOUTS_IN_A_ROW`` items in a row time out, the rest are not
+run. ``GoldenSet.verify`` after the run reports any golden file changed on disk while IMPL ran.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+
+from golden.errors import ImplError, OptionError
+from golden.files.case import GoldenCase
+from golden.files.generate import CURRENT
+from golden.files.store import ROOT, GoldenSet, list_cases, load_set
+from golden.harness.cases import run_case
+from golden.harness.process import Child, Lost
+from golden.harness.properties import PROPERTIES, run_property
+from golden.harness.proxy import Remote
+from golden.outcome import Kind, Outcome, Status
+
+DEFAULT_TIMEOUT = 5.0
+MAX_TIMEOUT = 86_400.0  # a day
+MAX_EXAMPLES = 100_000
+PROPERTY_FACTOR = 10  # a property runs many examples: its budget is ten times a case's
+MAX_TIMEOUTS_IN_A_ROW = 3
+MIN_LOAD_TIMEOUT = 10.0  # importing torch or JAX takes seconds on a cold machine
+
+
+def check_budget(timeout: float, examples: int | None, flag: str = "--") -> None:
+    """Refuse a timeout that is not a number of seconds in (0, a day] or examples outside [1, 100,000]."""
+    if not (isinstance(timeout, int | float) and math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
+        raise OptionError(
+            f"{flag}timeout is {timeout:g}; expected a number of seconds > 0 and at most {MAX_TIMEOUT:g}"
+        )
+    if examples is not None and not 1 <= examples <= MAX_EXAMPLES:
+        raise OptionError(f"{flag}examples is {examples}; expected an integer from 1 to {MAX_EXAMPLES:,}")
+
+
+class Session:
+    """Runs golden cases and properties on IMPL `spec`, each judged here, on one budget."""
+
+    def __init__(
+        self, spec: str, golden: GoldenSet, timeout: float = DEFAULT_TIMEOUT, examples: int | None = None
+    ) -> None:
+        check_budget(timeout, examples)
+        self.spec, self.golden, self.timeout, self.examples = spec, golden, timeout, examples
+        self.child = Child(spec)
+        self.timeouts_in_a_row = 0
+        self._remote: Remote | None = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.child.stop()
+
+    def remote(self) -> Remote:
+        """The implementation, loaded in a running child (started now if need be); ImplError if it can't."""
+        if not self.child.alive or self._remote is None:
+            self.child.start(max(self.timeout, MIN_LOAD_TIMEOUT))
+            self._remote = Remote(self.child, self.timeout)
+        return self._remote
+
+    def case(self, case: GoldenCase) -> Outcome:
+        """Run one golden case within `timeout`."""
+        return self._item(case.name, Kind.CASE, self.timeout, lambda remote: run_case(remote, case))
+
+    def property(self, name: str) -> Outcome:
+        """Run one property within PROPERTY_FACTOR × `timeout`."""
+        budget = self.timeout * PROPERTY_FACTOR
+        return self._item(
+            name, Kind.PROPERTY, budget, lambda remote: run_property(remote, name, self.examples)
+        )
+
+    def run(self, cases: list[GoldenCase], properties: bool = True) -> Iterator[Outcome]:
+        """Every case, then (with `properties`) every property, in order."""
+        for case in cases:
+            yield self.case(case)
+        if properties:
+            for name in PROPERTIES:
+                yield self.property(name)
+
+    def _item(self, name: str, kind: Kind, budget: float, run: Callable[[Remote], Outcome]) -> Outcome:
+        if self.timeouts_in_a_row >= MAX_TIMEOUTS_IN_A_ROW:
+            why = f"not run: {self.timeouts_in_a_row} items in a row timed out"
+            return Outcome(name, Status.ERROR, kind, message=why)
+        try:
+            remote = self.remote()
+        except ImplError as e:
+            if self._remote is None:
+                raise  # IMPL never loaded: bad input, not a verdict
+            return Outcome(name, Status.ERROR, kind, message=f"could not restart the implementation: {e}")
+        remote.deadline = time.monotonic() + budget
+        try:
+            outcome = run(remote)
+        except Lost as e:
+            message = e.message
+            if e.timed_out:
+                limit = (
+                    f"after {self.timeout:g} s"
+                    if kind is Kind.CASE
+                    else f"(a call may take {self.timeout:g} s, the property {budget:g} s)"
+                )
+                message = f"timed out {limit}; its process was stopped"
+            outcome = Outcome(name, Status.ERROR, kind, message=message, timed_out=e.timed_out)
+        if (
+            time.monotonic() > remote.deadline
+            and outcome.status is not Status.PASSED
+            and not outcome.timed_out
+        ):
+            outcome.timed_out = True  # a property cut short by its budget
+        self.timeouts_in_a_row = self.timeouts_in_a_row + 1 if outcome.timed_out else 0
+        return outcome
+
+
+def select_cases(version: str, pattern: str | None, root: Path = ROOT) -> list[str]:
+    """The case names of `version` that match the glob `pattern` (all of them without one)."""
+    names = list_cases(version, root)
+    if pattern is None:
+        return names
+    chosen = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+    if not chosen:
+        raise OptionError(
+            f"--cases {pattern!r} matches no case of golden {version}; see `neuron-oracle list`"
+        )
+    return chosen
+
+
+def validate(
+    spec: str,
+    version: str = CURRENT,
+    pattern: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    properties: bool = True,
+    examples: int | None = None,
+    root: Path = ROOT,
+) -> tuple[list[Outcome], list[str]]:
+    """Run the golden cases of `version` (those matching `pattern`), then the properties, on IMPL `spec`.
+
+    The golden files are loaded and verified before IMPL starts; the outcomes are judged on that copy.
+    Returns the outcomes and the golden files that changed on disk during the run (normally none).
+    """
+    check_budget(timeout, examples)
+    golden = load_set(version, root, select_cases(version, pattern, root))
+    with Session(spec, golden, timeout, examples) as session:
+        outcomes = list(session.run(list(golden.cases.values()), properties))
+        session.child.stop()
+        return outcomes, golden.verify()
