@@ -23,6 +23,7 @@ from golden.harness.session import DEFAULT_TIMEOUT, Session, check_budget, selec
 from golden.outcome import Outcome, Status
 
 SESSION = pytest.StashKey[Session]()
+PASSED = pytest.StashKey[list[str]]()  # the items that passed: none at all means nothing was checked
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -72,6 +73,7 @@ class ConformanceItem(pytest.Item):
             pytest.skip(outcome.message)
         if outcome.status is not Status.PASSED:
             raise ConformanceFailure(outcome)
+        self.config.stash[PASSED].append(self.name)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ConformanceFailure):
@@ -126,6 +128,7 @@ def pytest_collection_modifyitems(
     except OracleError as e:
         raise pytest.UsageError(str(e)) from None
     config.stash[SESSION] = runner
+    config.stash[PASSED] = []
     groups = {f"golden-{version}": (list(golden.cases), False)}
     if not config.getoption("neuron_no_properties"):
         groups["properties"] = (list(PROPERTIES), True)
@@ -142,12 +145,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     runner = config.stash[SESSION]
     runner.child.stop()
+    problems = []
     changes = runner.golden.verify()
     if changes:
+        problems.append(f"golden files changed on disk during the run: {'; '.join(changes)}")
+    worker = hasattr(config, "workerinput")  # under xdist each worker sees only its share of the items
+    if exitstatus == pytest.ExitCode.OK and not config.stash[PASSED] and not worker:
+        problems.append("nothing checked: every golden case and property was skipped")
+    if problems:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
-        line = f"neuron-oracle: golden files changed on disk during the run: {'; '.join(changes)}"
-        if reporter is not None:
-            reporter.write_line(line, red=True)
+        for problem in problems:
+            if reporter is not None:
+                reporter.write_line(f"neuron-oracle: {problem}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -35,10 +35,10 @@ INSTANCES: dict[int, Any] = {}
 
 def main(argv: list[str]) -> None:
     """Serve requests on the fds named in `argv` until the parent closes the pipe."""
-    requests, replies = int(argv[0]), int(argv[1])
+    requests, replies = protocol.Reader(int(argv[0])), int(argv[1])
     sys.stdout = sys.stderr  # prints go to the drained pipe, never onto the wire
     try:
-        load = protocol.receive(requests)
+        load = requests.receive()
         impl = _load(str(load["load"]))
         ready = describe_class(impl)
     except protocol.WireError:
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> None:
     protocol.send(replies, {"ready": ready})
     while True:
         try:
-            request = protocol.receive(requests)
+            request = requests.receive()
         except protocol.WireError:
             return
         protocol.send(replies, serve(impl, request.get("calls", [])))
@@ -81,15 +81,19 @@ def is_method(impl: type, name: str) -> bool:
 
 
 def serve(impl: type, calls: list[Any]) -> dict[str, Any]:
-    """Make `calls` in order; stop at the first that raises. Every value is encoded as data."""
+    """Make `calls` in order; stop at the first that raises. Every value is encoded as data.
+
+    ``changed`` lists [call, argument] positions of the array arguments a call changed in place.
+    """
     results: list[Any] = []
-    changed: list[int] = []
-    for call in calls:
+    changed: list[list[int]] = []
+    for index, call in enumerate(calls):
         try:
-            value, changed = _make(impl, call)
+            value, mutated = _make(impl, call)
             results.append(protocol.encode(value))
         except BaseException as e:  # SystemExit and KeyboardInterrupt too: they cost the call, not us
-            return {"results": results, "error": _describe(e), "changed": []}
+            return {"results": results, "error": _describe(e), "changed": changed}
+        changed += [[index, arg] for arg in mutated]
     return {"results": results, "error": None, "changed": changed}
 
 

@@ -31,9 +31,12 @@ def numbers(value: Value, stage: str, what: str) -> Array:
     """The numbers in `value`; a Divergence naming `what` returned something else."""
     if value.array is not None:
         return value.array
-    if value.items is not None and all(v.array is not None and v.array.ndim == 0 for v in value.items):
-        return np.array([float(v.array) for v in value.items if v.array is not None])  # [tensor(1.), …]
     got = "None" if value.is_none else value.description
+    if value.items is not None:
+        bad = [v for v in value.items if v.array is None or v.array.ndim != 0]
+        if not bad:
+            return np.array([float(v.array) for v in value.items if v.array is not None])  # [tensor(1.), …]
+        got += f" holding {'None' if bad[0].is_none else bad[0].description or 'an array'}"
     raise Divergence(Status.FAILED, stage, f"{what} returned {got}; expected real numbers")
 
 

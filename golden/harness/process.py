@@ -48,11 +48,14 @@ class Child:
 
     @property
     def alive(self) -> bool:
-        """Whether the child is running and in step with us."""
-        return self._proc is not None
+        """Whether the child is running, has loaded IMPL, and is in step with us."""
+        return self._proc is not None and bool(self.info)
 
-    def start(self, timeout: float) -> dict[str, Any]:
-        """Start the child and load IMPL in it within `timeout` seconds; ImplError if it cannot."""
+    def spawn(self) -> None:
+        """Start the child and ask it to load IMPL, without waiting (``start`` waits)."""
+        if self._proc is not None:
+            return
+        self.info = {}
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
         env = {
@@ -71,11 +74,22 @@ class Child:
         os.close(requests_r)
         os.close(replies_w)
         self._to_child, self._from_child = requests_w, replies_r
+        self._reader = protocol.Reader(replies_r)
         assert self._proc.stdout is not None
         threading.Thread(target=_drain, args=(self._proc.stdout,), daemon=True).start()
+        self._spawned = time.monotonic()
+        protocol.send(self._to_child, {"load": self.spec})
+
+    def start(self, timeout: float) -> dict[str, Any]:
+        """Spawn the child if need be and wait until IMPL is loaded, `timeout` seconds from the spawn.
+
+        ImplError, with the child stopped, if IMPL cannot be loaded in that time.
+        """
+        if self.alive:
+            return self.info
+        self.spawn()
         try:
-            protocol.send(self._to_child, {"load": self.spec})
-            reply = protocol.receive(self._from_child, time.monotonic() + timeout)
+            reply = self._reader.receive(self._spawned + timeout)
         except protocol.Silent:
             self.stop()
             raise ImplError(f"IMPL {self.spec!r}: loading did not finish within {timeout:g} s") from None
@@ -104,7 +118,7 @@ class Child:
             raise Lost("the implementation's process is not running")
         try:
             protocol.send(self._to_child, {"calls": calls})
-            reply = protocol.receive(self._from_child, deadline)
+            reply = self._reader.receive(deadline)
         except protocol.Silent:
             self.stop()
             raise Lost("timed out; its process was stopped", timed_out=True) from None
@@ -121,7 +135,7 @@ class Child:
 
     def stop(self) -> int | None:
         """Kill the child's whole process group and reap it; its exit code (None if never started)."""
-        proc, self._proc = self._proc, None
+        proc, self._proc, self.info = self._proc, None, {}
         for fd in (self._to_child, self._from_child):
             if fd >= 0:
                 with contextlib.suppress(OSError):

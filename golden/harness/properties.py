@@ -25,8 +25,9 @@ from numpy.typing import NDArray
 
 from golden.harness.compare import Divergence, numbers, pair
 from golden.harness.protocol import Value, short
-from golden.harness.proxy import Raised, Remote, RemoteNeuron
+from golden.harness.proxy import Op, Raised, Remote, RemoteNeuron
 from golden.outcome import Kind, Outcome, Status
+from oracle.exact import ACTIVATIONS
 
 RTOL, ATOL = 1e-9, 1e-8
 QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
@@ -79,8 +80,13 @@ def problems(draw: st.DrawFn, remote: Remote, bound: float = 10.0, min_rows: int
         w=draw(arrays(np.float64, (n,), elements=value)),
         b=draw(value),
         alpha=draw(st.floats(0, 1)),
-        activation=draw(st.sampled_from(remote.activations)),
+        activation=draw(st.sampled_from(known_activations(remote))),
     )
+
+
+def known_activations(remote: Remote) -> tuple[str, ...]:
+    """The activations the class declares that the oracle knows, in the order declared."""
+    return tuple(a for a in remote.activations if a in ACTIVATIONS)
 
 
 def read(value: Value, what: str) -> Array:
@@ -98,29 +104,31 @@ def close(got: Array, want: Any, what: str) -> None:
     assert np.isclose(got, w, rtol=RTOL, atol=ATOL).all(), f"{what}: {got.tolist()} != {w.tolist()}"
 
 
-def forward(neuron: RemoteNeuron, X: Array) -> Array:
-    """The implementation's forward, read as float64."""
-    return read(neuron.call("forward", X), "forward")
-
-
-def batch_loss(neuron: RemoteNeuron, X: Array, y: Array) -> float:
-    """½ Σ (a − y)², from the implementation's forward, computed here."""
-    u = forward(neuron, X) - y
-    return float(0.5 * u @ u)
-
-
-def gradient(neuron: RemoteNeuron, X: Array, y: Array) -> tuple[Array, float]:
-    """The implementation's gradient, read as float64."""
+def as_gradient(value: Value) -> tuple[Array, float]:
+    """A gradient's (dJ_dw, dJ_db), read as float64."""
     try:
-        dJ_dw, dJ_db = pair(neuron.call("gradient", X, y), "gradient")
+        dJ_dw, dJ_db = pair(value, "gradient")
     except Divergence as d:
         raise AssertionError(d.message) from None
     return read(dJ_dw, "gradient's dJ_dw"), float(read(dJ_db, "gradient's dJ_db").reshape(-1)[0])
 
 
-def parameters(neuron: RemoteNeuron) -> tuple[Array, Array]:
-    """The instance's w and b, read back."""
-    return read(neuron.get("w"), "w"), read(neuron.get("b"), "b")
+def loss(a: Array, y: Array) -> float:
+    """½ Σ (a − y)², computed here from the implementation's forward."""
+    u = a - y
+    return float(0.5 * u @ u)
+
+
+def before_and_after(remote: Remote, neuron: RemoteNeuron, op: Op) -> tuple[Array, Array, Array, Array]:
+    """w and b read before and after `op`, in one round trip."""
+    reads = neuron.read("w"), neuron.read("b")
+    w0, b0, _, w1, b1 = remote.gather(*reads, op, neuron.read("w"), neuron.read("b"))
+    return (
+        read(w0, "w"),
+        read(b0, "b"),
+        read(w1, "w after update_weights"),
+        read(b1, "b after update_weights"),
+    )
 
 
 def _run(test: Callable[[], None], max_examples: int | None) -> None:
@@ -140,9 +148,8 @@ def zero_gradient_leaves_weights_unchanged(remote: Remote, max_examples: int | N
     @given(p=problems(remote), lr=st.floats(0, 10))
     def test(p: Problem, lr: float) -> None:
         neuron = p.neuron(remote)
-        w0, b0 = parameters(neuron)
-        neuron.call("update_weights", np.zeros(p.X.shape[1]), 0.0, lr)
-        w1, b1 = parameters(neuron)
+        update = neuron.op("update_weights", np.zeros(p.X.shape[1]), 0.0, lr)
+        w0, b0, w1, b1 = before_and_after(remote, neuron, update)
         assert w1.tobytes() == w0.tobytes(), f"w changed: {w1.tolist()} from {w0.tolist()}"
         assert b1.tobytes() == b0.tobytes(), f"b changed: {b1.tolist()} from {b0.tolist()}"
 
@@ -159,9 +166,8 @@ def zero_learning_rate_leaves_weights_unchanged(remote: Remote, max_examples: in
     def test(p: Problem, data: st.DataObject) -> None:
         neuron = p.neuron(remote)
         g = data.draw(arrays(np.float64, p.w.shape, elements=st.floats(-1e6, 1e6)))
-        w0, b0 = parameters(neuron)
-        neuron.call("update_weights", g, data.draw(st.floats(-1e6, 1e6)), 0.0)
-        w1, b1 = parameters(neuron)
+        update = neuron.op("update_weights", g, data.draw(st.floats(-1e6, 1e6)), 0.0)
+        w0, b0, w1, b1 = before_and_after(remote, neuron, update)
         assert np.array_equal(w1, w0), f"w changed: {w1.tolist()} from {w0.tolist()}"
         assert np.array_equal(b1, b0), f"b changed: {b1.tolist()} from {b0.tolist()}"
 
@@ -175,9 +181,8 @@ def batch_gradient_is_the_sum_of_its_parts(remote: Remote, max_examples: int | N
     def test(p: Problem, data: st.DataObject) -> None:
         k = data.draw(st.integers(1, p.X.shape[0] - 1), label="split")
         neuron = p.neuron(remote)
-        whole, first, rest = (
-            gradient(neuron, X, y) for X, y in ((p.X, p.y), (p.X[:k], p.y[:k]), (p.X[k:], p.y[k:]))
-        )
+        parts = ((p.X, p.y), (p.X[:k], p.y[:k]), (p.X[k:], p.y[k:]))
+        whole, first, rest = map(as_gradient, remote.gather(*(neuron.op("gradient", X, y) for X, y in parts)))
         close(whole[0], first[0] + rest[0], "dJ_dw of the batch vs the sum of its parts")
         close(np.array(whole[1]), first[1] + rest[1], "dJ_db of the batch vs the sum of its parts")
 
@@ -191,7 +196,8 @@ def row_order_does_not_change_the_gradient(remote: Remote, max_examples: int | N
     def test(p: Problem, data: st.DataObject) -> None:
         order = np.array(data.draw(st.permutations(range(p.X.shape[0])), label="order"))
         neuron = p.neuron(remote)
-        g, g_perm = gradient(neuron, p.X, p.y), gradient(neuron, p.X[order], p.y[order])
+        ops = neuron.op("gradient", p.X, p.y), neuron.op("gradient", p.X[order], p.y[order])
+        g, g_perm = map(as_gradient, remote.gather(*ops))
         close(g_perm[0], g[0], "dJ_dw with rows permuted")
         close(np.array(g_perm[1]), g[1], "dJ_db with rows permuted")
 
@@ -204,8 +210,8 @@ def forward_is_row_wise(remote: Remote, max_examples: int | None = None) -> None
     @given(p=problems(remote))
     def test(p: Problem) -> None:
         neuron = p.neuron(remote)
-        batch = forward(neuron, p.X)
-        rows = [forward(neuron, p.X[i : i + 1]) for i in range(p.X.shape[0])]
+        ops = [neuron.op("forward", X) for X in (p.X, *(p.X[i : i + 1] for i in range(p.X.shape[0])))]
+        batch, *rows = (read(v, "forward") for v in remote.gather(*ops))
         close(batch, np.concatenate(rows), "forward of the batch vs forward of each row")
 
     _run(test, max_examples)
@@ -222,13 +228,15 @@ def gradient_matches_central_differences(remote: Remote, max_examples: int | Non
     @given(p=problems(remote, bound=3.0))
     def test(p: Problem) -> None:
         assume(np.abs(p.z).min() > 1e-3)  # a step of h·|x| <= 3e-6 never crosses the kink
-        dJ_dw, dJ_db = gradient(p.neuron(remote), p.X, p.y)
-        numeric = []
-        for j in range(p.w.size + 1):
-            e = np.zeros(p.w.size + 1)
-            e[j] = h
-            up, down = (p.neuron(remote, s * e) for s in (1, -1))
-            numeric.append((batch_loss(up, p.X, p.y) - batch_loss(down, p.X, p.y)) / (2 * h))
+        steps = [s * h * e for e in np.eye(p.w.size + 1) for s in (1, -1)]
+        ops = [
+            p.neuron(remote).op("gradient", p.X, p.y),
+            *(p.neuron(remote, d).op("forward", p.X) for d in steps),
+        ]
+        grad, *a = remote.gather(*ops)
+        dJ_dw, dJ_db = as_gradient(grad)
+        J = [loss(read(v, "forward"), p.y) for v in a]
+        numeric = [(up - down) / (2 * h) for up, down in zip(J[::2], J[1::2], strict=True)]
         got = np.append(dJ_dw, dJ_db)
         assert np.isclose(got, numeric, rtol=1e-5, atol=1e-5).all(), (
             f"(dJ_dw, dJ_db) = {got.tolist()}; central differences give {numeric}"
@@ -248,11 +256,12 @@ def small_step_does_not_increase_the_loss(remote: Remote, max_examples: int | No
     def test(p: Problem) -> None:
         neuron = p.neuron(remote)
         lr = 1e-3 / ((1 + np.abs(p.y).max()) * (1 + float((p.X**2).sum()) + p.X.shape[0]))
-        dJ_dw, dJ_db = gradient(neuron, p.X, p.y)
+        grad, a = remote.gather(neuron.op("gradient", p.X, p.y), neuron.op("forward", p.X))
+        dJ_dw, dJ_db = as_gradient(grad)
         assume(np.abs(p.z).min() > lr * (np.abs(p.X @ dJ_dw).max() + abs(dJ_db)) + 1e-9)
-        before = batch_loss(neuron, p.X, p.y)
-        neuron.call("update_weights", dJ_dw, dJ_db, float(lr))
-        after = batch_loss(neuron, p.X, p.y)
+        before = loss(read(a, "forward"), p.y)
+        _, a = remote.gather(neuron.op("update_weights", dJ_dw, dJ_db, float(lr)), neuron.op("forward", p.X))
+        after = loss(read(a, "forward"), p.y)
         assert after <= before + 1e-12 * (1 + before), f"loss rose from {before!r} to {after!r} (lr {lr:g})"
 
     _run(test, max_examples)
@@ -264,12 +273,12 @@ def inputs_are_not_mutated(remote: Remote, max_examples: int | None = None) -> N
     @given(p=problems(remote))
     def test(p: Problem) -> None:
         neuron = p.neuron(remote)
-        neuron.call("forward", p.X)
-        assert not neuron.changed, "forward changed X"
-        dJ_dw, dJ_db = gradient(neuron, p.X, p.y)
-        assert not neuron.changed, "gradient changed X or y"
-        neuron.call("update_weights", dJ_dw, dJ_db, 0.01)
-        assert not neuron.changed, "update_weights changed dJ_dw"
+        forward, grad = neuron.op("forward", p.X), neuron.op("gradient", p.X, p.y)
+        update = neuron.op("update_weights", p.w - p.X[0], p.b, 0.01)  # any gradient will do
+        remote.gather(forward, grad, update)
+        assert not forward.changed, "forward changed X"
+        assert not grad.changed, "gradient changed X or y"
+        assert not update.changed, "update_weights changed dJ_dw"
 
     _run(test, max_examples)
 
@@ -286,14 +295,16 @@ def agrees_with_the_oracle(remote: Remote, max_examples: int | None = None) -> N
         # a float and the decimal the oracle reads can fall on two sides of the kink when |z| is tiny
         assume(all(abs(to_float(z)) > 1e-6 for z in exact.z))
         neuron = p.neuron(remote)
-        close(forward(neuron, p.X), [to_float(a) for a in exact.a], "forward vs the oracle's a")
-        dJ_dw, dJ_db = gradient(neuron, p.X, p.y)
-        close(dJ_dw, [to_float(g) for g in exact.dJ_dw], "dJ_dw vs the oracle")
-        close(np.array(dJ_db), to_float(exact.dJ_db), "dJ_db vs the oracle")
-        neuron.call("update_weights", dJ_dw, dJ_db, lr)
-        w, b = parameters(neuron)
-        close(w, [to_float(x) for x in exact.w_new], "w after the update vs the oracle")
-        close(b, to_float(exact.b_new), "b after the update vs the oracle")
+        exact_dJ_dw, exact_dJ_db = np.array([to_float(g) for g in exact.dJ_dw]), to_float(exact.dJ_db)
+        ops = neuron.op("forward", p.X), neuron.op("gradient", p.X, p.y)
+        update = neuron.op("update_weights", exact_dJ_dw, exact_dJ_db, lr)  # judged on its own
+        a, grad, _, w, b = remote.gather(*ops, update, neuron.read("w"), neuron.read("b"))
+        close(read(a, "forward"), [to_float(x) for x in exact.a], "forward vs the oracle's a")
+        dJ_dw, dJ_db = as_gradient(grad)
+        close(dJ_dw, exact_dJ_dw, "dJ_dw vs the oracle")
+        close(np.array(dJ_db), exact_dJ_db, "dJ_db vs the oracle")
+        close(read(w, "w"), [to_float(x) for x in exact.w_new], "w after the update vs the oracle")
+        close(read(b, "b"), to_float(exact.b_new), "b after the update vs the oracle")
 
     _run(test, max_examples)
 
@@ -319,6 +330,9 @@ def run_property(remote: Remote, name: str, max_examples: int | None = None) -> 
 
     ``process.Lost`` (a timeout, an ended or misbehaving child) is not caught: the session reports it.
     """
+    if not known_activations(remote):
+        why = f"{remote.name}.supported_activations names none of {', '.join(ACTIVATIONS)}"
+        return Outcome(name, Status.SKIPPED, Kind.PROPERTY, message=why)
     try:
         PROPERTIES[name](remote, max_examples)
     except AssertionError as e:

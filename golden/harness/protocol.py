@@ -66,42 +66,48 @@ def send(fd: int, message: Any) -> None:
         view = view[os.write(fd, view) :]
 
 
-def receive(fd: int, deadline: float | None = None, limit: int = MAX_MESSAGE) -> Any:
-    """Read one framed message from `fd` before `deadline` (time.monotonic), and parse it as data.
+class Reader:
+    """Reads framed messages from one fd, keeping what arrived beyond the current message for the next."""
 
-    Raises Silent when the deadline passes first (a partial message included), Closed at end of file,
-    and WireError for a length over `limit` or bytes that are not JSON.
-    """
-    header = _read_exactly(fd, HEADER.size, deadline)
-    (length,) = HEADER.unpack(header)
-    if length > limit:
-        raise WireError(f"sent a message of {length:,} bytes; the limit is {limit:,}")
-    body = _read_exactly(fd, length, deadline)
-    try:
-        return json.loads(body.decode("utf-8"), parse_constant=_constant)
-    except RecursionError:
-        raise WireError("sent JSON nested too deeply") from None
-    except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise WireError(f"sent bytes that are not JSON: {short(str(e))}") from None
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = bytearray()
+
+    def receive(self, deadline: float | None = None, limit: int = MAX_MESSAGE) -> Any:
+        """Read one message before `deadline` (time.monotonic) and parse it as data.
+
+        Raises Silent when the deadline passes first (a partial message included), Closed at end of
+        file, and WireError for a length over `limit` or bytes that are not JSON.
+        """
+        self._fill(HEADER.size, deadline)
+        (length,) = HEADER.unpack_from(self._buffer)
+        if length > limit:
+            raise WireError(f"sent a message of {length:,} bytes; the limit is {limit:,}")
+        self._fill(HEADER.size + length, deadline)
+        body = bytes(self._buffer[HEADER.size : HEADER.size + length])
+        del self._buffer[: HEADER.size + length]
+        try:
+            return json.loads(body.decode("utf-8"), parse_constant=_constant)
+        except RecursionError:
+            raise WireError("sent JSON nested too deeply") from None
+        except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise WireError(f"sent bytes that are not JSON: {short(str(e))}") from None
+
+    def _fill(self, size: int, deadline: float | None) -> None:
+        while len(self._buffer) < size:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                    got = len(self._buffer)
+                    raise Silent(f"no complete message within the deadline ({got} of {size} bytes came)")
+            chunk = os.read(self.fd, max(size - len(self._buffer), 1 << 16))
+            if not chunk:
+                raise Closed("the process ended")
+            self._buffer += chunk
 
 
 def _constant(token: str) -> float:
     return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[token]
-
-
-def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
-    chunks, got = [], 0
-    while got < size:
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise Silent(f"no complete message within the deadline ({got} of {size} bytes came)")
-        chunk = os.read(fd, min(size - got, 1 << 20))
-        if not chunk:
-            raise Closed("the process ended")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
 
 
 # -- values: the child encodes -----------------------------------------------------------------------

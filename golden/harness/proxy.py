@@ -61,8 +61,27 @@ class Remote:
         ]
         return neuron
 
-    def ask(self, calls: list[Any]) -> tuple[list[protocol.Value], list[int]]:
-        """Make `calls` in the child; the values of all of them, and the arguments the last one changed."""
+    def gather(self, *ops: Op) -> list[protocol.Value]:
+        """Make every op in one round trip (each neuron's queued set-up first); their values, in order.
+
+        After it, each op's ``changed`` lists the positions of the array arguments it changed in place.
+        """
+        calls: list[Any] = []
+        for op in ops:
+            calls += op.neuron.pending
+            op.neuron.pending = []
+            op.index = len(calls)
+            calls.append(op.call)
+        values, changed = self.ask(calls)
+        for op in ops:
+            op.changed = [arg for call, arg in changed if call == op.index]
+        return [values[op.index] for op in ops]
+
+    def ask(self, calls: list[Any]) -> tuple[list[protocol.Value], list[tuple[int, int]]]:
+        """Make `calls` in the child: the value of each, and (call, argument) positions changed in place.
+
+        A call that raised is a Raised naming it; a reply that is not well-formed stops the child (Lost).
+        """
         deadline = min(time.monotonic() + self.call_timeout, self.deadline)
         reply = self.child.ask(calls, deadline)
         try:
@@ -71,24 +90,33 @@ class Remote:
             if error is not None:
                 if len(values) >= len(calls):
                     raise protocol.WireError("sent an error for a call it was not asked to make")
-                kind, message, flag = error.get("type"), error.get("message"), error.get("not_implemented")
-                if not (isinstance(kind, str) and isinstance(message, str) and isinstance(flag, bool)):
-                    raise protocol.WireError("sent a malformed error")
-                what = describe_call(calls[len(values)])
-                if flag:
-                    raise Raised(f"{what} is not implemented yet", True)
-                detail = (
-                    f"{protocol.short(kind, 80)}: {protocol.short(message)}"
-                    if message
-                    else protocol.short(kind, 80)
-                )
-                raise Raised(f"{what} raised {detail}", False)
-            if len(values) != len(calls) or not all(type(i) is int and i >= 0 for i in changed):
+                raise _raised(describe_call(calls[len(values)]), error)
+            pairs = [(int(c), int(a)) for c, a in changed if type(c) is int and type(a) is int]
+            if len(values) != len(calls) or len(pairs) != len(changed):
                 raise protocol.WireError("sent a reply that does not match the request")
-        except (protocol.WireError, AttributeError, TypeError) as e:
+        except (protocol.WireError, AttributeError, TypeError, ValueError) as e:
             self.child.stop()
             raise Lost(f"the implementation's process {e}; it was stopped") from None
-        return values, changed
+        return values, pairs
+
+
+def _raised(what: str, error: Any) -> Raised:
+    kind, message, flag = error.get("type"), error.get("message"), error.get("not_implemented")
+    if not (isinstance(kind, str) and isinstance(message, str) and isinstance(flag, bool)):
+        raise protocol.WireError("sent a malformed error")
+    if flag:
+        return Raised(f"{what} is not implemented yet", True)
+    detail = f"{protocol.short(kind, 80)}: {protocol.short(message)}" if message else protocol.short(kind, 80)
+    return Raised(f"{what} raised {detail}", False)
+
+
+class Op:
+    """One call on one instance, to be made by ``Remote.gather``."""
+
+    def __init__(self, neuron: RemoteNeuron, call: list[Any]) -> None:
+        self.neuron, self.call = neuron, call
+        self.index = -1
+        self.changed: list[int] = []
 
 
 class RemoteNeuron:
@@ -99,22 +127,30 @@ class RemoteNeuron:
         self.pending: list[Any] = []
         self.changed: list[int] = []  # positions of array arguments the last call changed in place
 
-    def get(self, attr: str) -> protocol.Value:
-        """The instance's attribute `attr` (w, b, alpha)."""
-        return self._ask(["get", self.key, attr])
+    def read(self, attr: str) -> Op:
+        """Reading attribute `attr` (w, b, alpha), as an op to gather."""
+        return Op(self, ["get", self.key, attr])
+
+    def op(self, method: str, *args: Any) -> Op:
+        """``instance.method(*args)`` as an op to gather (arrays go as fresh float64 arrays)."""
+        return Op(self, ["call", self.key, method, [wire(a) for a in args]])
 
     def set(self, attr: str, value: Any) -> None:
-        """Set `attr` (queued)."""
+        """Set `attr` (queued until the next round trip)."""
         self.pending.append(["set", self.key, attr, wire(value)])
 
-    def call(self, method: str, *args: Any) -> protocol.Value:
-        """``instance.method(*args)``: arrays are handed over as fresh float64 arrays, numbers as floats."""
-        return self._ask(["call", self.key, method, [wire(a) for a in args]])
+    def get(self, attr: str) -> protocol.Value:
+        """The instance's attribute `attr`, in a round trip of its own."""
+        return self._one(self.read(attr))
 
-    def _ask(self, call: list[Any]) -> protocol.Value:
-        calls, self.pending = [*self.pending, call], []
-        values, self.changed = self.remote.ask(calls)
-        return values[-1]
+    def call(self, method: str, *args: Any) -> protocol.Value:
+        """``instance.method(*args)``, in a round trip of its own."""
+        return self._one(self.op(method, *args))
+
+    def _one(self, op: Op) -> protocol.Value:
+        (value,) = self.remote.gather(op)
+        self.changed = op.changed
+        return value
 
 
 def describe_call(call: list[Any]) -> str:

@@ -22,7 +22,6 @@ from golden.files.generate import CURRENT
 from golden.files.store import ROOT, GoldenSet, list_cases, load_set
 from golden.harness.cases import run_case
 from golden.harness.process import Child, Lost
-from golden.harness.properties import PROPERTIES, run_property
 from golden.harness.proxy import Remote
 from golden.outcome import Kind, Outcome, Status
 
@@ -77,6 +76,8 @@ class Session:
 
     def property(self, name: str) -> Outcome:
         """Run one property within PROPERTY_FACTOR × `timeout`."""
+        from golden.harness.properties import run_property  # Hypothesis is imported only when needed
+
         budget = self.timeout * PROPERTY_FACTOR
         return self._item(
             name, Kind.PROPERTY, budget, lambda remote: run_property(remote, name, self.examples)
@@ -84,11 +85,12 @@ class Session:
 
     def run(self, cases: list[GoldenCase], properties: bool = True) -> Iterator[Outcome]:
         """Every case, then (with `properties`) every property, in order."""
+        self.child.spawn()  # IMPL loads in the child while Hypothesis is imported here
+        names = _property_names() if properties else []
         for case in cases:
             yield self.case(case)
-        if properties:
-            for name in PROPERTIES:
-                yield self.property(name)
+        for name in names:
+            yield self.property(name)
 
     def _item(self, name: str, kind: Kind, budget: float, run: Callable[[Remote], Outcome]) -> Outcome:
         if self.timeouts_in_a_row >= MAX_TIMEOUTS_IN_A_ROW:
@@ -156,3 +158,9 @@ def validate(
         outcomes = list(session.run(list(golden.cases.values()), properties))
         session.child.stop()
         return outcomes, golden.verify()
+
+
+def _property_names() -> list[str]:
+    from golden.harness.properties import PROPERTIES
+
+    return list(PROPERTIES)

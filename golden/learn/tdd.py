@@ -158,8 +158,12 @@ def _walk(spec: str, session: Session, cases: dict[str, GoldenCase]) -> Report:
                 _next(number, spec),
             ]
             return Report("\n".join(lines), False)
-    lines += _progress(len(CURRICULUM) + 1)
     rest = [outcome(case) for case in cases]
+    if all(o.status is Status.SKIPPED for o in rest):
+        why = rest[0].message if rest else "no golden case"
+        lines += ["Nothing checked: every golden case was skipped.", f"  {why}", "", _next(None, spec)]
+        return Report("\n".join(lines), False)
+    lines += _progress(len(CURRICULUM) + 1)
     failing = [o for o in rest if o.status not in (Status.PASSED, Status.SKIPPED)]
     if failing:
         lines += ["", f"Every step is green, but {len(failing)} more golden case(s) are red:"]
