@@ -12,14 +12,27 @@ from pathlib import Path
 from typing import Any
 
 from golden.errors import GoldenError, ReleasedVersion
-from golden.files.atomic import write_atomically
+from golden.files.atomic import temporaries, write_atomically
 from golden.files.document import SCHEMA_VERSION, build, dumps, sha256
-from golden.files.store import MANIFEST, ROOT, check_schema, display, read_regular, validate_document
+from golden.files.store import (
+    MANIFEST,
+    MAX_DEPTH,
+    MAX_VALUES,
+    ROOT,
+    SHOWN,
+    check_schema,
+    display,
+    extent,
+    parse,
+    printable,
+    read_regular,
+    validate_document,
+)
 from oracle import CASES, ORACLE_VERSION
 
 CURRENT = "v1"
 RELEASED = frozenset({"v1"})  # a released version never changes; new cases and fields go into a new one
-TEMPORARY = ".*.tmp"  # what write_atomically stages beside its targets
+TEMPORARY = temporaries("*.json")  # what write_atomically stages beside golden files: .<name>.json.*.tmp
 
 
 def generate(version: str = CURRENT) -> dict[str, bytes]:
@@ -53,9 +66,9 @@ def differences(old: Any, new: Any, where: str = "") -> list[str]:
         for key in [*old, *(k for k in new if k not in old)]:
             path = f"{where}.{key}" if where else key
             if key not in new:
-                out.append(f"{path}: {_short(old[key])} → (removed)")
+                out.append(f"{printable(path, SHOWN)}: {_short(old[key])} → (removed)")
             elif key not in old:
-                out.append(f"{path}: (absent) → {_short(new[key])}")
+                out.append(f"{printable(path, SHOWN)}: (absent) → {_short(new[key])}")
             else:
                 out.extend(differences(old[key], new[key], path))
         return out
@@ -66,7 +79,7 @@ def differences(old: Any, new: Any, where: str = "") -> list[str]:
             for d in differences(o, n, f"{where}[{i}]")
         ]
     if old != new or type(old) is not type(new):
-        return [f"{where or '(top level)'}: {_short(old)} → {_short(new)}"]
+        return [f"{printable(where, SHOWN) or '(top level)'}: {_short(old)} → {_short(new)}"]
     return []
 
 
@@ -74,28 +87,42 @@ def regen(version: str = CURRENT, root: Path = ROOT, force: bool = False) -> lis
     """Write the files of `version` that differ from the oracle's; return what was done, a line each.
 
     A released version's values change only with `force`: without it, any changed, unreadable or removed
-    case file is a ReleasedVersion error that lists every change and nothing is written. Missing files
-    are added. Temporaries left by an interrupted earlier run are removed.
+    case file is a ReleasedVersion error that lists every change and nothing is written. Which versions
+    are released is `RELEASED`, so a missing or corrupt manifest does not lift that guard. Missing files
+    are added. Whatever stands where a file goes (a FIFO, a device, a symlink, a loop of them) is replaced,
+    except a directory, which is an error before anything is written. Temporaries left by an interrupted
+    earlier run are removed.
     """
     files = generate(version)
     directory = root / version
     changed, lines = {}, []
     for name, data in files.items():
         path = directory / name
-        old = _read(path)
+        old: bytes | None = None
+        try:
+            old = read_regular(path)
+        except GoldenError as e:  # missing, or not a regular file of at most MAX_FILE bytes
+            why = str(e).removeprefix(f"{display(path)}: ")
         if old == data:
             continue
+        _not_a_directory(path)
         changed[name] = data
         if old is None and not os.path.lexists(path):
             lines.append(f"added {display(path)}")
         elif old is None:
-            lines.append(f"changed {display(path)}: unreadable, rewritten")
+            lines.append(f"changed {display(path)}: {why}; rewritten")
         elif name == MANIFEST:
             lines.append(f"changed {display(path)}: manifest rewritten")
+        elif (old_doc := _loose(old)) is None:
+            lines.append(
+                f"changed {display(path)}: not a JSON object (or too big or deep to compare); rewritten"
+            )
         else:
-            diffs = differences(_loose(old), json.loads(data))
+            diffs = differences(old_doc, json.loads(data))
             lines.extend(f"changed {display(path)}: {d}" for d in diffs or ["bytes only"])
     extra = tuple(p.name for p in sorted(directory.glob("*.json")) if p.name not in files)
+    for name in extra:
+        _not_a_directory(directory / name)
     lines.extend(f"removed {display(directory / name)}: no such case in the oracle" for name in extra)
     if version in RELEASED and not force and any(line.startswith(("changed", "removed")) for line in lines):
         detail = "; ".join(lines)
@@ -105,7 +132,13 @@ def regen(version: str = CURRENT, root: Path = ROOT, force: bool = False) -> lis
         )
     stale = sorted(directory.glob(TEMPORARY))
     for path in stale:
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as e:
+            raise GoldenError(
+                f"{display(path)}: a temporary left by an interrupted regen: cannot remove it: "
+                f"{e.strerror or e}"
+            ) from None
     lines.extend(f"removed {display(p)}: a temporary left by an interrupted run" for p in stale)
     if changed or extra:
         write_atomically(directory, changed, remove=extra)
@@ -124,7 +157,7 @@ def check(version: str = CURRENT, root: Path = ROOT) -> list[str]:
     if not directory.is_dir():
         return [f"{display(directory)}: missing: run `neuron-oracle regen --version {version}`"]
     manifest = _read(directory / MANIFEST)
-    recorded = _loose(manifest).get("cases", {}) if manifest is not None else {}
+    recorded = (_loose(manifest) or {}).get("cases", {}) if manifest is not None else {}
     problems = []
     for name, data in files.items():
         path = directory / name
@@ -137,16 +170,18 @@ def check(version: str = CURRENT, root: Path = ROOT) -> list[str]:
             problems.append(str(e))
             continue
         case = name.removesuffix(".json")
-        if name != MANIFEST:
-            if isinstance(recorded, dict) and case in recorded and sha256(disk) != recorded[case]:
-                problems.append(f"{display(path)}: hand-edited: sha256 differs from {MANIFEST}")
-            try:
+        try:
+            if name == MANIFEST:
+                check_schema(parse(disk, path), "manifest", path)
+            else:
+                if isinstance(recorded, dict) and case in recorded and sha256(disk) != recorded[case]:
+                    problems.append(f"{display(path)}: hand-edited: sha256 differs from {MANIFEST}")
                 validate_document(disk, path)
-            except GoldenError as e:
-                problems.append(str(e))
-                continue
+        except GoldenError as e:
+            problems.append(str(e))
+            continue
         if disk != data:
-            diffs = differences(_loose(disk), json.loads(data)) or ["bytes differ"]
+            diffs = differences(_loose(disk) or {}, json.loads(data)) or ["bytes differ"]
             problems.append(f"{display(path)}: stale: file → oracle: {'; '.join(diffs[:5])}")
     for path in sorted(directory.glob("*.json")):
         if path.name not in files:
@@ -166,15 +201,31 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
-def _loose(data: bytes) -> dict[str, Any]:
-    """Bytes parsed as a JSON object for a diff; anything unreadable counts as empty."""
+def _not_a_directory(path: Path) -> None:
+    """Raise GoldenError when a directory stands where regen must write or remove a file."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        raise GoldenError(
+            f"{display(path)}: expected a file, got a directory; regen does not delete directories: "
+            "remove it and rerun"
+        )
+
+
+def _loose(data: bytes) -> dict[str, Any] | None:
+    """Bytes parsed as a JSON object for a diff (NaN allowed); None when they are none, or too big or deep.
+
+    Bounded as `parse` is: the commas are counted before parsing, the depth and values after.
+    """
+    if data.count(b",") >= MAX_VALUES:
+        return None
     try:
         value = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError):  # includes UnicodeDecodeError and JSONDecodeError
-        return {}
-    return value if isinstance(value, dict) else {}
+        return None
+    if not isinstance(value, dict):
+        return None
+    deepest, count = extent(value)
+    return value if deepest <= MAX_DEPTH and count <= MAX_VALUES else None
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return printable(json.dumps(value, ensure_ascii=False), 60)

@@ -3,8 +3,10 @@
 A version is a folder ``golden/<version>/`` holding one ``<case>.json`` per case and a ``manifest.json``
 with the sha256 of each. Every load reads only regular files of at most ``MAX_FILE`` bytes (a FIFO, a
 device or a symlink loop is a one-line GoldenError, never a hang), parses strictly (NaN, Infinity,
-numbers that overflow float64 and nesting deeper than Python can parse are errors), validates against
-the JSON Schema, checks the shapes agree, and checks the file's hash against the manifest.
+numbers that overflow float64, nesting deeper than ``MAX_DEPTH`` and more than ``MAX_VALUES`` values are
+errors), validates against the JSON Schema, checks the shapes agree, and checks the file's hash against
+the manifest. Every message is one line: paths and values read from disk are shown with control
+characters escaped, and cut short.
 """
 
 from __future__ import annotations
@@ -27,25 +29,58 @@ from golden.files.document import sha256
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = "manifest.json"
 MAX_FILE = 16 * 1024 * 1024  # bytes; a golden case takes a few kB
+MAX_DEPTH = 32  # levels of JSON nesting; a golden case has 5 (expected.trajectory[s].dJ_dw)
+# JSON values in one file: a golden case holds about 100, and the schema checks some 250,000 a second
+MAX_VALUES = 100_000
+SHOWN = 200  # characters of a value from disk that a message shows
+# O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOCTTY: a terminal never becomes ours.
+_OPEN = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """`text` on one line: control characters (and undecodable bytes) escaped, cut to `limit` characters."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
 
 
 def display(path: Path) -> str:
-    """The path relative to the working directory where it lies below it, else as given (links unresolved)."""
-    absolute = os.path.abspath(path)
-    relative = os.path.relpath(absolute)
-    return relative if not relative.startswith("..") else str(path)
+    """The path relative to the working directory where it lies below it, else as given (links unresolved).
+
+    Never raises (a deleted working directory, a symlink loop) and is always one printable line.
+    """
+    try:
+        relative = os.path.relpath(os.path.abspath(path))
+        shown = relative if not relative.startswith("..") else str(path)
+    except (OSError, ValueError):  # no working directory; on Windows, another drive
+        shown = str(path)
+    return printable(shown)
 
 
 def read_regular(path: Path, limit: int = MAX_FILE) -> bytes:
-    """The bytes of `path`, which must be a regular file of at most `limit` bytes; GoldenError otherwise."""
+    """The bytes of `path`, which must be a regular file of at most `limit` bytes; GoldenError otherwise.
+
+    A symlink is followed, but what it leads to must be a regular file too: a FIFO, a device, a directory
+    or a symlink loop is a one-line error without waiting or reading past `limit`.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: opening a FIFO must not wait
+        fd = os.open(path, _OPEN)
     except OSError as e:
         raise GoldenError(f"{display(path)}: cannot read: {e.strerror or e}") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise GoldenError(f"{display(path)}: not a regular file; golden files are plain files")
+            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
+            raise GoldenError(f"{display(path)}: expected a regular file, got {kind}{_via(path)}")
         if info.st_size > limit:
             raise GoldenError(
                 f"{display(path)}: {info.st_size:,} bytes; a golden file holds at most {limit:,}"
@@ -61,6 +96,31 @@ def read_regular(path: Path, limit: int = MAX_FILE) -> bytes:
             f"{display(path)}: more than {limit:,} bytes; a golden file holds at most {limit:,}"
         )
     return data
+
+
+def _via(path: Path) -> str:
+    """`` (a link to /dev/zero)`` when `path` is a symlink, else nothing."""
+    try:
+        return f" (a link to {printable(os.readlink(path), SHOWN)})" if os.path.islink(path) else ""
+    except (OSError, ValueError):
+        return ""
+
+
+def extent(value: Any) -> tuple[int, int]:
+    """How deeply `value` nests lists and dicts, and how many values it holds (itself included).
+
+    A number nests 0 levels, ``[]`` 1, ``[[1]]`` 2. Counted level by level without recursion, and no
+    further than the first level past ``MAX_DEPTH`` or ``MAX_VALUES``.
+    """
+    deepest, count, level = 0, 1, [value]
+    while deepest <= MAX_DEPTH and count <= MAX_VALUES:
+        containers = [v for v in level if isinstance(v, (list, dict))]
+        if not containers:
+            break
+        deepest += 1
+        level = [child for v in containers for child in (v.values() if isinstance(v, dict) else v)]
+        count += len(level)
+    return deepest, count
 
 
 @cache
@@ -97,16 +157,30 @@ def parse(data: bytes, path: Path) -> Any:
     def constant(text: str) -> Any:
         raise ValueError(f"{text} is not a number a golden file may hold")
 
+    too_deep = f"{display(path)}: JSON nested too deeply: expected at most {MAX_DEPTH} levels, got more"
+    commas = data.count(b",")
+    if commas >= MAX_VALUES:  # before parsing: 16 MiB of "{}," would take 500 MB as objects
+        raise GoldenError(
+            f"{display(path)}: too many values: expected at most {MAX_VALUES:,}, got {commas:,} commas"
+        )
     try:
-        return json.loads(data.decode("utf-8"), parse_float=finite, parse_constant=constant)
-    except RecursionError:
-        raise GoldenError(f"{display(path)}: JSON nested too deeply to be a golden file") from None
+        value = json.loads(data.decode("utf-8"), parse_float=finite, parse_constant=constant)
+    except RecursionError:  # deeper than the parser goes: 200,000 brackets
+        raise GoldenError(too_deep) from None
     except UnicodeDecodeError as e:
         raise GoldenError(f"{display(path)}: not UTF-8 text: {e.reason} at byte {e.start}") from None
     except json.JSONDecodeError as e:
         raise GoldenError(f"{display(path)}: not JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
     except ValueError as e:
-        raise GoldenError(f"{display(path)}: {e}") from None
+        raise GoldenError(f"{display(path)}: {printable(str(e), SHOWN)}") from None
+    deepest, count = extent(value)
+    if deepest > MAX_DEPTH:  # parsed, but the schema, diffs and reprs that follow recurse
+        raise GoldenError(too_deep)
+    if count > MAX_VALUES:  # parsed, but the schema check would take a minute
+        raise GoldenError(
+            f"{display(path)}: too many values: expected at most {MAX_VALUES:,}, got {count:,} or more"
+        )
+    return value
 
 
 def field(path: Any) -> str:
@@ -121,7 +195,8 @@ def check_schema(document: Any, kind: str, path: Path) -> None:
     """Raise GoldenError naming the file and field of the most relevant schema violation."""
     error = jsonschema.exceptions.best_match(validator(kind).iter_errors(document))
     if error is not None:
-        raise GoldenError(f"{display(path)}: {field(error.absolute_path)}: {error.message}")
+        where, what = printable(field(error.absolute_path), SHOWN), printable(error.message, SHOWN)
+        raise GoldenError(f"{display(path)}: {where}: {what}")
 
 
 def check_shapes(doc: dict[str, Any], path: Path) -> None:
@@ -145,7 +220,8 @@ def check_shapes(doc: dict[str, Any], path: Path) -> None:
             f"got {len(trajectory)}"
         )
     if doc["name"] != path.stem:
-        raise GoldenError(f"{display(path)}: name: {doc['name']!r} does not match the file name")
+        name = printable(repr(doc["name"]), SHOWN)
+        raise GoldenError(f"{display(path)}: name: {name} does not match the file name")
 
 
 def load_manifest(version: str = "v1", root: Path = ROOT, data: bytes | None = None) -> dict[str, Any]:
