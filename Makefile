@@ -1,27 +1,37 @@
-# The two Quick-start commands. Each creates .venv and installs the package when it is missing or stale.
+# The two Quick-start commands. Each creates .venv and installs what it needs when that is missing or stale:
+# `make demo` the package and its runtime dependencies only, `make test` the test, dev, fast and train
+# extras too. A ready marker per set, so a demo never triggers the heavy install and a test always does.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-READY := $(VENV)/.ready
+DEMO_READY := $(VENV)/.ready-demo
+TEST_READY := $(VENV)/.ready-test
 
 .PHONY: demo test lint clean
 
-demo: $(READY)
+demo: $(DEMO_READY)
 	$(BIN)/neuron-oracle validate
 
-test: $(READY)
+test: $(TEST_READY)
 	$(BIN)/python -m pytest
 
-lint: $(READY)
+lint: $(TEST_READY)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-$(READY): pyproject.toml
+$(DEMO_READY): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e .
+	@echo "installed in $(VENV): the package and its runtime dependencies"
+	@$(BIN)/python -m pip list --format=freeze --exclude pip --exclude setuptools | sed 's/^/  /'
+	touch $(DEMO_READY)
+
+$(TEST_READY): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,dev,fast,train]'
-	touch $(READY)
+	touch $(DEMO_READY) $(TEST_READY)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,9 +19,11 @@ from typing import Any, NoReturn
 from golden.errors import GoldenChanged, OptionError, OracleError
 from golden.files import generate as regen_
 from golden.files.store import ROOT, display, list_cases, load_case
+from golden.files.versions import CURRENT
 from golden.harness.impl import DEFAULT
 from golden.harness.session import DEFAULT_TIMEOUT, check_budget
 from oracle import ClaimError
+from oracle.bounds import PRECISIONS
 
 PROG = "neuron-oracle"
 
@@ -45,6 +48,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{len(problems)} problem(s) in golden {args.version}; `neuron-oracle regen` rewrites it")
         return 1
     print(f"golden {args.version}: every file agrees with the oracle")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """What a new golden version changed: cases and fields added or removed, values changed."""
+    from golden.files.diff import diff
+
+    for line in diff(args.old, args.new, _root(args)):
+        print(line)
     return 0
 
 
@@ -75,27 +87,69 @@ def cmd_show(args: argparse.Namespace) -> int:
                     print(f"  step {i:<9} " + ", ".join(f"{k} {_fmt(v)}" for k, v in step.items()))
             else:
                 print(f"  {key:<14} {_fmt(value)}")
-    tol = doc["tolerance"]
-    print(f"\ntolerance        rtol {tol['rtol']:g}, atol {tol['atol']:g}\n  {tol['reason']}")
+    if "tolerance" in doc:  # golden v1
+        tol = doc["tolerance"]
+        print(f"\ntolerance        rtol {tol['rtol']:g}, atol {tol['atol']:g}\n  {tol['reason']}")
+        return 0
+    bounds = dict(doc["bounds"])
+    print(
+        f"\nbounds           |computed − expected| <= bound, in each precision\n  {bounds.pop('derivation')}"
+    )
+    for precision, per in bounds.items():
+        if "unavailable" in per:
+            print(f"  {precision:<9} none: {per['unavailable']}")
+            continue
+        shown = ", ".join(f"{k} {_short_floats(v)}" for k, v in per.items() if k != "trajectory")
+        print(f"  {precision:<9} {shown}")
     return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Hold IMPL to the golden cases and the property suite; exit 0 only when nothing failed."""
-    from golden import report
+    """Hold IMPL to the golden cases and the property suite; exit 0 only when nothing failed.
+
+    Several IMPLs, a glob, or a grading format (csv, gradescope) grade instead: ``golden.grade``.
+    """
+    from golden import grade, report
     from golden.harness.session import validate
 
-    outcomes, changes = validate(
-        args.impl,
+    impls, batch = grade.expand(args.impl)
+    if batch or args.format in grade.FORMATS:
+        return grade.command(
+            impls,
+            version=args.golden,
+            pattern=args.cases,
+            root=_root(args),
+            timeout=args.timeout,
+            examples=args.examples,
+            properties=not args.no_properties,
+            jobs=args.jobs,
+            form=args.format,
+            output=args.output,
+            weights=args.weights,
+            precision=args.precision,
+        )
+    if args.weights:
+        raise OptionError(
+            "--weights scores a grade: give it with --format csv or gradescope, or several IMPLs"
+        )
+    (spec,) = impls
+    verdict = validate(
+        spec,
         args.golden,
         args.cases,
         timeout=args.timeout,
         properties=not args.no_properties,
         examples=args.examples,
         root=_root(args),
+        precision=args.precision,
     )
+    outcomes, changes = verdict.outcomes, verdict.changes
     render = {"text": report.text, "json": report.as_json, "junit": report.junit}[args.format]
-    print(render(args.impl, args.golden, outcomes))
+    if args.output:
+        grade.write(Path(args.output), render(spec, args.golden, outcomes, verdict.precision))
+        print(report.text(spec, args.golden, outcomes, verdict.precision))
+    else:
+        print(render(spec, args.golden, outcomes, verdict.precision))
     if changes:
         raise GoldenChanged(
             f"{'; '.join(changes)}: golden files changed on disk while IMPL ran; the verdict above was "
@@ -121,7 +175,14 @@ def cmd_tdd(args: argparse.Namespace) -> int:
 
     def once() -> bool:
         try:
-            report = run_tdd(args.impl, timeout=args.timeout, examples=args.examples, root=_root(args))
+            report = run_tdd(
+                args.impl,
+                args.golden,
+                _root(args),
+                timeout=args.timeout,
+                examples=args.examples,
+                precision=args.precision,
+            )
         except OracleError as e:
             if not args.watch:
                 raise
@@ -173,6 +234,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _short_floats(value: Any) -> str:
+    """Bounds at two significant digits: ``[4.2e-07, 1e-06]``."""
+    if isinstance(value, list):
+        return "[" + ", ".join(f"{x:.2g}" for x in value) + "]"
+    return f"{value:.2g}"
+
+
 def _fmt(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
@@ -195,16 +263,24 @@ def parser() -> argparse.ArgumentParser:
         s.set_defaults(func=func)
         return s
 
-    def version(s: argparse.ArgumentParser, flag: str = "--version") -> None:
+    def precision_option(s: argparse.ArgumentParser) -> None:
         s.add_argument(
-            flag, default=regen_.CURRENT, metavar="VERSION", help="golden version (default %(default)s)"
+            "--precision",
+            choices=list(PRECISIONS),
+            help="judge IMPL in this precision (default: the class's `precision`, else forward's dtype)",
         )
+
+    def version(s: argparse.ArgumentParser, flag: str = "--version") -> None:
+        s.add_argument(flag, default=CURRENT, metavar="VERSION", help="golden version (default %(default)s)")
 
     s = add("regen", cmd_regen, "regenerate the golden files from the oracle")
     version(s)
     s.add_argument("--force", action="store_true", help="rewrite a released version's values")
     version(add("check", cmd_check, "check the golden files against the oracle"))
     version(add("list", cmd_list, "list the golden cases"))
+    s = add("diff", cmd_diff, "what a golden version changed from another: cases, fields, values")
+    s.add_argument("old", metavar="OLD", help="a golden version, e.g. v1")
+    s.add_argument("new", metavar="NEW", help="a later golden version, e.g. v2")
     s = add("show", cmd_show, "show one case's inputs and intermediates")
     s.add_argument("case", help="case name, as `neuron-oracle list` prints it")
     version(s)
@@ -212,14 +288,39 @@ def parser() -> argparse.ArgumentParser:
     s = add("validate", cmd_validate, "hold a neuron implementation to the golden cases and properties")
     s.add_argument(
         "impl",
-        nargs="?",
-        default=DEFAULT,
+        nargs="*",
+        default=[DEFAULT],
         metavar="IMPL",
-        help="package.module:Name or path/to/file.py:Name (default %(default)s)",
+        help=f"package.module:Name or path/to/file.py:Name (default {DEFAULT}); several, or a quoted glob of "
+        "files ('subs/*.py:Neuron'), are graded in parallel into one table",
     )
     version(s, "--golden")
     s.add_argument("--cases", metavar="PATTERN", help="only the cases whose name matches this glob")
-    s.add_argument("--format", choices=("text", "json", "junit"), default="text", help="report format")
+    precision_option(s)
+    s.add_argument(
+        "--format",
+        choices=("text", "json", "junit", "csv", "gradescope"),
+        default="text",
+        help="report format; csv and gradescope (its autograder results.json) grade (default %(default)s)",
+    )
+    s.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="IMPLs run at once, each in its own process (default the number of cores, %(default)s)",
+    )
+    s.add_argument(
+        "--output",
+        metavar="PATH",
+        help="write the report there (atomically) and the text to stdout; with --format gradescope and "
+        "several IMPLs, a folder for one results file per IMPL",
+    )
+    s.add_argument(
+        "--weights",
+        metavar="FILE.json",
+        help="points per case and property name for grading (default 1 each)",
+    )
     s.add_argument(
         "--timeout",
         type=float,
@@ -235,6 +336,8 @@ def parser() -> argparse.ArgumentParser:
     s = add("tdd", cmd_tdd, "red-green-refactor: the first red step of the curriculum and what to do next")
     s.add_argument("impl", metavar="IMPL", help="path/to/file.py:Name or package.module:Name")
     s.add_argument("--watch", action="store_true", help="run again each time the file is saved, until Ctrl-C")
+    version(s, "--golden")
+    precision_option(s)
     s.add_argument(
         "--timeout",
         type=float,

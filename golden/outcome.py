@@ -70,7 +70,8 @@ class Outcome:
 
     ``expected`` and ``got`` hold the values of that stage (JSON-ready); ``agreed`` the stages before it
     that agreed; ``not_implemented`` whether the cause was a ``NotImplementedError`` (tdd words it so);
-    ``timed_out`` whether the item ran out of time (three in a row end the run).
+    ``timed_out`` whether the item ran out of time (three in a row end the run); ``ratios`` (golden v2)
+    the largest error/bound ratio of each stage checked, so a passing run shows how close it came.
     """
 
     name: str
@@ -83,6 +84,7 @@ class Outcome:
     got: Any = None
     not_implemented: bool = False
     timed_out: bool = False
+    ratios: dict[str, float] = field(default_factory=dict)  # golden v2: per stage, the largest error/bound
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from golden.errors import OracleError
-from golden.files.generate import CURRENT
 from golden.files.store import load_set
+from golden.files.versions import CURRENT
 from golden.harness.properties import PROPERTIES
-from golden.harness.session import DEFAULT_TIMEOUT, Session, check_budget, select_cases
+from golden.harness.session import DEFAULT_TIMEOUT, Session, check_budget, check_precision, select_cases
 from golden.outcome import Outcome, Status
 
 SESSION = pytest.StashKey[Session]()
@@ -46,6 +46,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--neuron-examples", type=int, metavar="N", help="Hypothesis examples per property (1 to 100,000)"
     )
     group.addoption("--neuron-no-properties", action="store_true", help="golden cases only")
+    group.addoption(
+        "--neuron-precision",
+        metavar="PRECISION",
+        help="judge in float64, float32, float16 or bfloat16 (default: the class's, else forward's dtype)",
+    )
 
 
 class ConformanceFailure(Exception):
@@ -105,6 +110,7 @@ def pytest_configure(config: pytest.Config) -> None:
         check_budget(
             config.getoption("neuron_timeout"), config.getoption("neuron_examples"), flag="--neuron-"
         )
+        check_precision(config.getoption("neuron_precision"), "--neuron-precision")
     except OracleError as e:
         raise pytest.UsageError(str(e)) from None
 
@@ -123,6 +129,7 @@ def pytest_collection_modifyitems(
             golden,
             config.getoption("neuron_timeout"),
             config.getoption("neuron_examples"),
+            config.getoption("neuron_precision"),
         )
         runner.remote()  # a bad IMPL is a usage error now, not an error in every item
     except OracleError as e:

@@ -41,9 +41,13 @@ def verdict(outcomes: list[Outcome]) -> str:
     return f"{'OK' if ok(outcomes) else 'FAILED'}: {summary(outcomes)}"
 
 
-def text(impl: str, golden: str, outcomes: list[Outcome]) -> str:
-    """One line per case and property, the reason beside each that did not pass, the verdict last."""
-    lines = [f"validating {short(impl)} against golden {golden}"]
+def text(impl: str, golden: str, outcomes: list[Outcome], precision: str = "") -> str:
+    """One line per case and property, the reason beside each that did not pass, the verdict last.
+
+    The first line names IMPL, the golden version and the precision it was held to, and how that was chosen.
+    """
+    held = f" in {short(precision)}" if precision else ""
+    lines = [f"validating {short(impl)} against golden {golden}{held}"]
     for kind, title in TITLES.items():
         mine = [o for o in outcomes if o.kind is kind]
         if mine:
@@ -57,12 +61,17 @@ def _reason(o: Outcome) -> str:
     return "" if o.status is Status.PASSED else f": {short(o.message, 400)}"
 
 
-def as_json(impl: str, golden: str, outcomes: list[Outcome]) -> str:
-    """The whole report as JSON: impl, golden version, each outcome, the counts and the verdict."""
+def as_json(impl: str, golden: str, outcomes: list[Outcome], precision: str = "") -> str:
+    """The whole report as JSON: impl, golden version, precision, each outcome, the counts and the verdict.
+
+    Each outcome's ``ratios`` holds, for every stage checked against golden v2's bounds, the largest
+    error/bound seen: how close a passing implementation came.
+    """
     counts = Counter(o.status for o in outcomes)
     report: dict[str, Any] = {
         "impl": impl,
         "golden": golden,
+        "precision": precision,
         "ok": ok(outcomes),
         "counts": {status.value: counts[status] for status in Status},
         "outcomes": [{**o.as_dict(), "message": short(o.message, 400)} for o in outcomes],
@@ -70,9 +79,10 @@ def as_json(impl: str, golden: str, outcomes: list[Outcome]) -> str:
     return json.dumps(report, indent=2, ensure_ascii=False)
 
 
-def junit(impl: str, golden: str, outcomes: list[Outcome]) -> str:
+def junit(impl: str, golden: str, outcomes: list[Outcome], precision: str = "") -> str:
     """A JUnit XML report, one testsuite per kind (golden cases, properties), for CI dashboards."""
-    suites = ET.Element("testsuites", name=f"neuron-oracle validate {short(impl)}")
+    held = f" in {short(precision)}" if precision else ""
+    suites = ET.Element("testsuites", name=f"neuron-oracle validate {short(impl)}{held}")
     for kind in Kind:
         mine = [o for o in outcomes if o.kind is kind]
         if not mine:

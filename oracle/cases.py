@@ -29,6 +29,7 @@ class Case:
     claim: str
     check: Callable[[Result], bool]
     build: Callable[[], Result]
+    since: int = 1  # the first golden version that holds the case; a released version never changes
 
     def run(self) -> Result:
         """Compute the case and check its claim; a failed claim raises ClaimError with the reason."""
@@ -42,15 +43,19 @@ CASES: dict[str, Case] = {}
 
 
 def case(
-    claim: str, check: Callable[[Result], bool]
+    claim: str, check: Callable[[Result], bool], since: int = 1
 ) -> Callable[[Callable[[], Result]], Callable[[], Result]]:
-    """Register the decorated function as a case named after it, with its docstring as description."""
+    """Register the decorated function as a case named after it, with its docstring as description.
+
+    `since` is the first golden version that holds it: v1's sixteen cases never change, and a new case
+    goes into a new version.
+    """
 
     def register(build: Callable[[], Result]) -> Callable[[], Result]:
         if build.__name__ in CASES:
             raise ValueError(f"case {build.__name__} is defined twice")
         doc = inspect.getdoc(build) or ""
-        CASES[build.__name__] = Case(build.__name__, doc, claim, check, build)
+        CASES[build.__name__] = Case(build.__name__, doc, claim, check, build, since)
         return build
 
     return register
@@ -260,6 +265,71 @@ def tanh_batch() -> Result:
     return create_backprop_test_case(
         [[1.0, 2.0], [1.0, -2.0]], [0.5, -0.5], SEED_W, SEED_B, 0.1, activation="tanh"
     )
+
+
+# -- golden v2: cases a fixed tolerance or the seed's batch of two cannot judge ----------------------
+
+
+@case(
+    "three rows on both branches: the mean loss's gradients (× 2/m) differ from the seed's ½Σ's",
+    lambda r: (
+        len(r.inputs.X) == 3
+        and r.first.da_dz[0] == 1
+        and r.first.da_dz[1] == r.inputs.alpha
+        and all(g != 0 for g in r.first.dJ_dw)
+        and r.first.dJ_db != 0
+    ),
+    since=2,
+)
+def batch_of_three_rows() -> Result:
+    """Three rows, so that the mean squared error's gradients (× 2/m = 2/3) cannot pass for the seed's."""
+    # z = [1.2, −0.4, 0.65]; a = [1.2, −0.004, 0.65]; dJ_da = [−0.3, −1.504, 0.15]; da_dz = [1, 0.01, 1]
+    # delta = [−0.3, −0.01504, 0.15]; dJ_db = −0.16504
+    # dJ_dw = [−0.3 − 0.01504 + 0.075, −0.6 + 0.03008 + 0.15]
+    # = [−0.24004, −0.41992]. nn.MSELoss would give (2/3)·2 = 4/3 times these: visible at any precision.
+    return create_backprop_test_case(
+        [[1.0, 2.0], [1.0, -2.0], [0.5, 1.0]], [1.5, 1.5, 0.5], SEED_W, SEED_B, 0.01
+    )
+
+
+@case(
+    "the terms of z cancel: |z| is less than a thousandth of Σ|X_ij·w_j| + |b|",
+    lambda r: (
+        1000 * abs(r.first.z[0]) < sum(abs(x * w) for x, w in zip(r.inputs.X[0], r.inputs.w, strict=True))
+    ),
+    since=2,
+)
+def cancellation_in_z() -> Result:
+    """Large terms cancel to a small z: float32 rounding of the terms is large next to z, yet correct."""
+    # z = 300.1·1.5 − 299.9·1.5 + 0 = 450.15 − 449.85 = 0.3; a = 0.3; dJ_da = −0.7
+    # dJ_dw = [−210.07, −209.93]; dJ_db = −0.7. numpy float32 gives z = 0.30004883 (error 4.9e-5): outside
+    # torch.testing's float32 tolerance (atol 1e-5, rtol 1.3e-6), inside this case's float32 bound (3.2e-4).
+    return create_backprop_test_case([[300.1, 299.9]], 1.0, [1.5, -1.5], 0.0, 0.0001)
+
+
+@case(
+    "64 features: z sums 65 terms, so the summation order changes the low bits",
+    lambda r: len(r.inputs.w) == 64 and all(zi > 0 for zi in r.first.z),
+    since=2,
+)
+def many_features() -> Result:
+    """Sixty-four features in two rows, where a sum's order matters and the bound must allow for it."""
+    # row 1: x_j = (j + 1)/10; row 2: x_j = (−1)^j·(j + 1)/20; w_j = 1/(j + 1) → z = [6.4 + 0.1, 0.1]
+    X = [[(j + 1) / 10 for j in range(64)], [(-1) ** j * (j + 1) / 20 for j in range(64)]]
+    w = [1 / (j + 1) for j in range(64)]
+    return create_backprop_test_case(X, [7.0, 0.0], w, 0.1, 0.001)
+
+
+@case(
+    "z is exactly 0 in every precision (inputs exact in bfloat16 and float16) and da_dz there is 1",
+    lambda r: r.first.z[0] == 0 and r.first.da_dz[0] == 1,
+    since=2,
+)
+def zero_z_exact_in_every_precision() -> Result:
+    """At z = 0 with inputs that bfloat16 and float16 hold exactly, the derivative 1 is pinned everywhere."""
+    # z = 1·0.5 + 2·(−0.25) + 0 = 0; a = 0; dJ_da = −1; da_dz = 1; dJ_dw = [−1, −2]; dJ_db = −1
+    # w_new = [0.5 + 0.125, −0.25 + 0.25] = [0.625, 0]; b_new = 0.125
+    return create_backprop_test_case([[1.0, 2.0]], 1.0, [0.5, -0.25], 0.0, 0.125)
 
 
 def _is_sum_of_rows(r: Result) -> bool:

@@ -13,8 +13,9 @@ Arithmetic
 ----------
 Piecewise-linear activations (identity, relu, leaky_relu) need only + − × and comparisons, so they are
 computed in ``fractions.Fraction``: no rounding at all. Sigmoid and tanh need ``exp``, so they are
-computed in ``decimal.Decimal`` with ``PRECISION`` significant digits; at 60 digits the accumulated
-error is below 1e-55 relative, 10**39 times smaller than float64 resolution. Either way a result is
+computed in ``decimal.Decimal`` with ``PRECISION`` significant digits, and more where a formula cancels
+(``_guarded``); the accumulated error is below 1e-55 relative, 10**39 times smaller than float64
+resolution. Either way a result is
 rounded to float64 once, at the end, by ``to_float`` (``float()`` of a Fraction or Decimal rounds
 correctly).
 """
@@ -78,13 +79,46 @@ def _decimal(x: object) -> Decimal:
 # Kinks follow the seed's np.where(z < 0, alpha, 1): the derivative at z == 0 is the right-hand one, 1.
 
 
-def _sigmoid(z: Decimal) -> Decimal:
+def _guarded(f: Callable[[Decimal], Decimal]) -> Callable[[Decimal], Decimal]:
+    """Compute f(z) with as many more digits as z has leading zeros, then round to the context's digits.
+
+    That keeps every result to about PRECISION significant digits even where a formula subtracts
+    nearly equal numbers (e^2z − 1 for a tiny z), which a fixed precision would turn into 0.
+    """
+
+    def guarded(z: Decimal) -> Decimal:
+        outer = decimal.getcontext()
+        extra = max(0, -z.adjusted()) + 5 if z else 5
+        with decimal.localcontext(decimal.Context(prec=outer.prec + extra, rounding=decimal.ROUND_HALF_EVEN)):
+            value = f(z)
+        return +value  # rounded to the outer context
+
+    return guarded
+
+
+@_guarded
+def sigmoid(z: Decimal) -> Decimal:
+    """1 / (1 + e^−z)."""
     return 1 / (1 + (-z).exp())
 
 
-def _tanh(z: Decimal) -> Decimal:
+@_guarded
+def sigmoid_prime(z: Decimal) -> Decimal:
+    """σ(z)·(1 − σ(z)), as σ(z)·σ(−z): no 1 − σ to cancel when z is large."""
+    return 1 / ((1 + (-z).exp()) * (1 + z.exp()))
+
+
+@_guarded
+def tanh(z: Decimal) -> Decimal:
+    """(e^2z − 1) / (e^2z + 1), with the digits the subtraction needs for a small z."""
     e = (2 * z).exp()
     return (e - 1) / (e + 1)
+
+
+@_guarded
+def tanh_prime(z: Decimal) -> Decimal:
+    """1 − tanh², as 4 / (e^z + e^−z)²: no 1 − tanh² to cancel when |z| is large."""
+    return 4 / (z.exp() + (-z).exp()) ** 2
 
 
 ACTIVATIONS: dict[str, ExactActivation] = {
@@ -107,15 +141,7 @@ ACTIVATIONS: dict[str, ExactActivation] = {
         df=lambda z, alpha: Fraction(1),
     ),
     "sigmoid": ExactActivation(
-        "sigmoid",
-        _decimal,
-        f=lambda z, alpha: _sigmoid(z),
-        df=lambda z, alpha: _sigmoid(z) * (1 - _sigmoid(z)),
+        "sigmoid", _decimal, f=lambda z, alpha: sigmoid(z), df=lambda z, alpha: sigmoid_prime(z)
     ),
-    "tanh": ExactActivation(
-        "tanh",
-        _decimal,
-        f=lambda z, alpha: _tanh(z),
-        df=lambda z, alpha: 1 - _tanh(z) ** 2,
-    ),
+    "tanh": ExactActivation("tanh", _decimal, f=lambda z, alpha: tanh(z), df=lambda z, alpha: tanh_prime(z)),
 }

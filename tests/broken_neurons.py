@@ -157,6 +157,18 @@ class SleepsForever(Textbook):
             time.sleep(3600)
 
 
+class LowerPrecisionInside(Textbook):
+    """Computes in float32 but returns float64: held to float64, as the dtype it returns promises."""
+
+    def linear(self, X: Any) -> Any:
+        z32 = np.asarray(X, np.float32) @ np.asarray(self.w, np.float32) + np.float32(self.b)
+        return z32.astype(np.float64)
+
+    def forward(self, X: Any) -> Any:
+        z = self.linear(X)
+        return np.where(z < 0, self.alpha * z, z)
+
+
 class ExitsTheProcess(Textbook):
     """gradient ends the whole process."""
 
@@ -194,9 +206,71 @@ EXPECTED = {
         "gradient changed its argument 1 in place",
     ),
     "ReturnsNaN": ("leaky_branch_negative_z", "a", "forward returned nan at index (0,)"),
+    "LowerPrecisionInside": (
+        "negative_gradients_increase_weights",
+        "z",
+        "z expected [1.2], got [1.2000000476837158]",
+    ),
     "RaisesInForward": (
         "negative_gradients_increase_weights",
         "a",
         "forward raised RuntimeError: forward exploded",
     ),
 }
+
+
+# -- the same neurons in lower precisions ------------------------------------------------------------
+#
+# ``MeanBiasGradient_float16`` is MeanBiasGradient with its inputs rounded to float16 and every result
+# stored in float16 (its arithmetic in float64 between: a higher precision, as the error model allows).
+# Each keeps its mistake, so each must be rejected at every precision; Textbook_<precision> must pass.
+
+PRECISIONS = ("float32", "float16", "bfloat16")
+
+
+def _store(value: Any, precision: str) -> Any:
+    """A result stored in `precision`: a numpy array of it, or a torch bfloat16 tensor."""
+    if isinstance(value, tuple):
+        return tuple(_store(v, precision) for v in value)
+    array = np.asarray(value, dtype=np.float64)
+    if precision != "bfloat16":
+        return array.astype(precision)
+    import torch
+
+    return torch.from_numpy(array.astype(np.float32)).to(torch.bfloat16)
+
+
+def _round(value: Any, precision: str) -> Any:
+    """An argument rounded to `precision`, handed on as float64."""
+    if not isinstance(value, np.ndarray):
+        return value
+    stored = _store(value, precision)
+    return np.asarray(stored.float() if precision == "bfloat16" else stored, dtype=np.float64)
+
+
+def in_precision(base: type, precision: str) -> type:
+    """`base` with its inputs rounded to `precision` and each result stored in it."""
+
+    def wrap(name: str) -> Any:
+        method = getattr(base, name)
+
+        def wrapped(self: Any, *args: Any) -> Any:
+            if getattr(self, "_inside", False):  # a call from within another method: plain numpy
+                return method(self, *args)
+            self._inside = True
+            try:
+                result = method(self, *(_round(a, precision) for a in args))
+            finally:
+                self._inside = False
+            return None if result is None else _store(result, precision)
+
+        return wrapped
+
+    methods = ("linear", "forward", "activation_derivative", "loss", "gradient")
+    body = {name: wrap(name) for name in methods if name in dir(base)}
+    return type(f"{base.__name__}_{precision}", (base,), {**body, "__doc__": f"{base.__doc__} ({precision})"})
+
+
+for _precision in PRECISIONS:
+    for _name in ("Textbook", *(n for n in EXPECTED if n not in ("ScalesXInPlace", "LowerPrecisionInside"))):
+        globals()[f"{_name}_{_precision}"] = in_precision(globals()[_name], _precision)

@@ -46,7 +46,8 @@ def test_committed_golden_files_agree_with_the_oracle() -> None:
 
 
 def test_every_case_has_a_file_and_loads() -> None:
-    assert list_cases("v1") == list(CASES)
+    assert list_cases("v1") == [name for name, case in CASES.items() if case.since == 1]
+    assert list_cases("v2") == list(CASES)
     for name in CASES:
         assert load_case(name).name == name
 
@@ -81,7 +82,7 @@ VALID = (ROOT / "v1" / "single_feature.json").read_bytes()
 
 
 def test_a_valid_document_passes_the_schema() -> None:
-    assert validate_document(VALID, Path("golden/v1/single_feature.json"))["name"] == "single_feature"
+    assert validate_document(VALID, Path("golden/v1/single_feature.json"), 1)["name"] == "single_feature"
 
 
 @pytest.mark.parametrize(
@@ -106,7 +107,7 @@ def test_schema_violations_name_the_file_and_field(change: Any, message: str) ->
     doc = json.loads(VALID)
     change(doc)
     with pytest.raises(GoldenError, match="^golden/v1/single_feature.json: " + message):
-        validate_document(dumps(doc), Path("golden/v1/single_feature.json"))
+        validate_document(dumps(doc), Path("golden/v1/single_feature.json"), 1)
 
 
 @pytest.mark.parametrize(
@@ -121,7 +122,7 @@ def test_schema_violations_name_the_file_and_field(change: Any, message: str) ->
 )
 def test_malformed_json_is_one_clear_error(text: bytes, message: str) -> None:
     with pytest.raises(GoldenError, match="^x.json: " + message):
-        validate_document(text, Path("x.json"))
+        validate_document(text, Path("x.json"), 1)
 
 
 # -- check catches each kind of drift ---------------------------------------------------------
@@ -175,7 +176,7 @@ def test_regen_of_an_intact_copy_changes_no_file(root: Path) -> None:
 
 def test_regen_into_an_empty_folder_writes_every_file(tmp_path: Path) -> None:
     lines = regen_.regen("v1", tmp_path)
-    assert len(lines) == len(CASES) + 1
+    assert len(lines) == sum(case.since == 1 for case in CASES.values()) + 1
     assert regen_.check("v1", tmp_path) == []
 
 
@@ -257,16 +258,21 @@ def test_a_refused_claim_stops_regen_before_any_file_is_touched(
 # -- the CLI -------------------------------------------------------------------------------------
 
 
-def test_cli_check_passes_on_the_committed_files() -> None:
-    out = cli("check")
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_cli_check_passes_on_the_committed_files(version: str) -> None:
+    out = cli("check", "--version", version)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "golden v1: every file agrees with the oracle" in out.stdout
+    assert f"golden {version}: every file agrees with the oracle" in out.stdout
+
+
+def test_cli_check_checks_the_newest_version_by_default() -> None:
+    assert cli("check").stdout == "golden v2: every file agrees with the oracle\n"
 
 
 def test_cli_check_fails_naming_a_file_changed_by_hand(root: Path) -> None:
     path = root / "v1" / "zero_z_takes_derivative_one.json"
     path.write_text(path.read_text().replace('"b_new": 0.1', '"b_new": 0.11'))
-    out = cli("--root", str(root), "check")
+    out = cli("--root", str(root), "check", "--version", "v1")
     assert out.returncode == 1
     assert f"{path}: hand-edited" in out.stdout
     assert "expected.b_new: 0.11 → 0.1" in out.stdout
@@ -275,9 +281,12 @@ def test_cli_check_fails_naming_a_file_changed_by_hand(root: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("show", "nope"), "unknown case 'nope' in golden v1"),
+        (("show", "nope", "--version", "v1"), "unknown case 'nope' in golden v1"),
         (("list", "--version", "v9"), "unknown golden version 'v9'"),
-        (("show", "single_feature"), "single_feature.json: not JSON: Expecting value at line 1 column 1"),
+        (
+            ("show", "single_feature", "--version", "v1"),
+            "single_feature.json: not JSON: Expecting value at line 1",
+        ),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2_no_traceback(
@@ -302,5 +311,7 @@ def test_cli_show_prints_inputs_and_every_intermediate() -> None:
 
 
 def test_cli_show_json_is_the_file() -> None:
-    out = cli("show", "single_feature", "--json")
+    out = cli("show", "single_feature", "--json", "--version", "v1")
     assert json.loads(out.stdout) == json.loads(VALID)
+    newest = cli("show", "single_feature", "--json")
+    assert json.loads(newest.stdout) == json.loads((ROOT / "v2" / "single_feature.json").read_bytes())

@@ -41,6 +41,8 @@ from golden.files.store import (
 )
 from oracle import CASES
 
+V1_CASES = [name for name, case in CASES.items() if case.since == 1]  # what the copy of v1 holds
+
 posix_only = pytest.mark.skipif(os.name != "posix", reason="FIFOs, devices and rlimits are POSIX")
 CASE = "single_feature"
 MEMORY = 2 << 30  # bytes of address space a CLI run may take; reading /dev/zero whole would exceed it
@@ -60,9 +62,11 @@ def _limit_memory() -> None:
 
 
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m golden --root ROOT ARGS`` from inside `root`, so messages show ``v1/<name>.json``."""
+    """``python -m golden --root ROOT ARGS`` on golden v1, from inside `root`: messages name ``v1/<x>.json``."""
+    flag = "--golden" if args[0] in ("validate", "tdd") else "--version"
+    pinned = [*args, flag, "v1"] if flag not in args else list(args)
     return subprocess.run(
-        [sys.executable, "-m", "golden", "--root", str(root), *args],
+        [sys.executable, "-m", "golden", "--root", str(root), *pinned],
         capture_output=True,
         text=True,
         cwd=root,
@@ -331,13 +335,13 @@ def make_old(root: Path) -> list[str]:
     """
     directory = root / "v1"
     manifest = json.loads((directory / "manifest.json").read_text())
-    for name in CASES:
+    for name in V1_CASES:
         edit(directory / f"{name}.json", lambda d: d.update(description="an older description"))
         manifest["cases"][name] = sha256((directory / f"{name}.json").read_bytes())
     (directory / "manifest.json").write_bytes(dumps(manifest))
     problems = regen_.check("v1", root)
-    assert len(problems) == len(CASES) + 1 and not any("hand-edited" in p for p in problems)
-    return list(CASES)
+    assert len(problems) == len(V1_CASES) + 1 and not any("hand-edited" in p for p in problems)
+    return list(V1_CASES)
 
 
 def test_an_interrupt_during_the_renames_leaves_no_temporary_and_check_reports_the_mix(
@@ -399,7 +403,7 @@ def test_a_kill_during_the_renames_leaves_temporaries_that_check_reports_and_reg
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     directory = root / "v1"
     left = temporaries(directory)
-    assert len(left) == len(CASES)  # every case but the first, and the manifest
+    assert len(left) == len(V1_CASES)  # every case but the first, and the manifest
     assert all(name.startswith(".") and ".json." in name for name in left)
 
     problems = regen_.check("v1", root)
@@ -451,7 +455,7 @@ def test_a_failed_rename_names_the_target_and_says_how_far_it_got(
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", failing)
-    replaced = f"Permission denied; 2 of {len(CASES) + 1} files were replaced before it"
+    replaced = f"Permission denied; 2 of {len(V1_CASES) + 1} files were replaced before it"
     with pytest.raises(OSError, match=replaced) as failure:
         regen_.regen("v1", root, force=True)
     assert failure.value.filename == str(calls[2])
@@ -472,14 +476,14 @@ def test_the_cli_names_the_target_when_a_write_fails(root: Path) -> None:
 
     before = snapshot(root / "v1")
     out = subprocess.run(
-        [sys.executable, "-m", "golden", "--root", str(root), "regen", "--force"],
+        [sys.executable, "-m", "golden", "--root", str(root), "regen", "--force", "--version", "v1"],
         capture_output=True,
         text=True,
         cwd=root,
         timeout=30,
         preexec_fn=small_files,
     )
-    line = one_line(out, 2, f"error: v1/{next(iter(CASES))}.json: File too large")
+    line = one_line(out, 2, f"error: v1/{next(iter(V1_CASES))}.json: File too large")
     assert ".tmp" not in line
     assert snapshot(root / "v1") == before  # every previous file intact, no temporary left
 
@@ -504,7 +508,9 @@ def test_a_corrupt_golden_set_stops_the_run_before_impl_is_imported(
     impl = tmp_path / "marked_impl.py"
     impl.write_text(MARKED_IMPL.format(marker=str(marker)))
     (root / "v1" / "tanh_batch.json").write_text('{"name": "tanh_batch", "oops"')
-    args = [command, f"{impl}:Neuron"] + (["--no-properties"] if command == "validate" else [])
+    args = [command, f"{impl}:Neuron", "--golden", "v1"] + (
+        ["--no-properties"] if command == "validate" else []
+    )
     one_line(cli(root, *args), 2, "error: v1/tanh_batch.json: not JSON")
     assert not marker.exists()
 

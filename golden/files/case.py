@@ -75,10 +75,20 @@ class GoldenCase:
     arithmetic: str
     inputs: Inputs
     expected: Expected
-    rtol: float
+    rtol: float  # schema 1: one tolerance for every value (0 in schema 2)
     atol: float
     reason: str
     document: dict[str, Any]
+    bounds: dict[str, Any] | None = None  # schema 2: per precision, a bound shaped as each expected value
+
+    def bounds_in(self, precision: str) -> dict[str, Any] | None:
+        """The bounds of `precision` (None for a schema 1 case); KeyError naming why there are none."""
+        if self.bounds is None:
+            return None
+        chosen = self.bounds[precision]
+        if "unavailable" in chosen:
+            raise KeyError(f"no {precision} bounds: {chosen['unavailable']}")
+        return dict(chosen)
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> GoldenCase:
@@ -86,7 +96,9 @@ class GoldenCase:
         exp = dict(doc["expected"])
         steps = tuple(StepValues(**s) for s in exp.pop("trajectory", []))
         inputs = {k: v for k, v in doc["inputs"].items() if k != "loss"}
-        tol = doc["tolerance"]
+        tol = doc.get(
+            "tolerance", {"rtol": 0.0, "atol": 0.0, "reason": doc.get("bounds", {}).get("derivation", "")}
+        )
         return cls(
             name=doc["name"],
             description=doc["description"],
@@ -98,4 +110,5 @@ class GoldenCase:
             atol=tol["atol"],
             reason=tol["reason"],
             document=doc,
+            bounds={k: v for k, v in doc["bounds"].items() if k != "derivation"} if "bounds" in doc else None,
         )

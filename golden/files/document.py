@@ -5,13 +5,23 @@ from __future__ import annotations
 import hashlib
 import json
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from oracle import LOSS, Case, Result, Step, to_float
+from oracle.bounds import PRECISIONS, Bounded, Model, OutOfRange, Precision, bounds, round_up, to_fraction
 from oracle.exact import PRECISION
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # golden v1's; golden v2 is schema 2: a bound per value and precision, no tolerance
 RTOL = 1e-12
+DERIVATION = (
+    "oracle.bounds: a rigorous bound on |computed − expected| for every implementation in that precision "
+    "that may round the float64 inputs to it, computes each stage with round-to-nearest in it or in any "
+    "higher precision, in any summation order, with or without FMA, and stores each stage in it; sigmoid "
+    "and tanh within 4 ulps. Running error analysis in exact rational arithmetic (Higham's γ_k over the "
+    "gauge Σ|terms| for sums), plus |expected − exact|; at a kink within its bound of 0 either branch is "
+    "admitted. Compare exactly: |got − expected| <= bound"
+)
 
 ARITHMETIC = {
     "fraction": "exact rational (fractions.Fraction); each value rounded once to float64",
@@ -51,8 +61,12 @@ def tolerance(inputs: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any
     }
 
 
-def build(case: Case) -> dict[str, Any]:
-    """The golden document of `case`: its inputs and every intermediate, rounded once to float64."""
+def build(case: Case, schema_version: int = SCHEMA_VERSION) -> dict[str, Any]:
+    """The golden document of `case`: its inputs and every intermediate, rounded once to float64.
+
+    Schema 1 (golden v1) holds one tolerance for the case; schema 2 (golden v2) a bound for every value
+    in every precision of ``oracle.bounds.PRECISIONS`` instead.
+    """
     result: Result = case.run()
     inp, first = result.inputs, result.first
     inputs = {
@@ -76,16 +90,53 @@ def build(case: Case) -> dict[str, Any]:
     }
     if inp.steps > 1:
         expected["trajectory"] = [{"loss": to_float(s.loss), **_step_fields(s)} for s in result.steps]
-    return {
-        "schema_version": SCHEMA_VERSION,
+    document = {
+        "schema_version": schema_version,
         "name": case.name,
         "description": case.description,
         "claim": case.claim,
         "arithmetic": ARITHMETIC["decimal" if isinstance(inp.b, Decimal) else "fraction"],
         "inputs": inputs,
         "expected": expected,
-        "tolerance": tolerance(inputs, expected),
     }
+    if schema_version == 1:
+        return {**document, "tolerance": tolerance(inputs, expected)}
+    per_precision = {name: precision_bounds(result, p) for name, p in PRECISIONS.items()}
+    return {**document, "bounds": {"derivation": DERIVATION, **per_precision}}
+
+
+def precision_bounds(result: Result, precision: Precision) -> dict[str, Any]:
+    """Each expected value's bound in `precision`, shaped as `expected`; or why there is none."""
+    try:
+        stages, steps = bounds(result, precision)
+    except OutOfRange as e:
+        return {"unavailable": str(e)}
+    first, model = result.first, Model(precision)
+    out: dict[str, Any] = {
+        "w": _bound(tuple(model.input(to_fraction(x)) for x in result.inputs.w), result.inputs.w),
+        "b": _bound(model.input(to_fraction(result.inputs.b)), result.inputs.b),
+    }
+    out |= {
+        name: _bound(getattr(stages, name), getattr(first, name))
+        for name in ("z", "a", "J", "dJ_da", "da_dz", "dJ_dw", "dJ_db", "w_new", "b_new")
+    }
+    if steps:
+        out["trajectory"] = [
+            {
+                name: _bound(getattr(b, name), getattr(s, name))
+                for name in ("dJ_dw", "dJ_db", "w_new", "b_new")
+            }
+            for b, s in zip(steps, result.steps, strict=True)
+        ]
+    return out
+
+
+def _bound(b: Bounded | tuple[Bounded, ...], exact: Any) -> Any:
+    """The bound on |computed − float64(exact)|: the model's bound plus the rounding of the expected value."""
+    if isinstance(b, tuple):
+        return [_bound(x, v) for x, v in zip(b, exact, strict=True)]
+    v = to_fraction(exact)
+    return round_up(Fraction(b.e) + abs(Fraction(to_float(exact)) - v))
 
 
 def dumps(document: dict[str, Any]) -> bytes:

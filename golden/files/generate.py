@@ -13,7 +13,7 @@ from typing import Any
 
 from golden.errors import GoldenError, ReleasedVersion
 from golden.files.atomic import temporaries, write_atomically
-from golden.files.document import SCHEMA_VERSION, build, dumps, sha256
+from golden.files.document import build, dumps, sha256
 from golden.files.store import (
     MANIFEST,
     MAX_DEPTH,
@@ -26,12 +26,12 @@ from golden.files.store import (
     parse,
     printable,
     read_regular,
+    schema_kind,
     validate_document,
 )
-from oracle import CASES, ORACLE_VERSION
+from golden.files.versions import CURRENT, RELEASED, VERSIONS
+from oracle import CASES
 
-CURRENT = "v1"
-RELEASED = frozenset({"v1"})  # a released version never changes; new cases and fields go into a new one
 TEMPORARY = temporaries("*.json")  # what write_atomically stages beside golden files: .<name>.json.*.tmp
 
 
@@ -41,19 +41,21 @@ def generate(version: str = CURRENT) -> dict[str, bytes]:
     Each case's claim is checked and each document validated against the schema before anything is
     returned, so a refused case stops the run before any file is touched.
     """
-    if version != CURRENT:
-        raise GoldenError(f"the oracle generates golden {CURRENT}, not {version!r}")
+    if version not in VERSIONS:
+        raise GoldenError(f"the oracle generates golden {', '.join(VERSIONS)}, not {version!r}")
+    spec, number = VERSIONS[version], int(version[1:])
+    cases = {name: case for name, case in CASES.items() if case.since <= number}
     files = {}
-    for name, case in CASES.items():
-        doc = build(case)
-        check_schema(doc, "case", Path(version) / f"{name}.json")
+    for name, case in cases.items():
+        doc = build(case, spec.schema)
+        check_schema(doc, schema_kind(spec.schema), Path(version) / f"{name}.json")
         files[f"{name}.json"] = dumps(doc)
     manifest = {
         "golden_version": version,
-        "schema_version": SCHEMA_VERSION,
-        "oracle_version": ORACLE_VERSION,
-        "released": True,
-        "cases": {name: sha256(files[f"{name}.json"]) for name in CASES},
+        "schema_version": spec.schema,
+        "oracle_version": spec.oracle,
+        "released": version in RELEASED,
+        "cases": {name: sha256(files[f"{name}.json"]) for name in cases},
     }
     files[MANIFEST] = dumps(manifest)
     return files
@@ -176,7 +178,7 @@ def check(version: str = CURRENT, root: Path = ROOT) -> list[str]:
             else:
                 if isinstance(recorded, dict) and case in recorded and sha256(disk) != recorded[case]:
                     problems.append(f"{display(path)}: hand-edited: sha256 differs from {MANIFEST}")
-                validate_document(disk, path)
+                validate_document(disk, path, VERSIONS[version].schema)
         except GoldenError as e:
             problems.append(str(e))
             continue

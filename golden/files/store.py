@@ -25,6 +25,7 @@ import jsonschema
 from golden.errors import GoldenError
 from golden.files.case import GoldenCase
 from golden.files.document import sha256
+from golden.files.versions import CURRENT
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = "manifest.json"
@@ -209,6 +210,16 @@ def check_shapes(doc: dict[str, Any], path: Path) -> None:
     trajectory = expected.get("trajectory", [])
     for s, _ in enumerate(trajectory):
         sized |= {f"expected.trajectory[{s}].dJ_dw": n, f"expected.trajectory[{s}].w_new": n}
+    for precision, per in doc.get("bounds", {}).items():  # schema 2: each bound shaped as its value
+        if not isinstance(per, dict) or "unavailable" in per:
+            continue
+        where = f"bounds.{precision}"
+        sized |= {f"{where}.{k}": m for k in ("z", "a", "J", "dJ_da", "da_dz")}
+        sized |= {f"{where}.{k}": n for k in ("w", "dJ_dw", "w_new")}
+        if len(per.get("trajectory", [])) != len(trajectory):
+            raise GoldenError(f"{display(path)}: {where}.trajectory: expected {len(trajectory)} steps")
+        for s, _ in enumerate(trajectory):
+            sized |= {f"{where}.trajectory[{s}].dJ_dw": n, f"{where}.trajectory[{s}].w_new": n}
     for name, size in sized.items():
         got = len(_at(doc, name))
         if got != size:
@@ -224,7 +235,7 @@ def check_shapes(doc: dict[str, Any], path: Path) -> None:
         raise GoldenError(f"{display(path)}: name: {name} does not match the file name")
 
 
-def load_manifest(version: str = "v1", root: Path = ROOT, data: bytes | None = None) -> dict[str, Any]:
+def load_manifest(version: str = CURRENT, root: Path = ROOT, data: bytes | None = None) -> dict[str, Any]:
     """The manifest of `version` (from `data` when the caller has read its bytes already), schema-checked."""
     path = version_dir(version, root) / MANIFEST
     manifest = parse(read_regular(path) if data is None else data, path)
@@ -236,12 +247,12 @@ def load_manifest(version: str = "v1", root: Path = ROOT, data: bytes | None = N
     return dict(manifest)
 
 
-def list_cases(version: str = "v1", root: Path = ROOT) -> list[str]:
+def list_cases(version: str = CURRENT, root: Path = ROOT) -> list[str]:
     """The case names of `version`, in the manifest's order."""
     return list(load_manifest(version, root)["cases"])
 
 
-def load_case(name: str, version: str = "v1", root: Path = ROOT) -> GoldenCase:
+def load_case(name: str, version: str = CURRENT, root: Path = ROOT) -> GoldenCase:
     """Load one case of `version`: schema-checked, shapes checked, and hash-checked against the manifest."""
     return load_set(version, root, [name]).cases[name]
 
@@ -269,7 +280,7 @@ class GoldenSet:
         return changes
 
 
-def load_set(version: str = "v1", root: Path = ROOT, names: list[str] | None = None) -> GoldenSet:
+def load_set(version: str = CURRENT, root: Path = ROOT, names: list[str] | None = None) -> GoldenSet:
     """Load and verify the cases `names` of `version` (all of them by default), and the manifest."""
     directory = version_dir(version, root)
     manifest_data = read_regular(directory / MANIFEST)
@@ -280,7 +291,7 @@ def load_set(version: str = "v1", root: Path = ROOT, names: list[str] | None = N
             raise GoldenError(f"unknown case {name!r} in golden {version}; see `neuron-oracle list`")
         path = directory / f"{name}.json"
         data = read_regular(path)
-        doc = validate_document(data, path)
+        doc = validate_document(data, path, manifest["schema_version"])
         if sha256(data) != manifest["cases"][name]:
             raise GoldenError(
                 f"{display(path)}: sha256 differs from {MANIFEST}: edited by hand? "
@@ -291,10 +302,15 @@ def load_set(version: str = "v1", root: Path = ROOT, names: list[str] | None = N
     return golden
 
 
-def validate_document(data: bytes, path: Path) -> dict[str, Any]:
-    """Parse and check one case file's bytes (no hash check); the document on success."""
+def schema_kind(schema: int) -> str:
+    """The JSON Schema file a case of `schema` is checked against: ``case`` (golden v1) or ``case-2``."""
+    return "case" if schema == 1 else f"case-{schema}"
+
+
+def validate_document(data: bytes, path: Path, schema: int) -> dict[str, Any]:
+    """Parse and check one case file's bytes (no hash check) against case schema `schema`."""
     doc = parse(data, path)
-    check_schema(doc, "case", path)
+    check_schema(doc, schema_kind(schema), path)
     check_shapes(doc, path)
     return dict(doc)
 

@@ -20,54 +20,70 @@ from golden.harness.proxy import Raised, Remote, RemoteNeuron
 from golden.outcome import Kind, Outcome, Status
 
 
-def run_case(remote: Remote, case: GoldenCase) -> Outcome:
-    """Run every stage of `case` on the implementation; stop at the first that diverges."""
+def run_case(remote: Remote, case: GoldenCase, precision: str = "float64") -> Outcome:
+    """Run every stage of `case` on the implementation, held to `precision`; stop at the first that diverges.
+
+    A golden v2 case is judged by its bounds in `precision` (skipped when it has none there: a value does
+    not fit); a golden v1 case by its float64 tolerance.
+    """
     activation = case.inputs.activation
     if activation not in remote.activations:
         reason = f"activation {activation!r} is not in {remote.name}.supported_activations"
         return Outcome(case.name, Status.SKIPPED, Kind.CASE, message=reason)
-    check = Checker(case.rtol, case.atol)
     try:
-        _stages(remote, case, check)
+        bounds = case.bounds_in(precision)
+    except KeyError as e:
+        return Outcome(case.name, Status.SKIPPED, Kind.CASE, message=str(e.args[0]))
+    check = Checker(case.rtol, case.atol, precision)
+    try:
+        _stages(remote, case, check, bounds or {})
     except Divergence as d:
-        return Outcome(case.name, d.status, Kind.CASE, d.stage, d.message, check.agreed, **d.extra)
-    return Outcome(case.name, Status.PASSED, Kind.CASE, agreed=check.agreed)
+        agreed = check.agreed
+        return Outcome(
+            case.name, d.status, Kind.CASE, d.stage, d.message, agreed, ratios=check.ratios, **d.extra
+        )
+    return Outcome(case.name, Status.PASSED, Kind.CASE, agreed=check.agreed, ratios=check.ratios)
 
 
-def _stages(remote: Remote, case: GoldenCase, check: Checker) -> None:
+def _stages(remote: Remote, case: GoldenCase, check: Checker, bounds: dict[str, Any]) -> None:
+    """Each stage in turn; `bounds` holds the bound of each value in the precision judged (v2), or nothing."""
     inp, exp = case.inputs, case.expected
+    bound = bounds.get
+    steps = bounds.get("trajectory", [{}] * len(exp.trajectory))
     X, y, m, n, lr = np.array(inp.X), np.array(inp.y_true), inp.m, inp.n, inp.learning_rate
 
     def fresh() -> RemoteNeuron:
         return remote.new(n, inp.activation, np.array(inp.w), inp.b, inp.alpha)
 
     neuron = fresh()
-    check("parameters", "w", call(neuron, "parameters", "get", "w"), inp.w, (n,))
-    check("parameters", "b", call(neuron, "parameters", "get", "b"), inp.b, ())
+    check("parameters", "w", call(neuron, "parameters", "get", "w"), inp.w, (n,), bound("w"))
+    check("parameters", "b", call(neuron, "parameters", "get", "b"), inp.b, (), bound("b"))
     if "linear" in remote.optional:
-        check("z", "linear", call(neuron, "z", "linear", X), exp.z, (m,))
-    check("a", "forward", call(neuron, "a", "forward", X), exp.a, (m,))
+        check("z", "linear", call(neuron, "z", "linear", X), exp.z, (m,), bound("z"))
+    check("a", "forward", call(neuron, "a", "forward", X), exp.a, (m,), bound("a"))
     if "activation_derivative" in remote.optional:
         da_dz = call(neuron, "da_dz", "activation_derivative", np.array(exp.z))
-        check("da_dz", "activation_derivative", da_dz, exp.da_dz, (m,))
+        check("da_dz", "activation_derivative", da_dz, exp.da_dz, (m,), bound("da_dz"))
     if "loss" in remote.optional:
-        check("J", "loss", call(neuron, "J", "loss", X, y), exp.J, (m,))
+        check("J", "loss", call(neuron, "J", "loss", X, y), exp.J, (m,), bound("J"))
     dJ_dw, dJ_db = pair(call(neuron, "dJ_dw", "gradient", X, y), "dJ_dw")
-    check("dJ_dw", "gradient", dJ_dw, exp.dJ_dw, (n,))
-    check("dJ_db", "gradient", dJ_db, exp.dJ_db, ())
+    check("dJ_dw", "gradient", dJ_dw, exp.dJ_dw, (n,), bound("dJ_dw"))
+    check("dJ_db", "gradient", dJ_db, exp.dJ_db, (), bound("dJ_db"))
     call(neuron, "w_new", "update_weights", np.array(exp.dJ_dw), exp.dJ_db, lr)
-    check("w_new", "w after update_weights", call(neuron, "w_new", "get", "w"), exp.w_new, (n,))
-    check("b_new", "b after update_weights", call(neuron, "b_new", "get", "b"), exp.b_new, ())
+    check(
+        "w_new", "w after update_weights", call(neuron, "w_new", "get", "w"), exp.w_new, (n,), bound("w_new")
+    )
+    check("b_new", "b after update_weights", call(neuron, "b_new", "get", "b"), exp.b_new, (), bound("b_new"))
     if exp.trajectory:
         neuron = fresh()
-        for k, step in enumerate(exp.trajectory, 1):
+        for k, (step, step_bound) in enumerate(zip(exp.trajectory, steps, strict=True), 1):
             stage = f"trajectory step {k}"
             g_w, g_b = pair(call(neuron, stage, "gradient", X, y), stage)
-            grad_w = check(stage, "dJ_dw", g_w, step.dJ_dw, (n,))
-            grad_b = check(stage, "dJ_db", g_b, step.dJ_db, ())
+            grad_w = check(stage, "dJ_dw", g_w, step.dJ_dw, (n,), step_bound.get("dJ_dw"))
+            grad_b = check(stage, "dJ_db", g_b, step.dJ_db, (), step_bound.get("dJ_db"))
             call(neuron, stage, "update_weights", grad_w, float(grad_b), lr)
-            check(stage, "w", call(neuron, stage, "get", "w"), step.w_new, (n,))
-            check(stage, "b", call(neuron, stage, "get", "b"), step.b_new, ())
+            check(stage, "w", call(neuron, stage, "get", "w"), step.w_new, (n,), step_bound.get("w_new"))
+            check(stage, "b", call(neuron, stage, "get", "b"), step.b_new, (), step_bound.get("b_new"))
         check.agreed = [s for s in check.agreed if not s.startswith("trajectory")] + ["trajectory"]
 
 

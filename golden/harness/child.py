@@ -6,7 +6,9 @@ implementation may patch this module, numpy or anything else in its own process 
 verdict. The parent starts it as ``python -m golden.harness.child REQUESTS REPLIES`` (two pipe fds), in a
 session of its own, with its stdout and stderr on a pipe the parent drains.
 
-Requests (JSON): ``{"load": "path.py:Name"}`` first, then ``{"calls": [...]}`` with calls::
+Requests (JSON): ``{"load": "path.py:Name"}`` or ``{"load_pickled": base64, "name": "module:Name", "path":
+[the parent's sys.path]}`` (a class sent by value with cloudpickle: only this process unpickles) first,
+then ``{"calls": [...]}`` with calls::
 
     ["new", id, n_features, activation]     Impl(n) or Impl(n, activation=name)
     ["set", id, attr, value]                 instance.attr = value
@@ -19,6 +21,7 @@ made; calling stops at the first that raises, and the error says which and how.
 
 from __future__ import annotations
 
+import base64
 import inspect
 import os
 import sys
@@ -31,6 +34,7 @@ from golden.harness import protocol
 
 # Instances live here between requests, by the id the parent gave them.
 INSTANCES: dict[int, Any] = {}
+MAX_LOAD = 1 << 30  # bytes; the load request comes from the parent, and a class sent by value may be large
 
 
 def main(argv: list[str]) -> None:
@@ -38,8 +42,7 @@ def main(argv: list[str]) -> None:
     requests, replies = protocol.Reader(int(argv[0])), int(argv[1])
     sys.stdout = sys.stderr  # prints go to the drained pipe, never onto the wire
     try:
-        load = requests.receive()
-        impl = _load(str(load["load"]))
+        impl = _load(requests.receive(limit=MAX_LOAD))
         ready = describe_class(impl)
     except protocol.WireError:
         return
@@ -55,22 +58,51 @@ def main(argv: list[str]) -> None:
         protocol.send(replies, serve(impl, request.get("calls", [])))
 
 
-def _load(spec: str) -> type:
+def _load(request: dict[str, Any]) -> type:
+    """The class the load request names: by spec (``load``) or by value (``load_pickled``, cloudpickle)."""
     from golden.harness.impl import load_impl
 
-    return load_impl(spec)
+    if "load_pickled" not in request:
+        return load_impl(str(request["load"]))
+    import cloudpickle
+
+    from golden.errors import ImplError
+    from golden.outcome import REQUIRED_METHODS
+
+    name = str(request.get("name", "the class"))
+    sys.path += [p for p in request.get("path", []) if isinstance(p, str) and p not in sys.path]
+    try:
+        impl = cloudpickle.loads(base64.b64decode(request["load_pickled"]))
+    except BaseException as e:  # a module it refers to by name may be missing here
+        raise ImplError(f"IMPL {name!r}: unpickling the class in its process raised {_one_line(e)}") from None
+    if not isinstance(impl, type):
+        raise ImplError(f"IMPL {name!r}: is a {type(impl).__name__}, expected a class")
+    missing = [m for m in REQUIRED_METHODS if not callable(getattr(impl, m, None))]
+    if missing:
+        raise ImplError(
+            f"IMPL {name!r}: {impl.__name__} does not follow the protocol: no method {', '.join(missing)}; "
+            f"it needs {', '.join(REQUIRED_METHODS)}"
+        )
+    return impl
+
+
+def _one_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
 
 
 def describe_class(impl: type) -> dict[str, Any]:
-    """What the parent needs to plan: the class's name, its optional methods, its activations."""
+    """What the parent needs to plan: the class's name, optional methods, activations, declared precision."""
     from golden.outcome import OPTIONAL_METHODS
 
     declared = inspect.getattr_static(impl, "supported_activations", ("leaky_relu",))
     activations = [a for a in declared if isinstance(a, str)] if isinstance(declared, list | tuple) else []
+    precision = inspect.getattr_static(impl, "precision", None)
     return {
         "name": protocol.short(impl.__name__, 80),
         "optional": [m for m in OPTIONAL_METHODS if is_method(impl, m)],
         "activations": activations,
+        "precision": protocol.short(precision, 40) if isinstance(precision, str) else None,
     }
 
 

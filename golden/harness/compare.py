@@ -8,6 +8,8 @@ stage, the method and what was expected and got.
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -55,14 +57,22 @@ def _kind(value: Value) -> str:
 
 
 class Checker:
-    """Compares stage after stage with one tolerance, remembering which stages agreed."""
+    """Compares stage after stage, remembering which stages agreed and how close each came.
 
-    def __init__(self, rtol: float, atol: float) -> None:
-        self.rtol, self.atol = rtol, atol
+    With a `bound` (golden v2) each element must satisfy |got − expected| <= its bound in `precision`,
+    compared exactly in rational arithmetic; ``ratios`` keeps, per stage, the largest error/bound seen.
+    Without one (golden v1), ``|got − expected| <= atol + rtol·|expected|`` with the case's tolerance.
+    """
+
+    def __init__(self, rtol: float, atol: float, precision: str = "float64") -> None:
+        self.rtol, self.atol, self.precision = rtol, atol, precision
         self.agreed: list[str] = []
+        self.ratios: dict[str, float] = {}
 
-    def __call__(self, stage: str, what: str, value: Value, expected: Any, shape: tuple[int, ...]) -> Array:
-        """Check `value` against `expected` of `shape`; the numbers got, or a Divergence."""
+    def __call__(
+        self, stage: str, what: str, value: Value, expected: Any, shape: tuple[int, ...], bound: Any = None
+    ) -> Array:
+        """Check `value` against `expected` of `shape` (within `bound`); the numbers got, or a Divergence."""
         got = numbers(value, stage, what)
         want = np.asarray(expected, dtype=np.float64)
         if got.shape != shape:
@@ -83,7 +93,16 @@ class Checker:
                 expected=expected,
                 got=_json(got),
             )
-        if not np.isclose(got, want, rtol=self.rtol, atol=self.atol).all():
+        if bound is None:
+            wrong = not np.isclose(got, want, rtol=self.rtol, atol=self.atol).all()
+            why = f" (rtol {self.rtol:g}, atol {self.atol:g})"
+        else:
+            error, ratio, limit = worst(got, want, np.asarray(bound, dtype=np.float64))
+            self.ratios[stage] = max(ratio, self.ratios.get(stage, 0.0))
+            wrong = ratio > 1
+            times = f"{ratio:.2g} ×" if math.isfinite(ratio) else "above"
+            why = f": error {error:.3g} is {times} the {self.precision} bound ({limit:.2g})"
+        if wrong:
             before = (
                 f"the stages before it agree ({', '.join(self.agreed)})"
                 if self.agreed
@@ -92,14 +111,34 @@ class Checker:
             raise Divergence(
                 Status.FAILED,
                 stage,
-                f"{label(stage, what)} expected {fmt(want)}, got {fmt(got)} "
-                f"(rtol {self.rtol:g}, atol {self.atol:g}); {before}",
+                f"{label(stage, what)} expected {fmt(want)}, got {fmt(got)}{why}; {before}",
                 expected=expected,
                 got=_json(got),
             )
         if stage not in self.agreed:
             self.agreed.append(stage)
         return got
+
+
+def worst(got: Array, want: Array, bound: Array) -> tuple[float, float, float]:
+    """The element with the largest error/bound: its error, the ratio (inf over a bound of 0), its bound.
+
+    Exact: floats become Fractions, so no rounding here can move a verdict.
+    """
+    ratio_max, error_max, bound_max = 0.0, 0.0, 0.0
+    shape = got.shape
+    wants = np.broadcast_to(want, shape).ravel().tolist()
+    bounds = np.broadcast_to(bound, shape).ravel().tolist()
+    for g, w, b in zip(got.ravel().tolist(), wants, bounds, strict=True):
+        error = abs(Fraction(g) - Fraction(w))
+        if error == 0:
+            continue
+        ratio = float(error / Fraction(b)) if b > 0 else math.inf
+        if error > Fraction(b) and ratio <= 1:
+            ratio = math.nextafter(1.0, math.inf)  # above the bound, though the float ratio rounds to 1
+        if ratio >= ratio_max:
+            ratio_max, error_max, bound_max = ratio, float(error), b
+    return error_max, ratio_max, bound_max
 
 
 def label(stage: str, what: str) -> str:

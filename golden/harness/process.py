@@ -8,6 +8,7 @@ under a size cap. The child's stdout and stderr are drained by a thread onto our
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import signal
@@ -40,8 +41,14 @@ class Lost(BaseException):
 class Child:
     """One child process serving one implementation, started by ``start`` and ended by ``stop``."""
 
-    def __init__(self, spec: str) -> None:
-        self.spec = spec
+    def __init__(self, impl: str | type) -> None:
+        """`impl` is a spec (``path/to/file.py:Name``, ``package.module:Name``) or a class, sent by value.
+
+        A class is pickled here, once (``load_request``); ImplError if it cannot be. ``spec`` names it in
+        messages as ``module:Name``.
+        """
+        self._load: dict[str, Any]
+        self.spec, self._load = (impl, {"load": impl}) if isinstance(impl, str) else load_request(impl)
         self.info: dict[str, Any] = {}
         self._proc: subprocess.Popen[bytes] | None = None
         self._to_child = self._from_child = -1
@@ -78,7 +85,8 @@ class Child:
         assert self._proc.stdout is not None
         threading.Thread(target=_drain, args=(self._proc.stdout,), daemon=True).start()
         self._spawned = time.monotonic()
-        protocol.send(self._to_child, {"load": self.spec})
+        with contextlib.suppress(OSError):  # a child that ended before reading it: `start` says how
+            protocol.send(self._to_child, self._load)
 
     def start(self, timeout: float) -> dict[str, Any]:
         """Spawn the child if need be and wait until IMPL is loaded, `timeout` seconds from the spawn.
@@ -150,6 +158,47 @@ class Child:
         return code if code is not None else proc.returncode
 
 
+_BY_VALUE = threading.Lock()  # cloudpickle's registry of modules pickled by value is global
+
+
+def load_request(impl: type) -> tuple[str, dict[str, Any]]:
+    """How messages name class `impl` (``module:Name``), and the request that loads it in the child.
+
+    The class goes by value with cloudpickle: a class of ``__main__`` (a notebook cell, a REPL, a script)
+    always does, and so does one from a module of its own that is not part of a package (a file imported
+    from beside the notebook, or from a folder put on ``sys.path``), since the child may not find that
+    file. A class from a package, and the classes and functions a class refers to from other modules, go
+    by reference: the child imports them, with this process's ``sys.path`` added to its own.
+    """
+    import cloudpickle
+
+    module = sys.modules.get(impl.__module__)
+    name = f"{impl.__module__}:{getattr(impl, '__qualname__', impl.__name__)}"
+    by_value = (
+        module is not None
+        and impl.__module__ != "__main__"
+        and "." not in impl.__module__
+        and not hasattr(module, "__path__")
+        and impl.__module__ not in cloudpickle.list_registry_pickle_by_value()
+    )
+    try:
+        with _BY_VALUE:
+            if by_value:
+                cloudpickle.register_pickle_by_value(module)
+            try:
+                data = cloudpickle.dumps(impl)
+            finally:
+                if by_value:
+                    cloudpickle.unregister_pickle_by_value(module)
+    except Exception as e:
+        raise ImplError(
+            f"IMPL {name!r}: the class cannot be sent to its process: pickling it raised "
+            f"{type(e).__name__}: {protocol.short(str(e))}"
+        ) from None
+    path = [p for p in sys.path if isinstance(p, str)]
+    return name, {"load_pickled": base64.b64encode(data).decode("ascii"), "name": name, "path": path}
+
+
 def _exit(code: int | None) -> str:
     if code is not None and code < 0:
         with contextlib.suppress(ValueError):
@@ -164,6 +213,7 @@ def _valid_info(info: dict[str, Any]) -> bool:
         and all(isinstance(m, str) for m in info["optional"])
         and isinstance(info.get("activations"), list)
         and all(isinstance(a, str) for a in info["activations"])
+        and isinstance(info.get("precision"), str | None)
     )
 
 

@@ -190,7 +190,7 @@ def decode(node: Any, depth: int = 0) -> Value:
     if tag == "num":
         v = _number(node.get("v"))
         dtype = _dtype(node.get("dtype"), extra=("int",))
-        return Value(np.array(v, dtype=np.float64), "int64" if dtype == "int" else dtype)
+        return Value(_held(np.array(v, dtype=np.float64), dtype), "int64" if dtype == "int" else dtype)
     if tag == "list":
         values = node.get("v")
         if not isinstance(values, list):
@@ -205,7 +205,9 @@ def decode(node: Any, depth: int = 0) -> Value:
             raise WireError(f"sent an array with shape {short(repr(shape))}")
         if len(shape) > 8 or not isinstance(values, list) or len(values) != math.prod(shape):
             raise WireError("sent an array whose data does not fill its shape")
-        return Value(np.array([_number(x) for x in values], dtype=np.float64).reshape(shape), dtype)
+        return Value(
+            _held(np.array([_number(x) for x in values], dtype=np.float64).reshape(shape), dtype), dtype
+        )
     if tag == "seq":
         items = node.get("v")
         if not isinstance(items, list) or depth >= MAX_DEPTH:
@@ -217,6 +219,25 @@ def decode(node: Any, depth: int = 0) -> Value:
             raise WireError("sent a malformed description")
         return Value(None, None, description=f"a {short(kind, 80)} {short(text, 80)}")
     raise WireError(f"sent a value tagged {short(repr(tag), 40)}")
+
+
+def _held(values: NDArray[np.float64], dtype: str) -> NDArray[np.float64]:
+    """`values`, after checking each is a number of `dtype` (the precision is judged by the dtype sent)."""
+    finite = values[np.isfinite(values)]
+    if dtype in ("float32", "float16", "bfloat16"):
+        narrow = finite.astype(np.float16 if dtype == "float16" else np.float32)
+        held = narrow.astype(np.float64) == finite
+        if dtype == "bfloat16":
+            held &= (narrow.view(np.uint32) & 0xFFFF) == 0
+    elif dtype != "float64":
+        held = finite == np.round(finite)
+    else:
+        return values
+    if not held.all():
+        raise WireError(
+            f"sent {dtype} numbers that {dtype} cannot hold ({short(repr(finite[~held][0]), 40)})"
+        )
+    return values
 
 
 def _number(x: Any) -> float | int:

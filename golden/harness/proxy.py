@@ -33,6 +33,7 @@ class Remote:
         self.child = child
         self.call_timeout = call_timeout
         self.deadline = float("inf")  # the end of the current case or property's budget
+        self.precision = "float64"  # what its answers are held to (golden.harness.session chooses)
         self._ids = itertools.count()
 
     @property

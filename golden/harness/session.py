@@ -13,17 +13,21 @@ import fnmatch
 import math
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+import numpy as np
+
 from golden.errors import ImplError, OptionError
 from golden.files.case import GoldenCase
-from golden.files.generate import CURRENT
 from golden.files.store import ROOT, GoldenSet, list_cases, load_set
+from golden.files.versions import CURRENT
 from golden.harness.cases import run_case
 from golden.harness.process import Child, Lost
-from golden.harness.proxy import Remote
+from golden.harness.proxy import Raised, Remote
 from golden.outcome import Kind, Outcome, Status
+from oracle.bounds import PRECISIONS
 
 DEFAULT_TIMEOUT = 5.0
 MAX_TIMEOUT = 86_400.0  # a day
@@ -44,14 +48,26 @@ def check_budget(timeout: float, examples: int | None, flag: str = "--") -> None
 
 
 class Session:
-    """Runs golden cases and properties on IMPL `spec`, each judged here, on one budget."""
+    """Runs golden cases and properties on IMPL `spec`, each judged here, on one budget.
+
+    `spec` names the class (``path/to/file.py:Name``, ``package.module:Name``) or is the class itself,
+    sent to the child by value; ``self.spec`` is then its name, ``module:Name``.
+    """
 
     def __init__(
-        self, spec: str, golden: GoldenSet, timeout: float = DEFAULT_TIMEOUT, examples: int | None = None
+        self,
+        spec: str | type,
+        golden: GoldenSet,
+        timeout: float = DEFAULT_TIMEOUT,
+        examples: int | None = None,
+        precision: str | None = None,
     ) -> None:
         check_budget(timeout, examples)
-        self.spec, self.golden, self.timeout, self.examples = spec, golden, timeout, examples
+        check_precision(precision)
+        self.precision = precision  # declared, or detected when IMPL first loads
+        self.precision_source = "declared with --precision" if precision else ""
         self.child = Child(spec)
+        self.spec, self.golden, self.timeout, self.examples = self.child.spec, golden, timeout, examples
         self.timeouts_in_a_row = 0
         self._remote: Remote | None = None
 
@@ -67,12 +83,24 @@ class Session:
         """The implementation, loaded in a running child (started now if need be); ImplError if it can't."""
         if not self.child.alive or self._remote is None:
             self.child.start(max(self.timeout, MIN_LOAD_TIMEOUT))
-            self._remote = Remote(self.child, self.timeout)
+            remote = Remote(self.child, self.timeout)
+            if self.precision is None:
+                self.precision, self.precision_source, hung = choose_precision(remote, self.spec)
+                self.timeouts_in_a_row += hung  # a hang in the probe counts toward the three
+                if not self.child.alive:  # the probe ended the child: start a fresh one
+                    self.child.start(max(self.timeout, MIN_LOAD_TIMEOUT))
+            remote.precision = self.precision
+            self._remote = remote
         return self._remote
 
     def case(self, case: GoldenCase) -> Outcome:
         """Run one golden case within `timeout`."""
-        return self._item(case.name, Kind.CASE, self.timeout, lambda remote: run_case(remote, case))
+        return self._item(
+            case.name,
+            Kind.CASE,
+            self.timeout,
+            lambda remote: run_case(remote, case, self.precision or "float64"),
+        )
 
     def property(self, name: str) -> Outcome:
         """Run one property within PROPERTY_FACTOR × `timeout`."""
@@ -125,6 +153,40 @@ class Session:
         return outcome
 
 
+def check_precision(precision: str | None, where: str = "--precision") -> None:
+    """Refuse a precision the bounds do not cover."""
+    if precision is not None and precision not in PRECISIONS:
+        raise OptionError(f"{where} is {precision!r}; expected one of {', '.join(PRECISIONS)}")
+
+
+def choose_precision(remote: Remote, spec: str) -> tuple[str, str, bool]:
+    """The precision to hold the implementation to, how it was chosen, and whether the probe timed out.
+
+    The class's own ``precision`` attribute if it declares one; else the dtype of what forward returns on
+    a one-row probe (numpy, torch and JAX dtypes; Python floats and lists count as float64); float64 when
+    forward does not answer with numbers.
+    """
+    declared = remote.child.info.get("precision")
+    if declared is not None:
+        try:
+            check_precision(declared, f"{remote.name}.precision")
+        except OptionError as e:
+            raise ImplError(f"IMPL {spec!r}: {e}") from None
+        return declared, f"declared by {remote.name}.precision", False
+    activation = remote.activations[0] if remote.activations else "leaky_relu"
+    try:
+        value = remote.new(1, activation, np.array([0.5]), 0.0, 0.01).call("forward", np.array([[1.0]]))
+    except Raised:
+        return "float64", "assumed: forward raised on a one-row probe", False
+    except Lost as e:
+        ended = "timed out" if e.timed_out else "ended the process"
+        return "float64", f"assumed: a one-row probe of forward {ended}", e.timed_out
+    dtype = value.dtype or (value.items[0].dtype if value.items else None)
+    if dtype in PRECISIONS:
+        return dtype, f"detected: forward returns {dtype}", False
+    return "float64", f"assumed: forward returns {dtype or 'no numbers'}", False
+
+
 def select_cases(version: str, pattern: str | None, root: Path = ROOT) -> list[str]:
     """The case names of `version` that match the glob `pattern` (all of them without one)."""
     names = list_cases(version, root)
@@ -138,6 +200,15 @@ def select_cases(version: str, pattern: str | None, root: Path = ROOT) -> list[s
     return chosen
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What one validation found: the outcomes, the precision they were judged in, and golden changes."""
+
+    outcomes: list[Outcome]
+    precision: str  # e.g. "float32 (detected: forward returns float32)"
+    changes: list[str]  # golden files changed on disk during the run (normally none)
+
+
 def validate(
     spec: str,
     version: str = CURRENT,
@@ -146,18 +217,20 @@ def validate(
     properties: bool = True,
     examples: int | None = None,
     root: Path = ROOT,
-) -> tuple[list[Outcome], list[str]]:
+    precision: str | None = None,
+) -> Verdict:
     """Run the golden cases of `version` (those matching `pattern`), then the properties, on IMPL `spec`.
 
-    The golden files are loaded and verified before IMPL starts; the outcomes are judged on that copy.
-    Returns the outcomes and the golden files that changed on disk during the run (normally none).
+    The golden files are loaded and verified before IMPL starts; the outcomes are judged on that copy, in
+    the `precision` declared, or the one the class declares, or the one its forward's dtype shows.
     """
     check_budget(timeout, examples)
     golden = load_set(version, root, select_cases(version, pattern, root))
-    with Session(spec, golden, timeout, examples) as session:
+    with Session(spec, golden, timeout, examples, precision) as session:
         outcomes = list(session.run(list(golden.cases.values()), properties))
         session.child.stop()
-        return outcomes, golden.verify()
+        chosen = f"{session.precision or 'float64'} ({session.precision_source or 'not determined'})"
+        return Verdict(outcomes, chosen, golden.verify())
 
 
 def _property_names() -> list[str]:

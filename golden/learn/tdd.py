@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from golden.files.case import GoldenCase
-from golden.files.generate import CURRENT
 from golden.files.store import ROOT, load_set
+from golden.files.versions import CURRENT
 from golden.harness.properties import PROPERTIES
 from golden.harness.session import DEFAULT_TIMEOUT, Session
 from golden.outcome import STAGE, Outcome, Status, stage_index
@@ -120,14 +120,16 @@ def run_tdd(
     root: Path = ROOT,
     timeout: float = DEFAULT_TIMEOUT,
     examples: int | None = None,
+    precision: str | None = None,
 ) -> Report:
     """Walk the curriculum on IMPL `spec`; stop at the first red step, else run every case and property.
 
     The golden set is loaded and verified before IMPL starts, and re-verified at the end: a change on
-    disk is a GoldenChanged error, whatever the walk found.
+    disk is a GoldenChanged error, whatever the walk found. Values are judged in `precision` (declared,
+    or the class's own, or its forward's dtype), as validate judges them.
     """
     golden = load_set(version, root)
-    with Session(spec, golden, timeout, examples) as session:
+    with Session(spec, golden, timeout, examples, precision) as session:
         report = _walk(spec, session, golden.cases)
         session.child.stop()
     changes = golden.verify()

@@ -1,0 +1,222 @@
+"""``golden.validate`` and ``golden.tdd``: the CLI's two checks, from Python, on a class object.
+
+A class defined in a notebook cell or a REPL has no file to name, so these take the class itself (or a
+spec string, as the CLI does). It still runs isolated: cloudpickle sends it by value to the child process,
+which only computes, and every verdict is reached here (``golden.harness``). The results are report
+objects that render as an HTML table in Jupyter (``_repr_html_``) and as the CLI's text elsewhere::
+
+    from golden import tdd, validate
+
+    tdd(MyNeuron)                   # the first red step and what to do next; .green
+    report = validate(MyNeuron)     # every golden case, then every property; .ok, .outcomes
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from golden import report as text_report
+from golden.errors import GoldenChanged
+from golden.files.store import ROOT, GoldenSet, load_set
+from golden.files.versions import CURRENT
+from golden.grade import quiet_hypothesis
+from golden.harness.protocol import short
+from golden.harness.session import DEFAULT_TIMEOUT, Session, check_budget, select_cases
+from golden.outcome import Outcome, Status
+
+COLOURS = {
+    Status.PASSED: "#1a7f37",
+    Status.FAILED: "#cf222e",
+    Status.ERROR: "#bc4c00",
+    Status.SKIPPED: "#6e7781",
+}
+
+
+@dataclass(frozen=True, repr=False)
+class ValidationReport:
+    """What ``validate`` found: ``outcomes`` (one per case and property, in order) and whether ``ok``.
+
+    ``str(report)`` is the CLI's text report; in Jupyter it renders as a table. ``json()`` and
+    ``junit()`` give the CLI's other formats.
+    """
+
+    impl: str
+    golden: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    precision: str = ""  # what the outcomes were judged in, and how it was chosen
+
+    @property
+    def ok(self) -> bool:
+        """True when something passed and nothing failed or errored (the CLI's exit status 0)."""
+        return text_report.ok(self.outcomes)
+
+    def __str__(self) -> str:
+        return text_report.text(self.impl, self.golden, self.outcomes, self.precision)
+
+    __repr__ = __str__
+
+    def json(self) -> str:
+        """The report as JSON, as ``neuron-oracle validate --format json`` prints it."""
+        return text_report.as_json(self.impl, self.golden, self.outcomes, self.precision)
+
+    def junit(self) -> str:
+        """The report as JUnit XML, as ``--format junit`` prints it."""
+        return text_report.junit(self.impl, self.golden, self.outcomes, self.precision)
+
+    def _repr_html_(self) -> str:
+        return html_table(self.impl, self.golden, self.outcomes, self.precision)
+
+
+@dataclass(frozen=True, repr=False)
+class TddReport:
+    """What ``tdd`` found: the screen the CLI prints, and whether every step and property is ``green``."""
+
+    screen: str
+    green: bool
+
+    def __str__(self) -> str:
+        return self.screen
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(self.screen)}</pre>"
+
+
+def validate(
+    impl: type | str,
+    *,
+    golden: str = CURRENT,
+    cases: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    properties: bool = True,
+    examples: int | None = None,
+    precision: str | None = None,
+    root: Path = ROOT,
+) -> ValidationReport:
+    """Hold `impl` to the golden cases, then the property suite, as ``neuron-oracle validate`` does.
+
+    Parameters
+    ----------
+    impl
+        The class (defined anywhere, a notebook cell included), or a spec such as ``"my_neuron.py:Neuron"``.
+    golden
+        The golden version (``--golden``).
+    cases
+        Only the cases whose name matches this glob (``--cases``).
+    timeout
+        Seconds each call and each case may take; a property gets ten times this (``--timeout``).
+    properties
+        Run the property suite after the golden cases (``--no-properties`` is ``False``).
+    examples
+        Hypothesis examples per property (``--examples``).
+    precision
+        Hold `impl` to this precision's bounds (``--precision``); by default the one the class declares,
+        else its forward's dtype.
+    root
+        The folder that holds the golden versions.
+
+    Returns
+    -------
+    ValidationReport
+        The outcomes; ``.ok`` is the verdict.
+
+    Raises
+    ------
+    ImplError
+        `impl` cannot be sent to its process, loaded, or does not follow the protocol.
+    OptionError, GoldenError
+        An option out of range; a golden file that is malformed, or changed on disk during the run.
+    """
+    check_budget(timeout, examples, flag="")
+    golden_set = load_set(golden, root, select_cases(golden, cases, root))
+    with Session(impl, golden_set, timeout, examples, precision) as session, quiet_hypothesis():
+        outcomes = list(session.run(list(golden_set.cases.values()), properties))
+        held = f"{session.precision or 'float64'} ({session.precision_source or 'not determined'})"
+        name = session.spec
+    _verify(golden_set)
+    return ValidationReport(name, golden, outcomes, held)
+
+
+def tdd(
+    impl: type | str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    examples: int | None = None,
+    golden: str = CURRENT,
+    root: Path = ROOT,
+) -> TddReport:
+    """Walk the seed's curriculum on `impl` and stop at the first red step, as ``neuron-oracle tdd`` does.
+
+    Parameters
+    ----------
+    impl
+        The class, or a spec such as ``"my_neuron.py:Neuron"``.
+    timeout
+        Seconds each call and each case may take (``--timeout``).
+    examples
+        Hypothesis examples per property, once every step is green (``--examples``).
+    golden
+        The golden version.
+    root
+        The folder that holds the golden versions.
+
+    Returns
+    -------
+    TddReport
+        The screen, saying what to do next (run ``tdd(...)`` again), and ``.green``.
+    """
+    from golden.learn.tdd import _walk
+
+    check_budget(timeout, examples, flag="")
+    golden_set = load_set(golden, root)
+    again = f"tdd({impl.__name__})" if isinstance(impl, type) else f"tdd({impl!r})"
+    with Session(impl, golden_set, timeout, examples) as session, quiet_hypothesis():
+        found = _walk(session.spec, session, golden_set.cases)
+        command = f"neuron-oracle tdd {session.spec}"
+    _verify(golden_set)
+    return TddReport(found.screen.replace(command, again), found.green)
+
+
+def _verify(golden_set: GoldenSet) -> None:
+    changes = golden_set.verify()
+    if changes:
+        raise GoldenChanged(f"{'; '.join(changes)}: golden files changed on disk while IMPL ran")
+
+
+def html_table(impl: str, golden: str, outcomes: list[Outcome], precision: str = "") -> str:
+    """The report as an HTML table: a row per case and property, every text escaped.
+
+    Columns: status, kind, name, the first stage that diverged, its expected and got values, and the
+    message (the diagnosis) when there is one.
+    """
+    head = "".join(f"<th>{h}</th>" for h in ("status", "kind", "name", "stage", "expected", "got", "message"))
+    rows = []
+    for o in outcomes:
+        cells = [
+            f'<td style="color:{COLOURS[o.status]};font-weight:bold">{o.status.value.upper()}</td>',
+            *(
+                f"<td>{_cell(text)}</td>"
+                for text in (o.kind.value, o.name, o.stage or "", _value(o.expected), _value(o.got))
+            ),
+            f"<td>{_cell(o.message if o.status is not Status.PASSED else '', 400)}</td>",
+        ]
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    held = f" in {precision}" if precision else ""
+    title = _cell(f"validating {impl} against golden {golden}{held}: {text_report.verdict(outcomes)}", 400)
+    return (
+        f'<div class="neuron-oracle"><p><strong>{title}</strong></p>'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _cell(text: str, limit: int = 200) -> str:
+    return html.escape(short(text, limit))
+
+
+def _value(value: Any) -> str:
+    return "" if value is None else json.dumps(value)

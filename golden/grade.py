@@ -1,0 +1,509 @@
+"""Grading many implementations: expand IMPLs and globs, run them in parallel, score them, tabulate.
+
+Each IMPL gets a ``Session`` of its own, so its own child process: one that hangs, crashes or ends its
+process costs itself, never the batch. The sessions run in a thread pool (``--jobs``); the work is in the
+children, the judging here. A submission that cannot even be loaded is a grade (nothing earned, the load
+error as the reason), not an error of the run.
+
+Scoring: an item (a golden case or a property) is worth one point unless a weights file says otherwise,
+and earns its points only when it passed. ``gradescope`` writes Gradescope's autograder ``results.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import math
+import os
+import re
+import sys
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from golden import report
+from golden.errors import ImplError, OptionError
+from golden.files.store import GoldenSet
+from golden.harness.protocol import short
+from golden.harness.session import Session
+from golden.outcome import Kind, Outcome, Status
+
+GLOB = re.compile(r"[*?[]")
+
+
+def expand(impls: Sequence[str]) -> tuple[list[str], bool]:
+    """The IMPLs to run, each glob replaced by the files it matches; and whether this is a batch.
+
+    A glob is recognised in the part before the last colon (``'subs/*.py:Neuron'``) and expanded with
+    ``glob.glob`` (``**`` included), sorted. A batch is several IMPLs, or any glob, even if it matched
+    one file: its result is a table. Duplicates are run once. ImplError when a glob matches no file.
+    """
+    found: list[str] = []
+    batch = len(impls) > 1
+    for spec in impls:
+        path, sep, name = spec.rpartition(":")
+        if not (sep and GLOB.search(path)):
+            found.append(spec)
+            continue
+        batch = True
+        files = sorted(f for f in glob.glob(path, recursive=True) if os.path.isfile(f))
+        if not files:
+            raise ImplError(f"IMPL {spec!r}: {path!r} matches no file")
+        found += [f"{f}:{name}" for f in files]
+    return list(dict.fromkeys(found)), batch
+
+
+def load_weights(path: str, known: Sequence[str]) -> dict[str, float]:
+    """Points per item from `path`, a JSON object mapping case and property names to numbers >= 0.
+
+    OptionError naming the file and the entry for anything else (a missing file, bad JSON, an unknown
+    name, a negative or non-numeric value).
+    """
+    where = f"--weights {path}"
+    try:
+        data = json.loads(Path(path).read_bytes())
+    except OSError as e:
+        raise OptionError(f"{where}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise OptionError(f"{where}: not JSON: {short(str(e))}") from None
+    if not isinstance(data, dict):
+        raise OptionError(
+            f"{where}: expected an object mapping case and property names to points, "
+            f"got {type(data).__name__}"
+        )
+    weights: dict[str, float] = {}
+    for name, points in data.items():
+        if name not in known:
+            raise OptionError(
+                f"{where}: {short(name, 80)!r} is not a golden case or property; "
+                "see `neuron-oracle list` and the properties of `neuron-oracle validate`"
+            )
+        if isinstance(points, bool) or not isinstance(points, int | float) or not math.isfinite(points):
+            raise OptionError(f"{where}: {name!r} is {short(repr(points), 40)}; expected a number of points")
+        if points < 0:
+            raise OptionError(f"{where}: {name!r} is {points!r}; expected a number of points >= 0")
+        weights[name] = float(points)
+    return weights
+
+
+@dataclass
+class Graded:
+    """One IMPL's run: its outcomes, or why it could not be loaded (``error``), and its score."""
+
+    impl: str
+    items: list[str]  # every case and property planned, in order, loaded or not
+    outcomes: list[Outcome] = field(default_factory=list)
+    error: str | None = None  # the load error: nothing was run
+    weights: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Loaded, something passed, and nothing failed or errored."""
+        return self.error is None and report.ok(self.outcomes)
+
+    def points(self, name: str) -> float:
+        """What item `name` is worth."""
+        return self.weights.get(name, 1.0)
+
+    def outcome(self, name: str) -> Outcome:
+        """How item `name` went (an error with the load error when IMPL never loaded)."""
+        for o in self.outcomes:
+            if o.name == name:
+                return o
+        return Outcome(name, Status.ERROR, message=self.error or "not run")
+
+    @property
+    def score(self) -> float:
+        """The points of the items that passed."""
+        passed = {o.name for o in self.outcomes if o.status is Status.PASSED}
+        return round(float(sum(self.points(n) for n in self.items if n in passed)), 6)
+
+    @property
+    def max_score(self) -> float:
+        """The points of every item."""
+        return round(float(sum(self.points(n) for n in self.items)), 6)
+
+    def first_failure(self) -> Outcome | None:
+        """The first case or property, in run order, that failed or errored."""
+        return next((o for o in self.outcomes if o.status in (Status.FAILED, Status.ERROR)), None)
+
+
+def grade(
+    impls: Sequence[str | type],
+    golden: GoldenSet,
+    *,
+    timeout: float,
+    examples: int | None,
+    properties: bool,
+    jobs: int,
+    weights: dict[str, float] | None = None,
+    precision: str | None = None,
+    progress: bool = True,
+) -> list[Graded]:
+    """Run every IMPL on the golden cases of `golden` (then the properties), `jobs` at a time.
+
+    Results come in the order of `impls`. Each IMPL is held to `precision`, or to the one it declares or
+    its forward's dtype shows. A progress bar shows on a terminal (stderr) when `progress`.
+    Ctrl-C stops every child and raises KeyboardInterrupt: no verdict.
+    """
+    from tqdm import tqdm
+
+    from golden.harness.properties import PROPERTIES
+
+    cases = list(golden.cases.values())
+    items = [c.name for c in cases] + (list(PROPERTIES) if properties else [])
+    cancel = threading.Event()
+    active: set[Session] = set()
+    lock = threading.Lock()
+
+    def one(impl: str | type) -> Graded:
+        graded = Graded(impl if isinstance(impl, str) else impl.__name__, items, weights=weights or {})
+        if cancel.is_set():
+            return graded
+        try:
+            with Session(impl, golden, timeout, examples, precision) as session, quiet_hypothesis():
+                graded.impl = session.spec
+                with lock:
+                    active.add(session)
+                try:
+                    for outcome in session.run(cases, properties):
+                        graded.outcomes.append(outcome)
+                        if cancel.is_set():
+                            break
+                finally:
+                    with lock:
+                        active.discard(session)
+        except ImplError as e:
+            graded.error = str(e)
+        return graded
+
+    pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(impls))), thread_name_prefix="grade")
+    futures = [pool.submit(one, impl) for impl in impls]
+    try:
+        with tqdm(
+            total=len(futures),
+            desc="grading",
+            unit="impl",
+            file=sys.stderr,
+            disable=None if progress else True,
+        ) as bar:
+            pending: set[Future[Graded]] = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                bar.update(len(done))
+        return [f.result() for f in futures]
+    except BaseException:
+        cancel.set()
+        for f in futures:
+            f.cancel()
+        # Each running IMPL's item ends as soon as its child is killed; a worker may have restarted one
+        # meanwhile, so kill again until every worker is done. (Their reports are discarded: no verdict.)
+        while not all(f.done() for f in futures):
+            with lock:
+                for session in list(active):
+                    session.child.stop()
+            wait(futures, timeout=0.2)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+def quiet_hypothesis() -> AbstractContextManager[None]:
+    """Hypothesis's own reports silenced in this thread.
+
+    A property cut short by a lost child makes Hypothesis print "You can reproduce this failure by adding
+    @seed(...)" to stdout, where it would break a table or JSON; the seed means nothing to a grader.
+    """
+    from hypothesis.reporting import with_reporter
+
+    return with_reporter(lambda _text: None)
+
+
+# -- the summary table ---------------------------------------------------------------------------------
+
+COLUMNS = (
+    "impl",
+    "ok",
+    "score",
+    "max_score",
+    "passed",
+    "failed",
+    "errors",
+    "skipped",
+    "first_failure",
+    "stage",
+    "message",
+)
+
+
+def row(g: Graded) -> dict[str, Any]:
+    """One IMPL's line of the table: its counts, score, first failing item and stage, and why."""
+    counts = Counter(o.status for o in g.outcomes)
+    first = g.first_failure()
+    if g.error is not None:
+        failure, stage, message = "", "load", g.error
+    elif first is not None:
+        failure, stage, message = first.name, first.stage or "", first.message
+    else:
+        failure, stage, message = "", "", "" if g.ok else report.verdict(g.outcomes)
+    return {
+        "impl": g.impl,
+        "ok": g.ok,
+        "score": g.score,
+        "max_score": g.max_score,
+        "passed": counts[Status.PASSED],
+        "failed": counts[Status.FAILED],
+        "errors": counts[Status.ERROR],
+        "skipped": counts[Status.SKIPPED],
+        "first_failure": failure,
+        "stage": stage,
+        "message": short(message, 400),
+    }
+
+
+def verdict(graded: list[Graded]) -> str:
+    """The table's last line: OK when every IMPL is, else how many are."""
+    good = sum(g.ok for g in graded)
+    if good == len(graded):
+        return f"OK: all {len(graded)} implementations passed"
+    return f"FAILED: {good} of {len(graded)} implementations OK"
+
+
+def text(graded: list[Graded], golden: str) -> str:
+    """The table for a terminal: impl, score, passed, failed (with errors), first failure, message."""
+    header = ("impl", "score", "passed", "failed", "first failure", "message")
+    lines = []
+    for g in graded:
+        r = row(g)
+        where = "(load)" if r["stage"] == "load" else r["first_failure"]
+        if r["first_failure"] and r["stage"] and r["stage"] != r["first_failure"]:
+            where += f" ({r['stage']})"
+        score = f"{r['score']:g}/{r['max_score']:g}"
+        lines.append(
+            (short(g.impl), score, str(r["passed"]), str(r["failed"] + r["errors"]), where, r["message"])
+        )
+    widths = [max(len(x[i]) for x in [header, *lines]) for i in range(5)]
+    aligns = ("<", ">", ">", ">", "<")
+
+    def fmt(cells: tuple[str, ...]) -> str:
+        left = "  ".join(f"{c:{a}{w}}" for c, a, w in zip(cells[:5], aligns, widths, strict=True))
+        return f"{left}  {short(cells[5], 120)}".rstrip()
+
+    out = [f"validated {len(graded)} implementations against golden {golden}", "", fmt(header)]
+    out += [fmt(x) for x in lines]
+    return "\n".join([*out, "", verdict(graded)])
+
+
+def as_csv(graded: list[Graded]) -> str:
+    """The table as CSV, a header then a row per IMPL (a cell that a spreadsheet would run is quoted)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for g in graded:
+        writer.writerow({k: _inert(v) for k, v in row(g).items()})
+    return buffer.getvalue().rstrip("\n")
+
+
+def _inert(value: Any) -> Any:
+    """A text cell that starts like a formula (= + - @) prefixed with ', so a spreadsheet shows it."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+
+
+def as_json(graded: list[Graded], golden: str) -> str:
+    """The table as JSON: the golden version, the verdict, and a row per IMPL."""
+    rows = []
+    for g in graded:
+        r = row(g)
+        first = g.first_failure()
+        rows.append(
+            {
+                "impl": r["impl"],
+                "loaded": g.error is None,
+                "ok": r["ok"],
+                "score": r["score"],
+                "max_score": r["max_score"],
+                "counts": {
+                    s.value: r[k]
+                    for s, k in zip(Status, ("passed", "failed", "errors", "skipped"), strict=True)
+                },
+                "first_failure": None
+                if first is None or g.error is not None
+                else {"name": first.name, "kind": first.kind.value, "stage": first.stage},
+                "message": r["message"],
+            }
+        )
+    table = {"golden": golden, "ok": all(g.ok for g in graded), "implementations": rows}
+    return json.dumps(table, indent=2, ensure_ascii=False)
+
+
+# -- Gradescope ------------------------------------------------------------------------------------------
+
+
+def gradescope(g: Graded) -> dict[str, Any]:
+    """Gradescope's autograder results.json for one IMPL: a test per case and property, and the score.
+
+    Each test has ``name``, ``score`` (its points if it passed, else 0), ``max_score`` (its points),
+    ``status`` (``passed`` or ``failed``: skipped and errored items earn nothing) and ``output`` (why it
+    did not pass). An item weighted 0 is left out. The top-level ``score`` is the sum; ``output`` is the
+    verdict, or why the IMPL could not be loaded.
+    """
+    tests = []
+    for name in g.items:
+        if g.points(name) == 0:
+            continue
+        o = g.outcome(name)
+        passed = o.status is Status.PASSED
+        kind = "golden case" if o.kind is Kind.CASE else "property"
+        if g.error is not None:
+            why = "not run: the implementation could not be loaded (see the output above)"
+        else:
+            why = "passed" if passed else f"{o.status.value}: {short(o.message, 400)}"
+        tests.append(
+            {
+                "name": name,
+                "score": g.points(name) if passed else 0.0,
+                "max_score": g.points(name),
+                "status": "passed" if passed else "failed",
+                "output": f"{kind} {name}: {why}",
+            }
+        )
+    output = short(g.error, 400) if g.error is not None else f"{short(g.impl)}: {report.verdict(g.outcomes)}"
+    return {"score": g.score, "output": output, "tests": tests}
+
+
+def results_names(impls: Sequence[str]) -> list[str]:
+    """A results file name per IMPL: its path below the folder they share, without .py, as one word.
+
+    ``subs/alice.py:Neuron`` → ``alice.json``; ``submissions/bob/neuron.py:Neuron`` → ``bob_neuron.json``;
+    the class name is added (``alice_Neuron.json``) when the IMPLs name different classes. OptionError if
+    two IMPLs would get the same name.
+    """
+    parts = [spec.rpartition(":") for spec in impls]
+    paths = [p for p, _, _ in parts]
+    files = all(p.endswith(".py") or "/" in p or os.sep in p for p in paths)
+    base = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths]) if files else ""
+    same_class = len({name for _, _, name in parts}) == 1
+    names: dict[str, str] = {}
+    result = []
+    for spec, (path, _, name) in zip(impls, parts, strict=True):
+        stem = os.path.relpath(os.path.abspath(path), base).removesuffix(".py") if files else path
+        word = (
+            re.sub(r"[^A-Za-z0-9._-]+", "_", stem if same_class else f"{stem}_{name}").strip("_.") or "impl"
+        )
+        if word in names:
+            raise OptionError(f"--output: IMPLs {names[word]!r} and {spec!r} would both write {word}.json")
+        names[word] = spec
+        result.append(f"{word}.json")
+    return result
+
+
+# -- the command -----------------------------------------------------------------------------------------
+
+FORMATS = ("csv", "gradescope")  # formats that grade even a single IMPL
+
+
+def command(
+    impls: list[str],
+    *,
+    version: str,
+    pattern: str | None,
+    root: Path,
+    timeout: float,
+    examples: int | None,
+    properties: bool,
+    jobs: int,
+    form: str,
+    output: str | None,
+    weights: str | None,
+    precision: str | None = None,
+) -> int:
+    """``neuron-oracle validate`` grading `impls`: the table (or results.json) out, 0 only if all are OK.
+
+    Every bad option is refused before any IMPL runs (one line, exit 2). A golden file changed on disk
+    during the run is a GoldenChanged after the table is out.
+    """
+    from golden.errors import GoldenChanged
+    from golden.files.store import list_cases, load_set
+    from golden.harness.properties import PROPERTIES
+    from golden.harness.session import select_cases
+
+    if jobs < 1:
+        raise OptionError(f"--jobs is {jobs}; expected at least 1")
+    if form == "junit":
+        raise OptionError(
+            "--format junit reports one IMPL; grade several with --format text, csv, json or gradescope"
+        )
+    many_files = form == "gradescope" and len(impls) > 1
+    if many_files and not output:
+        raise OptionError(
+            "--format gradescope with several IMPLs writes one results file per IMPL: give --output DIR"
+        )
+    files = results_names(impls) if many_files else []
+    points = load_weights(weights, [*list_cases(version, root), *PROPERTIES]) if weights else {}
+    golden = load_set(version, root, select_cases(version, pattern, root))
+    graded = grade(
+        impls,
+        golden,
+        timeout=timeout,
+        examples=examples,
+        properties=properties,
+        jobs=jobs,
+        weights=points,
+        precision=precision,
+        progress=len(impls) > 1,
+    )
+    table = text(graded, version)
+    if many_files:
+        assert output is not None
+        contents = {name: _json(gradescope(g)) for name, g in zip(files, graded, strict=True)}
+        write_many(Path(output), contents)
+        print(table)
+    else:
+        rendered = {
+            "text": lambda: table,
+            "csv": lambda: as_csv(graded),
+            "json": lambda: as_json(graded, version),
+            "gradescope": lambda: _json(gradescope(graded[0])),
+        }[form]()
+        if output:
+            write(Path(output), rendered)
+            print(table)
+        else:
+            print(rendered)
+    changes = golden.verify()
+    if changes:
+        raise GoldenChanged(
+            f"{'; '.join(changes)}: golden files changed on disk while the IMPLs ran; the grades above were "
+            "judged on the copy read before they started; `neuron-oracle regen --force` restores them"
+        )
+    return 0 if all(g.ok for g in graded) else 1
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def write(path: Path, content: str) -> None:
+    """Write `content` (and a newline) to `path` atomically; say so on stderr."""
+    write_many(path.parent, {path.name: content})
+
+
+def write_many(directory: Path, contents: dict[str, str]) -> None:
+    """Write every file of `contents` into `directory` atomically (none half-written); say so on stderr."""
+    from golden.files.atomic import write_atomically
+    from golden.files.store import display
+
+    write_atomically(directory, {name: (text + "\n").encode() for name, text in contents.items()})
+    where = (
+        display(directory / next(iter(contents)))
+        if len(contents) == 1
+        else f"{len(contents)} files to {directory}"
+    )
+    print(f"neuron-oracle: wrote {where}", file=sys.stderr)
