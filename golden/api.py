@@ -47,7 +47,7 @@ class ValidationReport:
     impl: str
     golden: str
     outcomes: list[Outcome] = field(default_factory=list)
-    precision: str = ""  # what the outcomes were judged in, and how it was chosen
+    context: str = ""  # the precision and conventions the outcomes were judged in, and why
 
     @property
     def ok(self) -> bool:
@@ -55,20 +55,20 @@ class ValidationReport:
         return text_report.ok(self.outcomes)
 
     def __str__(self) -> str:
-        return text_report.text(self.impl, self.golden, self.outcomes, self.precision)
+        return text_report.text(self.impl, self.golden, self.outcomes, self.context)
 
     __repr__ = __str__
 
     def json(self) -> str:
         """The report as JSON, as ``neuron-oracle validate --format json`` prints it."""
-        return text_report.as_json(self.impl, self.golden, self.outcomes, self.precision)
+        return text_report.as_json(self.impl, self.golden, self.outcomes, self.context)
 
     def junit(self) -> str:
         """The report as JUnit XML, as ``--format junit`` prints it."""
-        return text_report.junit(self.impl, self.golden, self.outcomes, self.precision)
+        return text_report.junit(self.impl, self.golden, self.outcomes, self.context)
 
     def _repr_html_(self) -> str:
-        return html_table(self.impl, self.golden, self.outcomes, self.precision)
+        return html_table(self.impl, self.golden, self.outcomes, self.context)
 
 
 @dataclass(frozen=True, repr=False)
@@ -96,6 +96,7 @@ def validate(
     properties: bool = True,
     examples: int | None = None,
     precision: str | None = None,
+    conventions: dict[str, str] | None = None,
     root: Path = ROOT,
 ) -> ValidationReport:
     """Hold `impl` to the golden cases, then the property suite, as ``neuron-oracle validate`` does.
@@ -117,6 +118,9 @@ def validate(
     precision
         Hold `impl` to this precision's bounds (``--precision``); by default the one the class declares,
         else its forward's dtype.
+    conventions
+        The conventions to hold `impl` to (``--convention``), by name; by default the seed's, or those
+        the class declares.
     root
         The folder that holds the golden versions.
 
@@ -134,12 +138,11 @@ def validate(
     """
     check_budget(timeout, examples, flag="")
     golden_set = load_set(golden, root, select_cases(golden, cases, root))
-    with Session(impl, golden_set, timeout, examples, precision) as session, quiet_hypothesis():
+    with Session(impl, golden_set, timeout, examples, precision, conventions) as session, quiet_hypothesis():
         outcomes = list(session.run(list(golden_set.cases.values()), properties))
-        held = f"{session.precision or 'float64'} ({session.precision_source or 'not determined'})"
-        name = session.spec
+        context, name = session.describe(), session.spec
     _verify(golden_set)
-    return ValidationReport(name, golden, outcomes, held)
+    return ValidationReport(name, golden, outcomes, context)
 
 
 def tdd(
@@ -148,6 +151,8 @@ def tdd(
     timeout: float = DEFAULT_TIMEOUT,
     examples: int | None = None,
     golden: str = CURRENT,
+    precision: str | None = None,
+    conventions: dict[str, str] | None = None,
     root: Path = ROOT,
 ) -> TddReport:
     """Walk the seed's curriculum on `impl` and stop at the first red step, as ``neuron-oracle tdd`` does.
@@ -161,7 +166,9 @@ def tdd(
     examples
         Hypothesis examples per property, once every step is green (``--examples``).
     golden
-        The golden version.
+        The golden version (``--golden``).
+    precision, conventions
+        As for ``validate`` (``--precision``, ``--convention``).
     root
         The folder that holds the golden versions.
 
@@ -175,7 +182,7 @@ def tdd(
     check_budget(timeout, examples, flag="")
     golden_set = load_set(golden, root)
     again = f"tdd({impl.__name__})" if isinstance(impl, type) else f"tdd({impl!r})"
-    with Session(impl, golden_set, timeout, examples) as session, quiet_hypothesis():
+    with Session(impl, golden_set, timeout, examples, precision, conventions) as session, quiet_hypothesis():
         found = _walk(session.spec, session, golden_set.cases)
         command = f"neuron-oracle tdd {session.spec}"
     _verify(golden_set)
@@ -188,13 +195,14 @@ def _verify(golden_set: GoldenSet) -> None:
         raise GoldenChanged(f"{'; '.join(changes)}: golden files changed on disk while IMPL ran")
 
 
-def html_table(impl: str, golden: str, outcomes: list[Outcome], precision: str = "") -> str:
+def html_table(impl: str, golden: str, outcomes: list[Outcome], context: str = "") -> str:
     """The report as an HTML table: a row per case and property, every text escaped.
 
-    Columns: status, kind, name, the first stage that diverged, its expected and got values, and the
-    message (the diagnosis) when there is one.
+    Columns: status, kind, name, the first stage that diverged, its expected and got values, the message
+    that says why, and the diagnosis (the classic mistake the values match) when there is one.
     """
-    head = "".join(f"<th>{h}</th>" for h in ("status", "kind", "name", "stage", "expected", "got", "message"))
+    columns = ("status", "kind", "name", "stage", "expected", "got", "message", "diagnosis")
+    head = "".join(f"<th>{h}</th>" for h in columns)
     rows = []
     for o in outcomes:
         cells = [
@@ -204,12 +212,15 @@ def html_table(impl: str, golden: str, outcomes: list[Outcome], precision: str =
                 for text in (o.kind.value, o.name, o.stage or "", _value(o.expected), _value(o.got))
             ),
             f"<td>{_cell(o.message if o.status is not Status.PASSED else '', 400)}</td>",
+            f"<td>{_cell(o.diagnosis['message'] if o.diagnosis else '', 400)}</td>",
         ]
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    held = f" in {precision}" if precision else ""
+    first, *more = context.splitlines() or [""]
+    held = f" in {first}" if first else ""
     title = _cell(f"validating {impl} against golden {golden}{held}: {text_report.verdict(outcomes)}", 400)
+    notes = "".join(f"<br>{_cell(line, 400)}" for line in more)
     return (
-        f'<div class="neuron-oracle"><p><strong>{title}</strong></p>'
+        f'<div class="neuron-oracle"><p><strong>{title}</strong>{notes}</p>'
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 

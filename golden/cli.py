@@ -20,6 +20,7 @@ from golden.errors import GoldenChanged, OptionError, OracleError
 from golden.files import generate as regen_
 from golden.files.store import ROOT, display, list_cases, load_case
 from golden.files.versions import CURRENT
+from golden.harness.conventions import parse as parse_conventions
 from golden.harness.impl import DEFAULT
 from golden.harness.session import DEFAULT_TIMEOUT, check_budget
 from oracle import ClaimError
@@ -56,6 +57,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from golden.files.diff import diff
 
     for line in diff(args.old, args.new, _root(args)):
+        print(line)
+    return 0
+
+
+def cmd_mistakes(args: argparse.Namespace) -> int:
+    """The catalogue of classic mistakes a failed stage is diagnosed against."""
+    from golden.harness.diagnosis import catalogue
+
+    for line in catalogue():
         print(line)
     return 0
 
@@ -127,6 +137,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             output=args.output,
             weights=args.weights,
             precision=args.precision,
+            conventions=parse_conventions(args.convention),
         )
     if args.weights:
         raise OptionError(
@@ -142,6 +153,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         examples=args.examples,
         root=_root(args),
         precision=args.precision,
+        conventions=parse_conventions(args.convention),
     )
     outcomes, changes = verdict.outcomes, verdict.changes
     render = {"text": report.text, "json": report.as_json, "junit": report.junit}[args.format]
@@ -182,6 +194,7 @@ def cmd_tdd(args: argparse.Namespace) -> int:
                 timeout=args.timeout,
                 examples=args.examples,
                 precision=args.precision,
+                conventions=parse_conventions(args.convention),
             )
         except OracleError as e:
             if not args.watch:
@@ -265,6 +278,13 @@ def parser() -> argparse.ArgumentParser:
 
     def precision_option(s: argparse.ArgumentParser) -> None:
         s.add_argument(
+            "--convention",
+            action="append",
+            metavar="KEY=VALUE",
+            help="derivative_at_zero=one|alpha|midpoint, loss=half_sum|sum|mean|half_mean (repeatable; "
+            "overrides the class's `conventions`)",
+        )
+        s.add_argument(
             "--precision",
             choices=list(PRECISIONS),
             help="judge IMPL in this precision (default: the class's `precision`, else forward's dtype)",
@@ -278,6 +298,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="rewrite a released version's values")
     version(add("check", cmd_check, "check the golden files against the oracle"))
     version(add("list", cmd_list, "list the golden cases"))
+    add("mistakes", cmd_mistakes, "list the classic mistakes a failed stage is diagnosed against")
     s = add("diff", cmd_diff, "what a golden version changed from another: cases, fields, values")
     s.add_argument("old", metavar="OLD", help="a golden version, e.g. v1")
     s.add_argument("new", metavar="NEW", help="a later golden version, e.g. v2")

@@ -1,9 +1,11 @@
 """Grading many implementations: expand IMPLs and globs, run them in parallel, score them, tabulate.
 
 Each IMPL gets a ``Session`` of its own, so its own child process: one that hangs, crashes or ends its
-process costs itself, never the batch. The sessions run in a thread pool (``--jobs``); the work is in the
-children, the judging here. A submission that cannot even be loaded is a grade (nothing earned, the load
-error as the reason), not an error of the run.
+process costs itself, never the batch. ``--jobs`` worker processes run the sessions, one IMPL at a time
+each, fed from here; they judge, as a single validate does, and send back the outcomes as JSON. (Threads
+would not do: the judging, Hypothesis included, is Python work in the judging process, and a second
+thread of it ran no faster than one.) A submission that cannot even be loaded is a grade (nothing
+earned, the load error as the reason), not an error of the run.
 
 Scoring: an item (a golden case or a property) is worth one point unless a weights file says otherwise,
 and earns its points only when it passed. ``gradescope`` writes Gradescope's autograder ``results.json``.
@@ -11,18 +13,21 @@ and earns its points only when it passed. ``gradescope`` writes Gradescope's aut
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import io
 import json
 import math
 import os
+import queue
 import re
+import signal
+import subprocess
 import sys
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,12 +100,13 @@ def load_weights(path: str, known: Sequence[str]) -> dict[str, float]:
 
 @dataclass
 class Graded:
-    """One IMPL's run: its outcomes, or why it could not be loaded (``error``), and its score."""
+    """One IMPL's run: its outcomes, or why it was not graded (``error``), and its score."""
 
     impl: str
     items: list[str]  # every case and property planned, in order, loaded or not
     outcomes: list[Outcome] = field(default_factory=list)
-    error: str | None = None  # the load error: nothing was run
+    error: str | None = None  # why nothing was graded: the load error, or its grading process ended
+    loaded: bool = True  # False: IMPL could not be loaded
     weights: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -113,7 +119,7 @@ class Graded:
         return self.weights.get(name, 1.0)
 
     def outcome(self, name: str) -> Outcome:
-        """How item `name` went (an error with the load error when IMPL never loaded)."""
+        """How item `name` went (an error saying why, when nothing was graded)."""
         for o in self.outcomes:
             if o.name == name:
                 return o
@@ -136,7 +142,7 @@ class Graded:
 
 
 def grade(
-    impls: Sequence[str | type],
+    impls: Sequence[str],
     golden: GoldenSet,
     *,
     timeout: float,
@@ -145,74 +151,204 @@ def grade(
     jobs: int,
     weights: dict[str, float] | None = None,
     precision: str | None = None,
+    conventions: dict[str, str] | None = None,
     progress: bool = True,
 ) -> list[Graded]:
     """Run every IMPL on the golden cases of `golden` (then the properties), `jobs` at a time.
 
-    Results come in the order of `impls`. Each IMPL is held to `precision`, or to the one it declares or
-    its forward's dtype shows. A progress bar shows on a terminal (stderr) when `progress`.
-    Ctrl-C stops every child and raises KeyboardInterrupt: no verdict.
+    Each of `jobs` worker processes (``python -m golden.grade``) is handed the golden cases as read here,
+    then one IMPL at a time, and runs it in a Session of its own: the judging, Hypothesis included, is
+    Python work that threads of one process could not share out. A worker lost with its IMPL (one that
+    kills its parent) costs that IMPL an error and is replaced. Results come in the order of `impls`. Each
+    IMPL is held to `precision` and `conventions`, or to those it declares (or its forward's dtype shows).
+    A progress bar
+    shows on a terminal (stderr) when `progress`. Ctrl-C stops every worker and child and raises
+    KeyboardInterrupt: no verdict.
     """
     from tqdm import tqdm
 
     from golden.harness.properties import PROPERTIES
 
-    cases = list(golden.cases.values())
-    items = [c.name for c in cases] + (list(PROPERTIES) if properties else [])
-    cancel = threading.Event()
-    active: set[Session] = set()
-    lock = threading.Lock()
+    items = list(golden.cases) + (list(PROPERTIES) if properties else [])
+    config = {
+        "golden": {
+            "version": golden.version,
+            "root": str(golden.root),
+            "documents": [case.document for case in golden.cases.values()],
+        },
+        "timeout": timeout,
+        "examples": examples,
+        "properties": properties,
+        "precision": precision,
+        "conventions": conventions,
+    }
+    results: list[Graded | None] = [None] * len(impls)
+    todo = iter(range(len(impls)))
+    lock, cancel = threading.Lock(), threading.Event()
+    finished: queue.SimpleQueue[int] = queue.SimpleQueue()
+    workers: list[subprocess.Popen[str]] = []
 
-    def one(impl: str | type) -> Graded:
-        graded = Graded(impl if isinstance(impl, str) else impl.__name__, items, weights=weights or {})
-        if cancel.is_set():
-            return graded
-        try:
-            with Session(impl, golden, timeout, examples, precision) as session, quiet_hypothesis():
-                graded.impl = session.spec
-                with lock:
-                    active.add(session)
-                try:
-                    for outcome in session.run(cases, properties):
-                        graded.outcomes.append(outcome)
-                        if cancel.is_set():
-                            break
-                finally:
-                    with lock:
-                        active.discard(session)
-        except ImplError as e:
-            graded.error = str(e)
-        return graded
+    def start() -> subprocess.Popen[str]:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "golden.grade"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=_worker_env(),
+        )
+        with lock:
+            workers.append(worker)
+        _send(worker, config)
+        return worker
 
-    pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(impls))), thread_name_prefix="grade")
-    futures = [pool.submit(one, impl) for impl in impls]
+    def serve() -> None:
+        worker = start()
+        while not cancel.is_set():
+            with lock:
+                index = next(todo, None)
+            if index is None:
+                break
+            graded = Graded(impls[index], items, weights=weights or {})
+            reply = _ask(worker, {"impl": impls[index]})
+            if reply is None:  # the worker ended: this IMPL killed it, or we are interrupted
+                code = worker.wait()
+                graded.error = f"its grading process ended while it ran ({_ended(code)})"
+                if not cancel.is_set():
+                    worker = start()
+            else:
+                graded.impl, graded.error = str(reply["impl"]), reply["error"]
+                graded.loaded = reply["error"] is None
+                graded.outcomes = [_outcome(o) for o in reply["outcomes"]]
+            results[index] = graded
+            finished.put(index)
+        if worker.stdin is not None:
+            with contextlib.suppress(OSError):
+                worker.stdin.close()
+        worker.wait()
+
+    threads = [threading.Thread(target=serve, daemon=True) for _ in range(max(1, min(jobs, len(impls))))]
+    for thread in threads:
+        thread.start()
     try:
         with tqdm(
-            total=len(futures),
-            desc="grading",
-            unit="impl",
-            file=sys.stderr,
-            disable=None if progress else True,
+            total=len(impls), desc="grading", unit="impl", file=sys.stderr, disable=None if progress else True
         ) as bar:
-            pending: set[Future[Graded]] = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                bar.update(len(done))
-        return [f.result() for f in futures]
+            done = 0
+            while done < len(impls):
+                with contextlib.suppress(queue.Empty):
+                    finished.get(timeout=0.2)
+                    done += 1
+                    bar.update()
+                if not any(t.is_alive() for t in threads) and finished.empty() and done < len(impls):
+                    raise RuntimeError("the grading processes ended before every IMPL was graded")
     except BaseException:
         cancel.set()
-        for f in futures:
-            f.cancel()
-        # Each running IMPL's item ends as soon as its child is killed; a worker may have restarted one
-        # meanwhile, so kill again until every worker is done. (Their reports are discarded: no verdict.)
-        while not all(f.done() for f in futures):
-            with lock:
-                for session in list(active):
-                    session.child.stop()
-            wait(futures, timeout=0.2)
+        with lock:
+            for worker in workers:  # each stops its IMPL's child, then ends
+                with contextlib.suppress(ProcessLookupError):
+                    worker.send_signal(signal.SIGTERM)
+        for thread in threads:
+            thread.join()
         raise
-    finally:
-        pool.shutdown(wait=True)
+    for thread in threads:
+        thread.join()
+    return [g for g in results if g is not None]
+
+
+def _worker_env() -> dict[str, str]:
+    from golden.harness.process import PACKAGE_PARENT
+
+    path = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def _send(worker: subprocess.Popen[str], message: dict[str, Any]) -> None:
+    assert worker.stdin is not None
+    with contextlib.suppress(OSError):
+        worker.stdin.write(json.dumps(message) + "\n")
+        worker.stdin.flush()
+
+
+def _ask(worker: subprocess.Popen[str], message: dict[str, Any]) -> dict[str, Any] | None:
+    """Send `message` to a worker and read its one-line JSON answer; None if the worker ended."""
+    assert worker.stdout is not None
+    _send(worker, message)
+    line = worker.stdout.readline()
+    if not line:
+        return None
+    reply: dict[str, Any] = json.loads(line)
+    return reply
+
+
+def _ended(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+    return f"exit code {code}"
+
+
+def _outcome(data: dict[str, Any]) -> Outcome:
+    """An Outcome from its ``as_dict`` form."""
+    return Outcome(**{**data, "status": Status(data["status"]), "kind": Kind(data["kind"])})
+
+
+def run_one(
+    spec: str,
+    golden: GoldenSet,
+    timeout: float,
+    examples: int | None,
+    properties: bool,
+    precision: str | None,
+    conventions: dict[str, str] | None,
+) -> dict[str, Any]:
+    """One IMPL's name and outcomes (as dicts), or why it could not be loaded: a worker's answer."""
+    outcomes: list[Outcome] = []
+    try:
+        with Session(spec, golden, timeout, examples, precision, conventions) as session, quiet_hypothesis():
+            spec = session.spec
+            outcomes = list(session.run(list(golden.cases.values()), properties))
+    except ImplError as e:
+        return {"impl": spec, "outcomes": [], "error": str(e)}
+    return {"impl": spec, "outcomes": [o.as_dict() for o in outcomes], "error": None}
+
+
+def worker() -> None:
+    """A grading process: read the run's settings and golden cases, then grade one IMPL per line.
+
+    Answers go to the stdout it started with, one JSON line per IMPL; everything printed in this process
+    (the implementations' output, drained by their Sessions) goes to stderr. SIGINT is left to the parent,
+    which ends a worker with SIGTERM: the IMPL's child is stopped, and the worker ends quietly.
+    """
+    from golden.files.case import GoldenCase
+
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        config = json.loads(sys.stdin.readline())
+        spec = config["golden"]
+        cases = {d["name"]: GoldenCase.from_document(d) for d in spec["documents"]}
+        golden = GoldenSet(spec["version"], Path(spec["root"]), cases)
+        for line in sys.stdin:
+            answer = run_one(
+                json.loads(line)["impl"],
+                golden,
+                config["timeout"],
+                config["examples"],
+                config["properties"],
+                config["precision"],
+                config["conventions"],
+            )
+            answers.write(json.dumps(answer, allow_nan=True) + "\n")
+            answers.flush()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def quiet_hypothesis() -> AbstractContextManager[None]:
@@ -240,15 +376,17 @@ COLUMNS = (
     "first_failure",
     "stage",
     "message",
+    "diagnosis",
 )
 
 
 def row(g: Graded) -> dict[str, Any]:
-    """One IMPL's line of the table: its counts, score, first failing item and stage, and why."""
+    """One IMPL's line of the table: its counts, score, first failing item and stage, why, and the classic
+    mistake its values match (the diagnosis) when there is one."""
     counts = Counter(o.status for o in g.outcomes)
     first = g.first_failure()
     if g.error is not None:
-        failure, stage, message = "", "load", g.error
+        failure, stage, message = "", "" if g.loaded else "load", g.error
     elif first is not None:
         failure, stage, message = first.name, first.stage or "", first.message
     else:
@@ -265,6 +403,7 @@ def row(g: Graded) -> dict[str, Any]:
         "first_failure": failure,
         "stage": stage,
         "message": short(message, 400),
+        "diagnosis": short(first.diagnosis["message"], 400) if first and first.diagnosis else "",
     }
 
 
@@ -277,17 +416,25 @@ def verdict(graded: list[Graded]) -> str:
 
 
 def text(graded: list[Graded], golden: str) -> str:
-    """The table for a terminal: impl, score, passed, failed (with errors), first failure, message."""
+    """The table for a terminal: impl, score, passed, failed (with errors), first failure, and the
+    diagnosis of it, or the message when there is none."""
     header = ("impl", "score", "passed", "failed", "first failure", "message")
     lines = []
     for g in graded:
         r = row(g)
-        where = "(load)" if r["stage"] == "load" else r["first_failure"]
+        where = "(load)" if not g.loaded else "(not graded)" if g.error else r["first_failure"]
         if r["first_failure"] and r["stage"] and r["stage"] != r["first_failure"]:
             where += f" ({r['stage']})"
         score = f"{r['score']:g}/{r['max_score']:g}"
         lines.append(
-            (short(g.impl), score, str(r["passed"]), str(r["failed"] + r["errors"]), where, r["message"])
+            (
+                short(g.impl),
+                score,
+                str(r["passed"]),
+                str(r["failed"] + r["errors"]),
+                where,
+                f"likely: {r['diagnosis']}" if r["diagnosis"] else r["message"],
+            )
         )
     widths = [max(len(x[i]) for x in [header, *lines]) for i in range(5)]
     aligns = ("<", ">", ">", ">", "<")
@@ -325,7 +472,7 @@ def as_json(graded: list[Graded], golden: str) -> str:
         rows.append(
             {
                 "impl": r["impl"],
-                "loaded": g.error is None,
+                "loaded": g.loaded,
                 "ok": r["ok"],
                 "score": r["score"],
                 "max_score": r["max_score"],
@@ -337,6 +484,7 @@ def as_json(graded: list[Graded], golden: str) -> str:
                 if first is None or g.error is not None
                 else {"name": first.name, "kind": first.kind.value, "stage": first.stage},
                 "message": r["message"],
+                "diagnosis": r["diagnosis"] or None,
             }
         )
     table = {"golden": golden, "ok": all(g.ok for g in graded), "implementations": rows}
@@ -351,7 +499,8 @@ def gradescope(g: Graded) -> dict[str, Any]:
 
     Each test has ``name``, ``score`` (its points if it passed, else 0), ``max_score`` (its points),
     ``status`` (``passed`` or ``failed``: skipped and errored items earn nothing) and ``output`` (why it
-    did not pass). An item weighted 0 is left out. The top-level ``score`` is the sum; ``output`` is the
+    did not pass, and the classic mistake its values match when there is one). An item weighted 0 is left
+    out. The top-level ``score`` is the sum; ``output`` is the
     verdict, or why the IMPL could not be loaded.
     """
     tests = []
@@ -362,9 +511,11 @@ def gradescope(g: Graded) -> dict[str, Any]:
         passed = o.status is Status.PASSED
         kind = "golden case" if o.kind is Kind.CASE else "property"
         if g.error is not None:
-            why = "not run: the implementation could not be loaded (see the output above)"
+            why = "not graded: see the output above"
         else:
             why = "passed" if passed else f"{o.status.value}: {short(o.message, 400)}"
+            if o.diagnosis:
+                why += f"\nlikely: {short(o.diagnosis['message'], 400)}"
         tests.append(
             {
                 "name": name,
@@ -423,6 +574,7 @@ def command(
     output: str | None,
     weights: str | None,
     precision: str | None = None,
+    conventions: dict[str, str] | None = None,
 ) -> int:
     """``neuron-oracle validate`` grading `impls`: the table (or results.json) out, 0 only if all are OK.
 
@@ -457,6 +609,7 @@ def command(
         jobs=jobs,
         weights=points,
         precision=precision,
+        conventions=conventions,
         progress=len(impls) > 1,
     )
     table = text(graded, version)
@@ -507,3 +660,7 @@ def write_many(directory: Path, contents: dict[str, str]) -> None:
         else f"{len(contents)} files to {directory}"
     )
     print(f"neuron-oracle: wrote {where}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    worker()

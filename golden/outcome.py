@@ -85,6 +85,7 @@ class Outcome:
     not_implemented: bool = False
     timed_out: bool = False
     ratios: dict[str, float] = field(default_factory=dict)  # golden v2: per stage, the largest error/bound
+    diagnosis: dict[str, str] | None = None  # {"id", "message"}: the classic mistake the values match
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""

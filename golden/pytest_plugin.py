@@ -18,6 +18,7 @@ import pytest
 from golden.errors import OracleError
 from golden.files.store import load_set
 from golden.files.versions import CURRENT
+from golden.harness.conventions import parse as parse_conventions
 from golden.harness.properties import PROPERTIES
 from golden.harness.session import DEFAULT_TIMEOUT, Session, check_budget, check_precision, select_cases
 from golden.outcome import Outcome, Status
@@ -46,6 +47,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--neuron-examples", type=int, metavar="N", help="Hypothesis examples per property (1 to 100,000)"
     )
     group.addoption("--neuron-no-properties", action="store_true", help="golden cases only")
+    group.addoption(
+        "--neuron-convention",
+        action="append",
+        metavar="KEY=VALUE",
+        help="derivative_at_zero=one|alpha|midpoint or loss=half_sum|sum|mean|half_mean (repeatable)",
+    )
     group.addoption(
         "--neuron-precision",
         metavar="PRECISION",
@@ -111,6 +118,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption("neuron_timeout"), config.getoption("neuron_examples"), flag="--neuron-"
         )
         check_precision(config.getoption("neuron_precision"), "--neuron-precision")
+        parse_conventions(config.getoption("neuron_convention"), "--neuron-convention")
     except OracleError as e:
         raise pytest.UsageError(str(e)) from None
 
@@ -130,6 +138,7 @@ def pytest_collection_modifyitems(
             config.getoption("neuron_timeout"),
             config.getoption("neuron_examples"),
             config.getoption("neuron_precision"),
+            parse_conventions(config.getoption("neuron_convention"), "--neuron-convention"),
         )
         runner.remote()  # a bad IMPL is a usage error now, not an error in every item
     except OracleError as e:

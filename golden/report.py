@@ -41,18 +41,24 @@ def verdict(outcomes: list[Outcome]) -> str:
     return f"{'OK' if ok(outcomes) else 'FAILED'}: {summary(outcomes)}"
 
 
-def text(impl: str, golden: str, outcomes: list[Outcome], precision: str = "") -> str:
+def text(impl: str, golden: str, outcomes: list[Outcome], context: str = "") -> str:
     """One line per case and property, the reason beside each that did not pass, the verdict last.
 
-    The first line names IMPL, the golden version and the precision it was held to, and how that was chosen.
+    The first lines name IMPL, the golden version, and the `context`: the precision it was held to and
+    the conventions in force, each with how it was chosen (``Session.describe``). A failure a classic
+    mistake explains is followed by a line saying which.
     """
-    held = f" in {short(precision)}" if precision else ""
-    lines = [f"validating {short(impl)} against golden {golden}{held}"]
+    first, *more = context.splitlines() or [""]
+    held = f" in {short(first)}" if first else ""
+    lines = [f"validating {short(impl)} against golden {golden}{held}", *(short(line) for line in more)]
     for kind, title in TITLES.items():
         mine = [o for o in outcomes if o.kind is kind]
         if mine:
             lines.append(f"\n{title}")
-            lines += [f"  {o.status.value.upper():<7} {short(o.name, 80)}{_reason(o)}" for o in mine]
+            for o in mine:
+                lines.append(f"  {o.status.value.upper():<7} {short(o.name, 80)}{_reason(o)}")
+                if o.diagnosis:
+                    lines.append(f"          likely: {short(o.diagnosis['message'], 400)}")
     lines.append(f"\n{verdict(outcomes)}")
     return "\n".join(lines)
 
@@ -61,8 +67,9 @@ def _reason(o: Outcome) -> str:
     return "" if o.status is Status.PASSED else f": {short(o.message, 400)}"
 
 
-def as_json(impl: str, golden: str, outcomes: list[Outcome], precision: str = "") -> str:
-    """The whole report as JSON: impl, golden version, precision, each outcome, the counts and the verdict.
+def as_json(impl: str, golden: str, outcomes: list[Outcome], context: str = "") -> str:
+    """The whole report as JSON: impl, golden version, precision and conventions, each outcome (with its
+    diagnosis, ``{"id", "message"}``, when a classic mistake explains it), the counts and the verdict.
 
     Each outcome's ``ratios`` holds, for every stage checked against golden v2's bounds, the largest
     error/bound seen: how close a passing implementation came.
@@ -71,7 +78,8 @@ def as_json(impl: str, golden: str, outcomes: list[Outcome], precision: str = ""
     report: dict[str, Any] = {
         "impl": impl,
         "golden": golden,
-        "precision": precision,
+        "precision": context.splitlines()[0] if context else "",
+        "conventions": context.splitlines()[1].removeprefix("conventions: ") if context.count("\n") else "",
         "ok": ok(outcomes),
         "counts": {status.value: counts[status] for status in Status},
         "outcomes": [{**o.as_dict(), "message": short(o.message, 400)} for o in outcomes],
@@ -79,9 +87,13 @@ def as_json(impl: str, golden: str, outcomes: list[Outcome], precision: str = ""
     return json.dumps(report, indent=2, ensure_ascii=False)
 
 
-def junit(impl: str, golden: str, outcomes: list[Outcome], precision: str = "") -> str:
-    """A JUnit XML report, one testsuite per kind (golden cases, properties), for CI dashboards."""
-    held = f" in {short(precision)}" if precision else ""
+def junit(impl: str, golden: str, outcomes: list[Outcome], context: str = "") -> str:
+    """A JUnit XML report, one testsuite per kind (golden cases, properties), for CI dashboards.
+
+    A diagnosis is carried as the testcase's properties ``diagnosis`` (its id) and ``diagnosis_message``.
+    """
+    first = context.splitlines()[0] if context else ""
+    held = f" in {short(first)}" if first else ""
     suites = ET.Element("testsuites", name=f"neuron-oracle validate {short(impl)}{held}")
     for kind in Kind:
         mine = [o for o in outcomes if o.kind is kind]
@@ -100,6 +112,12 @@ def junit(impl: str, golden: str, outcomes: list[Outcome], precision: str = "") 
         for o in mine:
             case = ET.SubElement(suite, "testcase", classname=suite.get("name", ""), name=short(o.name, 80))
             message = short(o.message, 400)
+            if o.diagnosis:
+                properties = ET.SubElement(case, "properties")
+                ET.SubElement(properties, "property", name="diagnosis", value=short(o.diagnosis["id"], 80))
+                ET.SubElement(
+                    properties, "property", name="diagnosis_message", value=short(o.diagnosis["message"], 400)
+                )
             if o.status is Status.FAILED:
                 ET.SubElement(case, "failure", message=message, type=o.stage or "").text = message
             elif o.status is Status.ERROR:

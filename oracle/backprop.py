@@ -12,17 +12,31 @@ For X of shape (m, n), w of length n and targets y of length m, one gradient-des
     w_new_j = w_j − lr·dJ_dw_j,   b_new = b − lr·dJ_db
 
 With ``steps`` > 1 the step is repeated from (w_new, b_new), each step recorded.
+
+Conventions other libraries use can be asked for: ``derivative_at_zero`` ("one", the seed's; "alpha",
+PyTorch's and TensorFlow's; "midpoint", (1 + alpha)/2) and ``loss`` (``LOSSES``: "half_sum", the seed's
+½Σ(a − y)²; "sum", Σ(a − y)²; "mean", (1/m)Σ(a − y)², nn.MSELoss's; "half_mean", (1/2m)Σ(a − y)², CS229's).
+Each per-example J_i is then that loss's share of the batch loss, and dJ_da_i its derivative.
 """
 
 from __future__ import annotations
 
 import decimal
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from oracle.exact import ACTIVATIONS, Exact, ExactActivation
 
 LOSS = "half_squared_error"
+DERIVATIVES_AT_ZERO = ("one", "alpha", "midpoint")
+# name: for a batch of m rows, J_i = u²·p/q and dJ_da_i = u·r/s with u = a_i − y_i, as (p, q, r, s)
+LOSSES: dict[str, Callable[[int], tuple[int, int, int, int]]] = {
+    "half_sum": lambda m: (1, 2, 1, 1),
+    "sum": lambda m: (1, 1, 2, 1),
+    "mean": lambda m: (1, m, 2, m),
+    "half_mean": lambda m: (1, 2 * m, 1, m),
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,8 @@ class Inputs:
     alpha: Exact
     activation: str
     steps: int
+    derivative_at_zero: str = "one"
+    loss: str = "half_sum"
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,8 @@ def create_backprop_test_case(
     alpha: Any = "0.01",
     activation: str = "leaky_relu",
     steps: int = 1,
+    derivative_at_zero: str = "one",
+    loss: str = "half_sum",
 ) -> Result:
     """Compute every intermediate of `steps` gradient-descent steps, exactly.
 
@@ -104,9 +122,19 @@ def create_backprop_test_case(
         raise ValueError(f"activation: unknown {activation!r}; known: {', '.join(sorted(ACTIVATIONS))}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps is {steps!r}; expected an int >= 1")
+    if derivative_at_zero not in DERIVATIVES_AT_ZERO:
+        raise ValueError(
+            f"derivative_at_zero: unknown {derivative_at_zero!r}; known: {', '.join(DERIVATIVES_AT_ZERO)}"
+        )
+    if loss not in LOSSES:
+        raise ValueError(f"loss: unknown {loss!r}; known: {', '.join(LOSSES)}")
     act = ACTIVATIONS[activation]
     with decimal.localcontext(act.context()):
-        inputs = _read(X, y_true, w, b, learning_rate, alpha, act, steps)
+        inputs = replace(
+            _read(X, y_true, w, b, learning_rate, alpha, act, steps),
+            derivative_at_zero=derivative_at_zero,
+            loss=loss,
+        )
         trajectory = []
         w_i, b_i = inputs.w, inputs.b
         for _ in range(steps):
@@ -121,9 +149,11 @@ def _step(inp: Inputs, w: tuple[Exact, ...], b: Exact, act: ExactActivation) -> 
     m, n = len(X), len(w)
     z = tuple(sum((X[i][j] * w[j] for j in range(n)), start=b) for i in range(m))
     a = tuple(act.f(z_i, alpha) for z_i in z)
-    dJ_da = tuple(a[i] - y[i] for i in range(m))
-    J = tuple(u * u / 2 for u in dJ_da)
-    da_dz = tuple(act.df(z_i, alpha) for z_i in z)
+    p, q, r, s = LOSSES[inp.loss](m)
+    u = tuple(a[i] - y[i] for i in range(m))
+    J = tuple(ui * ui * p / q for ui in u)
+    dJ_da = tuple(ui * r / s for ui in u)
+    da_dz = tuple(slope(act, z_i, alpha, inp.derivative_at_zero) for z_i in z)
     dJ_dz = tuple(dJ_da[i] * da_dz[i] for i in range(m))
     zero = b * 0
     dJ_dw = tuple(sum((dJ_dz[i] * X[i][j] for i in range(m)), start=zero) for j in range(n))
@@ -131,6 +161,14 @@ def _step(inp: Inputs, w: tuple[Exact, ...], b: Exact, act: ExactActivation) -> 
     w_new = tuple(w[j] - lr * dJ_dw[j] for j in range(n))
     b_new = b - lr * dJ_db
     return Step(z, a, J, dJ_da, da_dz, dJ_dw, dJ_db, w_new, b_new)
+
+
+def slope(act: ExactActivation, z: Exact, alpha: Exact, at_zero: str) -> Exact:
+    """da/dz at z; at the kink z = 0 of Leaky ReLU and ReLU, the convention `at_zero` decides."""
+    if z != 0 or act.name not in ("leaky_relu", "relu"):
+        return act.df(z, alpha)
+    left = alpha if act.name == "leaky_relu" else z * 0
+    return {"one": left * 0 + 1, "alpha": left, "midpoint": (1 + left) / 2}[at_zero]
 
 
 def _read(

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from oracle.backprop import Result
+from oracle.backprop import LOSSES, Inputs, Result
 from oracle.exact import PRECISION, sigmoid, sigmoid_prime, tanh, tanh_prime
 
 ULPS_EXP = 4  # sigmoid and tanh: the error budget of an exp-based activation, in ulps of p
@@ -314,19 +314,17 @@ def bounds(result: Result, precision: Precision) -> tuple[StageBounds, tuple[Ste
     y = [m.input(to_fraction(t)) for t in inp.y_true]
     lr, alpha = m.input(to_fraction(inp.learning_rate)), m.input(to_fraction(inp.alpha))
     w, b = [m.input(to_fraction(x)) for x in inp.w], m.input(to_fraction(inp.b))
-    z, a, dJ_da, J, _, dJ_dw, dJ_db = _forward_backward(m, inp.activation, X, y, w, b, alpha)
+    z, a, dJ_da, J, _, dJ_dw, dJ_db = _forward_backward(m, inp, X, y, w, b, alpha)
     golden_z = [m.input(to_fraction(zi)) for zi in first.z]
-    da_dz = tuple(
-        _derivative(m, inp.activation, zi, _activation(m, inp.activation, zi, alpha), alpha)
-        for zi in golden_z
-    )
+    act, at_zero = inp.activation, inp.derivative_at_zero
+    da_dz = tuple(_derivative(m, act, zi, _activation(m, act, zi, alpha), alpha, at_zero) for zi in golden_z)
     fed_w = [m.input(to_fraction(g)) for g in first.dJ_dw]
     w_new = tuple(m.sub(wj, m.mul(lr, g)) for wj, g in zip(w, fed_w, strict=True))
     b_new = m.sub(b, m.mul(lr, m.input(to_fraction(first.dJ_db))))
     stages = StageBounds(z, a, J, dJ_da, da_dz, dJ_dw, dJ_db, w_new, b_new)
     steps = []
     for _ in result.steps if len(result.steps) > 1 else ():
-        *_, g_w, g_b = _forward_backward(m, inp.activation, X, y, w, b, alpha)
+        *_, g_w, g_b = _forward_backward(m, inp, X, y, w, b, alpha)
         w = [m.sub(wj, m.mul(lr, g)) for wj, g in zip(w, g_w, strict=True)]
         b = m.sub(b, m.mul(lr, g_b))
         steps.append(StepBounds(g_w, g_b, tuple(w), b))
@@ -336,20 +334,29 @@ def bounds(result: Result, precision: Precision) -> tuple[StageBounds, tuple[Ste
 
 def _forward_backward(
     m: Model,
-    activation: str,
+    inp: Inputs,
     X: list[list[Bounded]],
     y: list[Bounded],
     w: list[Bounded],
     b: Bounded,
     alpha: Bounded,
 ) -> tuple[Vector, Vector, Vector, Vector, Vector, Vector, Bounded]:
-    """z, a, dJ_da, J, da_dz, dJ_dw and dJ_db of one step, as the implementation computes them."""
+    """z, a, dJ_da, J, da_dz, dJ_dw and dJ_db of one step, as the implementation computes them.
+
+    The loss's factors (½, 2/m …) are constants the implementation may hold rounded, so they enter as
+    inputs; the seed's ½Σ needs none on dJ_da.
+    """
+    activation = inp.activation
     z = tuple(m.dot(row, w, plus=b) for row in X)
     a = tuple(_activation(m, activation, zi, alpha) for zi in z)
-    dJ_da = tuple(m.sub(ai, yi) for ai, yi in zip(a, y, strict=True))
-    J = tuple(m.mul(m.exact(Fraction(1, 2)), m.mul(u, u)) for u in dJ_da)
-    slope = tuple(_derivative(m, activation, zi, ai, alpha) for zi, ai in zip(z, a, strict=True))
-    delta = [m.mul(u, d) for u, d in zip(dJ_da, slope, strict=True)]
+    u = tuple(m.sub(ai, yi) for ai, yi in zip(a, y, strict=True))
+    p, q, r, s = LOSSES[inp.loss](len(X))
+    per_J, per_dJ = m.input(Fraction(p, q)), m.input(Fraction(r, s))
+    dJ_da = u if r == s else tuple(m.mul(per_dJ, ui) for ui in u)
+    J = tuple(m.mul(per_J, m.mul(ui, ui)) for ui in u)
+    at_zero = inp.derivative_at_zero
+    slope = tuple(_derivative(m, activation, zi, ai, alpha, at_zero) for zi, ai in zip(z, a, strict=True))
+    delta = [m.mul(g, d) for g, d in zip(dJ_da, slope, strict=True)]
     dJ_dw = tuple(m.dot(delta, [row[j] for row in X]) for j in range(len(w)))
     return z, a, dJ_da, J, slope, dJ_dw, m.sum(delta)
 
@@ -386,18 +393,24 @@ def _side(z: Bounded) -> int:
     return 1 if z.v > z.e else -1 if z.v < -z.e else 0
 
 
-def _derivative(m: Model, name: str, z: Bounded, a: Bounded, alpha: Bounded) -> Bounded:
+def _derivative(m: Model, name: str, z: Bounded, a: Bounded, alpha: Bounded, at_zero: str) -> Bounded:
     one = m.exact(Fraction(1))
     if name == "identity":
         return one
     if name in ("leaky_relu", "relu"):
-        slope = alpha if name == "leaky_relu" else m.exact(Fraction(0))
+        left = alpha if name == "leaky_relu" else m.exact(Fraction(0))
+        # at z = 0 exactly: the convention's value (the seed's np.where(z < 0, alpha, 1) takes 1)
+        kink = {"one": one, "alpha": left, "midpoint": m.mul(m.add(one, left), m.exact(Fraction(1, 2)))}[
+            at_zero
+        ]
+        if z.e == 0 and z.v == 0:
+            return kink
         if _side(z) > 0:
             return one
         if _side(z) < 0:
-            return slope
-        exact = Fraction(1) if z.v >= 0 else slope.v  # the seed's np.where(z < 0, alpha, 1)
-        return m.either(exact, m.exact(Fraction(1)), slope)
+            return left
+        exact = Fraction(1) if z.v > 0 else left.v if z.v < 0 else kink.v
+        return m.either(exact, one, left, kink)
     # computed from a as σ(1 − σ) or 1 − tanh²; its exact value from the cancellation-free formulas
     formula = m.mul(a, m.sub(one, a)) if name == "sigmoid" else m.sub(one, m.mul(a, a))
     f = sigmoid_prime if name == "sigmoid" else tanh_prime

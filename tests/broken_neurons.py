@@ -169,6 +169,102 @@ class LowerPrecisionInside(Textbook):
         return np.where(z < 0, self.alpha * z, z)
 
 
+class MidpointAtZero(Textbook):
+    """da/dz at z = 0 taken as (1 + alpha)/2, as HIPS autograd's np.maximum gives, without declaring it."""
+
+    def activation_derivative(self, z: Any) -> Any:
+        z = np.asarray(z)
+        return np.where(z < 0, self.alpha, np.where(z == 0, (1 + self.alpha) / 2, 1.0))
+
+
+class ZeroAtZero(Textbook):
+    """da/dz at z = 0 taken as 0, as relu(z) − alpha·relu(−z) gives under autodiff."""
+
+    def activation_derivative(self, z: Any) -> Any:
+        z = np.asarray(z)
+        return np.where(z < 0, self.alpha, np.where(z == 0, 0.0, 1.0))
+
+
+class ReluInsteadOfLeaky(Textbook):
+    """Plain ReLU: 0 below the kink, and slope 0 there."""
+
+    def forward(self, X: Any) -> Any:
+        return np.maximum(self.linear(X), 0.0)
+
+    def activation_derivative(self, z: Any) -> Any:
+        return np.where(np.asarray(z) < 0, 0.0, 1.0)
+
+
+class BiasMissingInForward(Textbook):
+    """z = X·w, the bias forgotten."""
+
+    def linear(self, X: Any) -> Any:
+        return np.asarray(X) @ self.w
+
+
+class MSELossGradient(Textbook):
+    """The gradients of the mean squared error, nn.MSELoss's: 2/m times the seed's."""
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        dJ_dw, dJ_db = super().gradient(X, y_true)
+        m = np.asarray(X).shape[0]
+        return 2 * dJ_dw / m, 2 * dJ_db / m
+
+
+class BiasGradientFirstRow(Textbook):
+    """dJ_db from the first row only."""
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        delta = (self.forward(X) - y_true) * self.activation_derivative(self.linear(X))
+        return delta @ X, float(delta[0])
+
+
+class FirstRowOnly(Textbook):
+    """The gradient of the first row only, as if the batch were one example."""
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        X, y = np.asarray(X)[:1], np.broadcast_to(np.asarray(y_true, dtype=float), (len(np.asarray(X)),))[:1]
+        return super().gradient(X, y)
+
+
+class GradientSignFlipped(Textbook):
+    """The error taken as y − a: every gradient's sign flipped."""
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        dJ_dw, dJ_db = super().gradient(X, y_true)
+        return -dJ_dw, -dJ_db
+
+
+class BiasNotScaledByLearningRate(Textbook):
+    """b ← b − dJ_db, the learning rate forgotten on the bias."""
+
+    def update_weights(self, dJ_dw: Any, dJ_db: Any, learning_rate: float) -> None:
+        self.w = self.w - learning_rate * np.asarray(dJ_dw)
+        self.b = self.b - float(dJ_db)
+
+
+class UpdateNotInPlace(Textbook):
+    """update_weights computes the new parameters and returns them, leaving the neuron as it was."""
+
+    def update_weights(self, dJ_dw: Any, dJ_db: Any, learning_rate: float) -> Any:
+        return self.w - learning_rate * np.asarray(dJ_dw), self.b - learning_rate * float(dJ_db)
+
+
+class StaleForward(Textbook):
+    """The seed's "self.forward dependency problem": gradient reuses the a of the last forward call."""
+
+    def forward(self, X: Any) -> Any:
+        self.a = super().forward(X)
+        return self.a
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        a = getattr(self, "a", None)
+        if a is None or len(a) != len(np.asarray(X)):
+            a = self.forward(X)
+        delta = (a - y_true) * self.activation_derivative(self.linear(X))
+        return delta @ X, float(delta.sum())
+
+
 class ExitsTheProcess(Textbook):
     """gradient ends the whole process."""
 
@@ -216,6 +312,30 @@ EXPECTED = {
         "a",
         "forward raised RuntimeError: forward exploded",
     ),
+}
+
+
+# Each classic mistake of golden.harness.diagnosis, and the broken neuron it must be diagnosed in.
+DIAGNOSED = {
+    "derivative_alpha_at_zero": "AlphaAtZero",
+    "derivative_midpoint_at_zero": "MidpointAtZero",
+    "derivative_zero_at_zero": "ZeroAtZero",
+    "missing_activation_derivative": "MissingActivationDerivative",
+    "relu_instead_of_leaky_relu": "ReluInsteadOfLeaky",
+    "hard_coded_alpha": "HardcodedAlpha",
+    "bias_missing_in_forward": "BiasMissingInForward",
+    "loss_without_half": "FullSquaredError",
+    "mean_loss": "MSELossGradient",
+    "bias_gradient_mean": "MeanBiasGradient",
+    "weight_gradient_mean": "MeanGradient",
+    "bias_gradient_first_row": "BiasGradientFirstRow",
+    "first_row_only": "FirstRowOnly",
+    "gradient_sign_flipped": "GradientSignFlipped",
+    "update_sign_flipped": "WrongUpdateSign",
+    "bias_not_scaled_by_learning_rate": "BiasNotScaledByLearningRate",
+    "update_not_in_place": "UpdateNotInPlace",
+    "lower_precision": "LowerPrecisionInside",
+    "stale_forward": "StaleForward",
 }
 
 

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from golden.harness.compare import worst
 from oracle import create_backprop_test_case, to_float
+from oracle.backprop import DERIVATIVES_AT_ZERO, LOSSES
 from oracle.bounds import PRECISIONS, Bounded, Model, OutOfRange, Precision, bounds, round_up, to_fraction
 
 Array = np.ndarray[Any, Any]
@@ -59,8 +60,10 @@ def leaky(z: Array, alpha: Array, ar: Arithmetic) -> Array:
     return np.where(z < 0, ar.r(alpha * z), z)
 
 
-def slope(z: Array, alpha: Array) -> Array:
-    return np.where(z < 0, alpha, np.ones_like(z))
+def slope(z: Array, alpha: Array, at_zero: Array | None = None) -> Array:
+    """1 above the kink, alpha below, and `at_zero` (the convention's value; 1 by default) at z = 0."""
+    one = np.ones_like(z)
+    return np.where(z < 0, alpha, one if at_zero is None else np.where(z == 0, at_zero, one))
 
 
 def dot_numpy(ar: Arithmetic, x: Array, w: Array) -> Array:
@@ -126,8 +129,13 @@ def implementation(
     z = ar.r(dot(ar, np.column_stack([X, np.ones(len(X), dtype=ar.dtype)]), np.append(w, b)))
     a = leaky(z, alpha, ar)
     u = ar.r(a - y)
-    J = ar.r(ar.r(u * u) * ar.r(0.5))
-    delta = ar.r(u * slope(z, alpha))
+    p, q, r, s = LOSSES[case.get("loss", "half_sum")](len(X))
+    J = ar.r(ar.r(u * u) * ar.r(p / q))
+    dJ_da = u if r == s else ar.r(u * ar.r(r / s))
+    at_zero = {"one": ar.r(1.0), "alpha": alpha, "midpoint": ar.r((1 + alpha) / 2)}[
+        case.get("at_zero", "one")
+    ]
+    delta = ar.r(dJ_da * slope(z, alpha, at_zero))
     dJ_dw = np.array([dot(ar, delta[np.newaxis, :], X[:, j])[0] for j in range(X.shape[1])])
     dJ_db = dot(ar, delta[np.newaxis, :], np.ones(len(delta), dtype=ar.dtype))[0]
     golden_z = ar.r(case["golden_z"])
@@ -136,7 +144,7 @@ def implementation(
         "z": z,
         "a": a,
         "J": J,
-        "da_dz": slope(golden_z, alpha),
+        "da_dz": slope(golden_z, alpha, at_zero),
         "dJ_dw": dJ_dw,
         "dJ_db": np.array(dJ_db),
         "w_new": ar.r(w - ar.r(lr * fed_w)),
@@ -174,6 +182,8 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
         "b": draw(value),
         "lr": draw(st.sampled_from([0.01, 0.1, 0.001])),
         "alpha": draw(st.sampled_from([0.01, 0.2, 0.5])),
+        "at_zero": draw(st.sampled_from(DERIVATIVES_AT_ZERO)),
+        "loss": draw(st.sampled_from(list(LOSSES))),
     }
 
 
@@ -183,8 +193,9 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
 def test_correct_implementations_stay_within_their_bounds(
     precision: str, case: dict[str, Any], data: st.DataObject
 ) -> None:
+    conventions = {"derivative_at_zero": case["at_zero"], "loss": case["loss"]}
     result = create_backprop_test_case(
-        case["X"], case["y"], case["w"], case["b"], case["lr"], alpha=case["alpha"]
+        case["X"], case["y"], case["w"], case["b"], case["lr"], alpha=case["alpha"], **conventions
     )
     try:
         stages, _ = bounds(result, PRECISIONS[precision])

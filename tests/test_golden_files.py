@@ -62,7 +62,7 @@ def _limit_memory() -> None:
 
 
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m golden --root ROOT ARGS`` on golden v1, from inside `root`: messages name ``v1/<x>.json``."""
+    """``python -m golden --root ROOT ARGS`` on golden v1, run in `root`: messages name ``v1/<x>.json``."""
     flag = "--golden" if args[0] in ("validate", "tdd") else "--version"
     pinned = [*args, flag, "v1"] if flag not in args else list(args)
     return subprocess.run(

@@ -84,6 +84,24 @@ def test_a_folder_of_mixed_submissions_is_graded_into_one_table(mixed: Path) -> 
     assert "running subs/erin.py raised SyntaxError" in rows["erin"]["message"]
 
 
+def test_a_submission_that_kills_its_grading_process_costs_itself_only(tmp_path: Path) -> None:
+    killer = (
+        "import signal\n"
+        "class Killer(Textbook):\n"
+        "    def forward(self, X):\n"
+        "        os.kill(os.getppid(), signal.SIGKILL)\n"
+        "        time.sleep(5)\n"
+    )
+    submit(tmp_path / "subs", "a_killer", "Killer", extra=killer)
+    submit(tmp_path / "subs", "b_good", "Textbook")
+    submit(tmp_path / "subs", "c_good", "Textbook")
+    out = oracle("subs/*.py:Neuron", "--jobs", "1", "--no-properties", "--format", "json", cwd=tmp_path)
+    assert out.returncode == 1, out.stderr
+    rows = json.loads(out.stdout)["implementations"]
+    assert rows[0]["message"] == "its grading process ended while it ran (killed by SIGKILL)"
+    assert [r["ok"] for r in rows] == [False, True, True]
+
+
 def test_the_text_table_has_a_row_per_impl_and_the_verdict_last(mixed: Path) -> None:
     out = oracle("subs/alice.py:Neuron", "subs/bob.py:Neuron", "--no-properties", cwd=mixed)
     assert out.returncode == 1
@@ -91,9 +109,8 @@ def test_the_text_table_has_a_row_per_impl_and_the_verdict_last(mixed: Path) -> 
     assert lines[0] == "validated 2 implementations against golden v1"
     assert lines[2].split() == ["impl", "score", "passed", "failed", "first", "failure", "message"]
     assert lines[3].split() == ["subs/alice.py:Neuron", "12/16", "12", "0"]
-    assert lines[4].startswith(
-        "subs/bob.py:Neuron     8/16       8       4  batch_input_gradients (dJ_db)  dJ_db"
-    )
+    assert lines[4].startswith("subs/bob.py:Neuron     8/16       8       4  batch_input_gradients (dJ_db)  ")
+    assert "likely: dJ_db equals the mean over the 2 rows instead of the sum" in lines[4]
     assert lines[-1] == "FAILED: 1 of 2 implementations OK"
 
 

@@ -6,9 +6,16 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from syrupy.assertion import SnapshotAssertion
+
+from golden.files.store import load_set
+from golden.learn.constructor import is_default_alpha
+from golden.learn.tdd import CURRICULUM, red_screen
+from golden.outcome import Outcome, Status
 
 # What a learner writes, method by method, in the order the curriculum asks for it.
 SOLUTIONS = [
@@ -47,9 +54,31 @@ def fill(path: Path, method: str, body: str) -> None:
     path.write_text(new)
 
 
+def drop(path: Path, method: str) -> None:
+    """Remove `method`, its docstring and body, from the class in `path`."""
+    source = path.read_text()
+    new, count = re.subn(rf"    def {method}\(.*?\n(?=    def |\Z)", "", source, count=1, flags=re.S)
+    assert count == 1, method
+    path.write_text(new)
+
+
+def learner(tmp_path: Path, **bodies: str) -> Path:
+    """The starter with every method filled in correctly, except those given in `bodies`."""
+    oracle("scaffold", "my_neuron.py", cwd=tmp_path)
+    path = tmp_path / "my_neuron.py"
+    for method, body in SOLUTIONS:
+        fill(path, method, bodies.get(method, body))
+    return path
+
+
 def red_step(screen: str) -> int | None:
     found = re.search(r"^  RED\s+(\d+)\.", screen, flags=re.M)
     return int(found.group(1)) if found else None
+
+
+def marks(screen: str) -> dict[int, str]:
+    """Each step's mark on the progress list: GREEN, RED, SKIP or ·."""
+    return {int(n): mark for mark, n in re.findall(r"^  (GREEN|RED|SKIP|·)\s+(\d+)\. ", screen, flags=re.M)}
 
 
 def test_scaffold_writes_a_starter_that_validate_accepts_as_following_the_protocol(tmp_path: Path) -> None:
@@ -157,3 +186,189 @@ def test_a_non_positive_timeout_is_refused(tmp_path: Path) -> None:
         out.stderr
         == "neuron-oracle: error: --timeout is 0; expected a number of seconds > 0 and at most 86400\n"
     )
+
+
+# -- step 1 checks what __init__ itself stores, before the harness sets anything -------------------------
+
+
+def test_an_empty_init_is_red_at_step_1_naming_what_is_missing(
+    tmp_path: Path, snapshot: SnapshotAssertion
+) -> None:
+    learner(tmp_path, __init__="pass")  # the golden cases set w, b and alpha themselves: they would pass
+    out = oracle("tdd", "my_neuron.py:Neuron", cwd=tmp_path)
+    assert out.returncode == 1, out.stdout
+    assert red_step(out.stdout) == 1
+    assert "Step 1, parameters: RED on Neuron(3), as its own __init__ leaves it" in out.stdout
+    assert (
+        "    why            reading w raised AttributeError: 'Neuron' object has no attribute 'w'\n"
+        in out.stdout
+    )
+    assert "reading alpha raised AttributeError: 'Neuron' object has no attribute 'alpha'" in out.stdout
+    assert out.stdout == snapshot
+
+
+@pytest.mark.parametrize(
+    ("init", "why"),
+    [
+        (
+            "self.w = np.zeros(n_features)\nself.b = 0.0",
+            "reading alpha raised AttributeError: 'Neuron' object has no attribute 'alpha'",
+        ),
+        (
+            "self.w = np.zeros(n_features)\nself.b = 0.0\nself.alpha = 0.2",
+            "alpha is 0.2; expected 0.01 by default",
+        ),
+        (
+            "self.w = np.zeros(2)\nself.b = 0.0\nself.alpha = 0.01",
+            "w has shape (2,); expected (3,), one weight",
+        ),
+        (
+            "self.w = np.zeros(n_features)\nself.b = np.zeros(1)\nself.alpha = 0.01",
+            "b is an array of shape (1,)",
+        ),
+        (
+            "self.w = [0.0] * n_features\nself.b = None\nself.alpha = 0.01",
+            "b is None; expected a single number",
+        ),
+    ],
+    ids=["forgets alpha", "alpha 0.2", "w of a fixed size", "b an array", "b None"],
+)
+def test_an_init_that_stores_a_parameter_wrong_is_red_at_step_1(tmp_path: Path, init: str, why: str) -> None:
+    learner(tmp_path, __init__=init)
+    out = oracle("tdd", "my_neuron.py:Neuron", cwd=tmp_path)
+    assert out.returncode == 1, out.stdout
+    assert red_step(out.stdout) == 1, out.stdout
+    assert re.search(rf"^    why            {re.escape(why)}", out.stdout, flags=re.M), out.stdout
+
+
+def test_alpha_counts_as_the_default_when_it_is_0_01_in_its_own_precision() -> None:
+    assert is_default_alpha(0.01, "float64")
+    assert is_default_alpha(float(np.float32(0.01)), "float32")
+    assert not is_default_alpha(float(np.float32(0.01)), "float64")  # float64 holds 0.01 closer than that
+    assert not is_default_alpha(0.0100001, "float32")
+    assert not is_default_alpha(float("nan"), "float64")
+    assert not is_default_alpha(0.2, None)
+
+
+# -- the red screen names a shape; a diagnosis is the hint -------------------------------------------------
+
+
+def test_a_linear_of_shape_m_by_1_names_the_shape(tmp_path: Path, snapshot: SnapshotAssertion) -> None:
+    learner(tmp_path, linear="return (np.dot(X, self.w) + self.b).reshape(-1, 1)")
+    out = oracle("tdd", "my_neuron.py:Neuron", cwd=tmp_path)
+    assert red_step(out.stdout) == 2
+    assert "    why            linear returned shape (1, 1); expected (1,)\n" in out.stdout
+    assert out.stdout == snapshot
+
+
+def golden_case(name: str) -> Any:
+    return load_set().cases[name]
+
+
+def test_a_diagnosis_is_shown_as_the_hint_instead_of_the_steps() -> None:
+    step = CURRICULUM[6]  # bias gradient
+    diagnosis = {
+        "id": "bias_gradient_mean",
+        "message": "dJ_db equals the mean over the 2 rows instead of the sum: the bias is shared by every "
+        "example, so its gradient adds up",
+    }
+    outcome = Outcome(
+        "batch_input_gradients", Status.FAILED, stage="dJ_db", expected=-0.5, got=-0.25, diagnosis=diagnosis
+    )
+    screen = red_screen(7, step, outcome, golden_case("batch_input_gradients"))
+    assert screen[-1] == f"  hint      {diagnosis['message']}"
+    assert step.hint not in "\n".join(screen)
+    outcome.diagnosis = None
+    assert (
+        red_screen(7, step, outcome, golden_case("batch_input_gradients"))[-1] == f"  hint      {step.hint}"
+    )
+
+
+def test_the_red_screen_shows_why_only_when_expected_and_got_do_not_say_it() -> None:
+    step, case = CURRICULUM[1], golden_case("negative_gradients_increase_weights")
+    plain = Outcome(
+        case.name, Status.FAILED, stage="z", message="z expected [1.2], got [1.3]", expected=[1.2]
+    )
+    plain.got = [1.3]
+    assert not any(line.startswith("    why") for line in red_screen(2, step, plain, case))
+    for got, message in (
+        ([[1.2]], "linear returned shape (1, 1); expected (1,)"),
+        (["nan"], "linear returned nan at index (0,); NaN and infinity are errors"),
+        (None, "linear returned None; expected real numbers"),
+    ):
+        odd = Outcome(case.name, Status.FAILED, stage="z", message=message, expected=[1.2], got=got)
+        assert f"    why            {message}" in red_screen(2, step, odd, case), message
+
+
+# -- a step is green only when it was checked ---------------------------------------------------------------
+
+
+def test_steps_whose_optional_method_is_absent_are_not_checked_and_never_green(
+    tmp_path: Path, snapshot: SnapshotAssertion
+) -> None:
+    path = learner(
+        tmp_path,
+        forward="z = np.dot(X, self.w) + self.b\nreturn np.where(z < 0, self.alpha * z, z)",
+        gradient="raise NotImplementedError",
+    )
+    for method in ("linear", "activation_derivative", "loss"):
+        drop(path, method)
+    out = oracle("tdd", "my_neuron.py:Neuron", cwd=tmp_path)
+    assert marks(out.stdout) == {
+        **{1: "GREEN", 2: "SKIP", 3: "GREEN", 4: "SKIP", 5: "SKIP", 6: "RED"},
+        **{7: "·", 8: "·", 9: "·", 10: "·"},
+    }
+    assert "  SKIP   2. linear part            not checked: no `linear` method\n" in out.stdout
+    assert "  SKIP   4. activation derivative  not checked: no `activation_derivative` method\n" in out.stdout
+    assert "  SKIP   5. loss                   not checked: no `loss` method\n" in out.stdout
+    assert "Every step before this one is green or not checked." in out.stdout
+    assert out.stdout == snapshot(name="red at step 6")
+    fill(
+        path,
+        "gradient",
+        "z = np.dot(X, self.w) + self.b\n"
+        "delta = (self.forward(X) - y_true) * np.where(z < 0, self.alpha, 1.0)\n"
+        "return np.dot(delta, X), float(delta.sum())",
+    )
+    out = oracle("tdd", "my_neuron.py:Neuron", "--examples", "20", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout
+    assert [n for n, mark in marks(out.stdout).items() if mark != "GREEN"] == [2, 4, 5]
+    assert "All green: 7 of 10 steps (3 not checked) and every golden case." in out.stdout
+    assert out.stdout == snapshot(name="all green")
+
+
+SIGMOID_ONLY = """
+import numpy as np
+
+
+class Neuron:
+    supported_activations = ("sigmoid",)
+
+    def __init__(self, n_features, activation="sigmoid"):
+        self.w, self.b, self.alpha = np.zeros(n_features), 0.0, 0.01
+
+    def forward(self, X):
+        return 1.0 / (1.0 + np.exp(-(np.dot(X, self.w) + self.b)))
+
+    def gradient(self, X, y_true):
+        a = self.forward(X)
+        delta = (a - y_true) * a * (1.0 - a)
+        return np.dot(delta, X), float(delta.sum())
+
+    def update_weights(self, dJ_dw, dJ_db, learning_rate):
+        self.w = self.w - learning_rate * np.asarray(dJ_dw)
+        self.b = self.b - learning_rate * dJ_db
+"""
+
+
+def test_a_class_without_leaky_relu_is_red_saying_there_is_nothing_to_walk(
+    tmp_path: Path, snapshot: SnapshotAssertion
+) -> None:
+    (tmp_path / "my_neuron.py").write_text(SIGMOID_ONLY)  # a correct sigmoid neuron: its one case passes
+    out = oracle("tdd", "my_neuron.py:Neuron", "--examples", "20", cwd=tmp_path)
+    assert out.returncode == 1, out.stdout
+    assert out.stdout.splitlines()[2].startswith(
+        "RED: nothing checked. Neuron declares no activation the walk can run"
+    ), out.stdout
+    assert "All green" not in out.stdout and "GREEN" not in out.stdout
+    assert out.stdout == snapshot

@@ -15,21 +15,28 @@ import numpy as np
 
 from golden.files.case import GoldenCase
 from golden.harness.compare import Checker, Divergence, pair
+from golden.harness.conventions import Conventions, under
+from golden.harness.diagnosis import DECOY, diagnose
 from golden.harness.protocol import Value
 from golden.harness.proxy import Raised, Remote, RemoteNeuron
 from golden.outcome import Kind, Outcome, Status
 
 
-def run_case(remote: Remote, case: GoldenCase, precision: str = "float64") -> Outcome:
+def run_case(
+    remote: Remote, case: GoldenCase, precision: str = "float64", conventions: Conventions | None = None
+) -> Outcome:
     """Run every stage of `case` on the implementation, held to `precision`; stop at the first that diverges.
 
     A golden v2 case is judged by its bounds in `precision` (skipped when it has none there: a value does
-    not fit); a golden v1 case by its float64 tolerance.
+    not fit); a golden v1 case by its float64 tolerance. Under declared `conventions` the expected values
+    are the oracle's for them. A failed stage is diagnosed against the catalogue of classic mistakes.
     """
     activation = case.inputs.activation
     if activation not in remote.activations:
         reason = f"activation {activation!r} is not in {remote.name}.supported_activations"
         return Outcome(case.name, Status.SKIPPED, Kind.CASE, message=reason)
+    conventions = conventions or Conventions()
+    case = under(case, conventions)
     try:
         bounds = case.bounds_in(precision)
     except KeyError as e:
@@ -38,11 +45,23 @@ def run_case(remote: Remote, case: GoldenCase, precision: str = "float64") -> Ou
     try:
         _stages(remote, case, check, bounds or {})
     except Divergence as d:
-        agreed = check.agreed
-        return Outcome(
-            case.name, d.status, Kind.CASE, d.stage, d.message, agreed, ratios=check.ratios, **d.extra
+        outcome = Outcome(
+            case.name, d.status, Kind.CASE, d.stage, d.message, check.agreed, ratios=check.ratios, **d.extra
         )
+        if d.status is Status.FAILED and d.got_values is not None and d.stage is not None:
+            bound = (bounds or {}).get(d.stage) if bounds else _tolerance(case, d.stage)
+            outcome.diagnosis = diagnose(case, d.stage, d.got_values, bound, precision, conventions.as_dict())
+        return outcome
     return Outcome(case.name, Status.PASSED, Kind.CASE, agreed=check.agreed, ratios=check.ratios)
+
+
+def _tolerance(case: GoldenCase, stage: str) -> Any:
+    """golden v1: the case's tolerance as a bound on each value of `stage` (atol + rtol·|expected|)."""
+    try:
+        expected = np.asarray(case.expected.stage(stage), dtype=np.float64)
+    except AttributeError:
+        return None
+    return case.atol + case.rtol * np.abs(expected)
 
 
 def _stages(remote: Remote, case: GoldenCase, check: Checker, bounds: dict[str, Any]) -> None:
@@ -66,6 +85,7 @@ def _stages(remote: Remote, case: GoldenCase, check: Checker, bounds: dict[str, 
         check("da_dz", "activation_derivative", da_dz, exp.da_dz, (m,), bound("da_dz"))
     if "loss" in remote.optional:
         check("J", "loss", call(neuron, "J", "loss", X, y), exp.J, (m,), bound("J"))
+    call(neuron, "dJ_dw", "forward", DECOY * X)  # a decoy: a gradient that reuses it shows as stale_forward
     dJ_dw, dJ_db = pair(call(neuron, "dJ_dw", "gradient", X, y), "dJ_dw")
     check("dJ_dw", "gradient", dJ_dw, exp.dJ_dw, (n,), bound("dJ_dw"))
     check("dJ_db", "gradient", dJ_db, exp.dJ_db, (), bound("dJ_db"))

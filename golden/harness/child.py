@@ -98,11 +98,15 @@ def describe_class(impl: type) -> dict[str, Any]:
     declared = inspect.getattr_static(impl, "supported_activations", ("leaky_relu",))
     activations = [a for a in declared if isinstance(a, str)] if isinstance(declared, list | tuple) else []
     precision = inspect.getattr_static(impl, "precision", None)
+    conventions = inspect.getattr_static(impl, "conventions", None)
+    if isinstance(conventions, dict):
+        conventions = {protocol.short(str(k), 40): protocol.short(str(v), 40) for k, v in conventions.items()}
     return {
         "name": protocol.short(impl.__name__, 80),
         "optional": [m for m in OPTIONAL_METHODS if is_method(impl, m)],
         "activations": activations,
         "precision": protocol.short(precision, 40) if isinstance(precision, str) else None,
+        "conventions": conventions if isinstance(conventions, dict) else None,
     }
 
 

@@ -24,9 +24,12 @@ Array = NDArray[np.float64]
 class Divergence(Exception):
     """The first stage of a case that does not agree: its status, its name and why."""
 
-    def __init__(self, status: Status, stage: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self, status: Status, stage: str, message: str, got_values: Array | None = None, **extra: Any
+    ) -> None:
         super().__init__(message)
         self.status, self.stage, self.message, self.extra = status, stage, short(message, 400), extra
+        self.got_values = got_values  # the numbers got, when they were numbers of the right shape
 
 
 def numbers(value: Value, stage: str, what: str) -> Array:
@@ -112,6 +115,7 @@ class Checker:
                 Status.FAILED,
                 stage,
                 f"{label(stage, what)} expected {fmt(want)}, got {fmt(got)}{why}; {before}",
+                got_values=got,
                 expected=expected,
                 got=_json(got),
             )

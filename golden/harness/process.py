@@ -214,6 +214,13 @@ def _valid_info(info: dict[str, Any]) -> bool:
         and isinstance(info.get("activations"), list)
         and all(isinstance(a, str) for a in info["activations"])
         and isinstance(info.get("precision"), str | None)
+        and (info.get("conventions") is None or _strings(info["conventions"]))
+    )
+
+
+def _strings(mapping: Any) -> bool:
+    return isinstance(mapping, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
     )
 
 

@@ -32,6 +32,7 @@ from golden.harness.protocol import Value, short
 from golden.harness.proxy import Op, Raised, Remote, RemoteNeuron
 from golden.outcome import Kind, Outcome, Status
 from oracle import create_backprop_test_case, to_float
+from oracle.backprop import LOSSES
 from oracle.bounds import PRECISIONS, Bounded, Model, OutOfRange, bounds, round_up, to_fraction
 from oracle.exact import ACTIVATIONS
 
@@ -95,13 +96,23 @@ class Exact:
         )
 
 
-def exact(p: Problem, precision: str, lr: float = 0.0) -> Exact:
-    """The oracle's values and bounds for `p` (stages z, a, dJ_dw, dJ_db, w_new, b_new, w, b).
+def exact(p: Problem, remote: Remote, lr: float = 0.0) -> Exact:
+    """The oracle's values and bounds for `p` (z, a, dJ_dw, dJ_db, w_new, b_new, w, b), in the precision
+    and under the conventions the implementation is held to.
 
     An example whose values do not fit in `precision` is rejected (``assume``).
     """
+    precision = remote.precision
     result = create_backprop_test_case(
-        p.X.tolist(), p.y.tolist(), p.w.tolist(), p.b, lr, alpha=p.alpha, activation=p.activation
+        p.X.tolist(),
+        p.y.tolist(),
+        p.w.tolist(),
+        p.b,
+        lr,
+        alpha=p.alpha,
+        activation=p.activation,
+        derivative_at_zero=remote.conventions.get("derivative_at_zero", "one"),
+        loss=remote.conventions.get("loss", "half_sum"),
     )
     model = Model(PRECISIONS[precision])
     try:
@@ -173,20 +184,26 @@ def as_gradient(value: Value) -> tuple[Array, float]:
     return read(dJ_dw, "gradient's dJ_dw"), float(read(dJ_db, "gradient's dJ_db").reshape(-1)[0])
 
 
-def loss(a: Array, y: Array) -> Fraction:
-    """½ Σ (a − y)², computed here, exactly, from the implementation's forward."""
+def share(remote: Remote, m: int) -> Fraction:
+    """The factor c of the batch loss c·Σ(a − y)² under the conventions in force: ½, 1, 1/m or 1/2m."""
+    p, q, _, _ = LOSSES[remote.conventions.get("loss", "half_sum")](m)
+    return Fraction(p, q)
+
+
+def loss(a: Array, y: Array, c: Fraction) -> Fraction:
+    """c·Σ (a − y)², computed here, exactly, from the implementation's forward."""
     squares = ((Fraction(ai) - Fraction(yi)) ** 2 for ai, yi in zip(a.tolist(), y.tolist(), strict=True))
-    return sum(squares, Fraction(0)) / 2
+    return c * sum(squares, Fraction(0))
 
 
-def loss_bound(a: Array, y: Array, e: Array) -> Fraction:
-    """How far ½Σ(a − y)² may lie from the exact loss when each |a_i − exact a_i| <= e_i.
+def loss_bound(a: Array, y: Array, e: Array, c: Fraction) -> Fraction:
+    """How far c·Σ(a − y)² may lie from the exact loss when each |a_i − exact a_i| <= e_i.
 
-    Σ(|a_i − y_i|·e_i + e_i²/2), from (u + d)² − u² = 2ud + d² with |d| <= e.
+    c·Σ(2|a_i − y_i|·e_i + e_i²), from (u + d)² − u² = 2ud + d² with |d| <= e.
     """
     rows = zip(a.tolist(), y.tolist(), e.tolist(), strict=True)
-    terms = (abs(Fraction(ai) - Fraction(yi)) * Fraction(ei) + Fraction(ei) ** 2 / 2 for ai, yi, ei in rows)
-    return sum(terms, Fraction(0))
+    terms = (2 * abs(Fraction(ai) - Fraction(yi)) * Fraction(ei) + Fraction(ei) ** 2 for ai, yi, ei in rows)
+    return c * sum(terms, Fraction(0))
 
 
 def before_and_after(remote: Remote, neuron: RemoteNeuron, op: Op) -> tuple[Array, Array, Array, Array]:
@@ -266,25 +283,33 @@ def batch_gradient_is_the_sum_of_its_parts(remote: Remote, max_examples: int | N
     """The gradient of a batch is the sum of the gradients of its parts (a mean would not be).
 
     Each of the three gradients lies within its own bound of the exact one, so the batch's and the sum of
-    the parts' may differ by the sum of the three bounds, compared exactly.
+    the parts' may differ by the sum of the three bounds, compared exactly. Under a declared mean loss,
+    each part's gradient is weighted by its rows: m·batch = k·first + (m − k)·rest.
     """
 
     @given(p=problems(remote, min_rows=2), data=st.data())
     def test(p: Problem, data: st.DataObject) -> None:
         k = data.draw(st.integers(1, p.X.shape[0] - 1), label="split")
         parts = (p, p.part(slice(None, k)), p.part(slice(k, None)))
-        bounds_ = [exact(q, remote.precision) for q in parts]
+        bounds_ = [exact(q, remote) for q in parts]
         neuron = p.neuron(remote)
         whole, first, rest = map(
             as_gradient, remote.gather(*(neuron.op("gradient", q.X, q.y) for q in parts))
         )
+        m = p.X.shape[0]
+        mean = remote.conventions.get("loss") in ("mean", "half_mean")
+        weights = [Fraction(rows, m) if mean else Fraction(1) for rows in (m, k, m - k)]
         for i, name in ((0, "dJ_dw"), (1, "dJ_db")):
-            limit = sum(np.atleast_1d(e.bounds[name]) for e in bounds_)
+            limit = sum(
+                float(wt) * np.atleast_1d(e.bounds[name])
+                for wt, e in zip(weights[1:], bounds_[1:], strict=True)
+            )
+            limit = limit + np.atleast_1d(bounds_[0].bounds[name])
             got = np.atleast_1d(np.asarray(whole[i], dtype=np.float64))
             pairs = zip(np.atleast_1d(first[i]).tolist(), np.atleast_1d(rest[i]).tolist(), strict=True)
-            parts_sum = [Fraction(f) + Fraction(r) for f, r in pairs]
+            parts_sum = [weights[1] * Fraction(f) + weights[2] * Fraction(r) for f, r in pairs]
             for g, s, b in zip(got.tolist(), parts_sum, np.atleast_1d(limit).tolist(), strict=True):
-                assert abs(Fraction(g) - s) <= Fraction(b), (
+                assert abs(Fraction(g) - s) <= Fraction(round_up(Fraction(b) * (1 + Fraction(1, 2**40)))), (
                     f"{name} of the batch {got.tolist()} vs the sum of its parts "
                     f"{[float(x) for x in parts_sum]}: beyond the three {remote.precision} bounds ({b:.2g})"
                 )
@@ -298,7 +323,7 @@ def row_order_does_not_change_the_gradient(remote: Remote, max_examples: int | N
     @given(p=problems(remote, min_rows=2), data=st.data())
     def test(p: Problem, data: st.DataObject) -> None:
         order = np.array(data.draw(st.permutations(range(p.X.shape[0])), label="order"))
-        e = exact(p, remote.precision)
+        e = exact(p, remote)
         neuron = p.neuron(remote)
         ops = neuron.op("gradient", p.X, p.y), neuron.op("gradient", p.X[order], p.y[order])
         g, g_perm = map(as_gradient, remote.gather(*ops))
@@ -318,7 +343,7 @@ def forward_is_row_wise(remote: Remote, max_examples: int | None = None) -> None
 
     @given(p=problems(remote))
     def test(p: Problem) -> None:
-        e = exact(p, remote.precision)
+        e = exact(p, remote)
         neuron = p.neuron(remote)
         ops = [neuron.op("forward", X) for X in (p.X, *(p.X[i : i + 1] for i in range(p.X.shape[0])))]
         batch, *rows = (read(v, "forward") for v in remote.gather(*ops))
@@ -346,7 +371,7 @@ def gradient_matches_central_differences(remote: Remote, max_examples: int | Non
     def test(p: Problem) -> None:
         assume(np.abs(p.z).min() > 1e-3)  # a step of h·|x| <= 3e-6 never crosses the kink
         if remote.precision != "float64":
-            e = exact(p, remote.precision)
+            e = exact(p, remote)
             dJ_dw, dJ_db = as_gradient(p.neuron(remote).call("gradient", p.X, p.y))
             e.check(dJ_dw, "dJ_dw", "dJ_dw vs the exact derivative", remote.precision)
             e.check(np.array(dJ_db), "dJ_db", "dJ_db vs the exact derivative", remote.precision)
@@ -356,7 +381,7 @@ def gradient_matches_central_differences(remote: Remote, max_examples: int | Non
         ops = [p.neuron(remote).op("gradient", p.X, p.y), *moved]
         grad, *a = remote.gather(*ops)
         dJ_dw, dJ_db = as_gradient(grad)
-        J = [float(loss(read(v, "forward"), p.y)) for v in a]
+        J = [float(loss(read(v, "forward"), p.y, share(remote, len(p.y)))) for v in a]
         numeric = [(up - down) / (2 * h) for up, down in zip(J[::2], J[1::2], strict=True)]
         got = np.append(dJ_dw, dJ_db)
         assert np.isclose(got, numeric, rtol=1e-5, atol=1e-5).all(), (
@@ -380,24 +405,24 @@ def small_step_does_not_increase_the_loss(remote: Remote, max_examples: int | No
     def test(p: Problem) -> None:
         neuron = p.neuron(remote)
         lr = float(1e-3 / ((1 + np.abs(p.y).max()) * (1 + float((p.X**2).sum()) + p.X.shape[0])))
-        e = exact(p, remote.precision)
+        e, c = exact(p, remote), share(remote, len(p.y))
         grad, a = remote.gather(neuron.op("gradient", p.X, p.y), neuron.op("forward", p.X))
         dJ_dw, dJ_db = as_gradient(grad)
         assume(np.abs(p.z).min() > lr * (np.abs(p.X @ dJ_dw).max() + abs(dJ_db)) + 1e-9)
         _, a_after = remote.gather(neuron.op("update_weights", dJ_dw, dJ_db, lr), neuron.op("forward", p.X))
         stepped = Problem(p.X, p.y, p.w - lr * dJ_dw, p.b - lr * dJ_db, p.alpha, p.activation)
-        e_after = exact(stepped, remote.precision)
+        e_after = exact(stepped, remote)
         before_a, after_a = read(a, "forward"), read(a_after, "forward")
         g = np.abs(np.append(e.values["dJ_dw"], e.values["dJ_db"]))
         e_g = np.append(e.bounds["dJ_dw"], e.bounds["dJ_db"])
         drift = Fraction(round_up(Fraction(lr * (float(g @ e_g) + 1e-3 * float((g + e_g) @ (g + e_g)))) * 2))
         # the stepped parameters carry the update's own rounding too: twice the bound of a there
         slack = (
-            loss_bound(before_a, p.y, e.bounds["a"])
-            + loss_bound(after_a, p.y, 2 * e_after.bounds["a"])
+            loss_bound(before_a, p.y, e.bounds["a"], c)
+            + loss_bound(after_a, p.y, 2 * e_after.bounds["a"], c)
             + drift
         )
-        before, after = loss(before_a, p.y), loss(after_a, p.y)
+        before, after = loss(before_a, p.y, c), loss(after_a, p.y, c)
         assert after <= before + slack, (
             f"loss rose from {float(before)!r} to {float(after)!r} (lr {lr:g}), "
             f"beyond the {remote.precision} bounds ({float(slack):.2g})"
@@ -431,7 +456,7 @@ def agrees_with_the_oracle(remote: Remote, max_examples: int | None = None) -> N
 
     @given(p=problems(remote), lr=st.floats(0, 1))
     def test(p: Problem, lr: float) -> None:
-        e = exact(p, remote.precision, lr)
+        e = exact(p, remote, lr)
         neuron = p.neuron(remote)
         reads = neuron.read("w"), neuron.read("b")
         ops = neuron.op("forward", p.X), neuron.op("gradient", p.X, p.y)

@@ -34,6 +34,7 @@ class Remote:
         self.call_timeout = call_timeout
         self.deadline = float("inf")  # the end of the current case or property's budget
         self.precision = "float64"  # what its answers are held to (golden.harness.session chooses)
+        self.conventions: dict[str, str] = {}  # the conventions in force, when not the seed's
         self._ids = itertools.count()
 
     @property
@@ -60,6 +61,12 @@ class Remote:
             ["set", neuron.key, "b", float(b)],
             ["set", neuron.key, "alpha", float(alpha)],
         ]
+        return neuron
+
+    def fresh(self, n_features: int, activation: str) -> RemoteNeuron:
+        """A fresh instance as its own constructor leaves it, nothing set (queued until its first use)."""
+        neuron = RemoteNeuron(self, next(self._ids))
+        neuron.pending.append(["new", neuron.key, n_features, activation])
         return neuron
 
     def gather(self, *ops: Op) -> list[protocol.Value]:

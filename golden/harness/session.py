@@ -24,6 +24,8 @@ from golden.files.case import GoldenCase
 from golden.files.store import ROOT, GoldenSet, list_cases, load_set
 from golden.files.versions import CURRENT
 from golden.harness.cases import run_case
+from golden.harness.conventions import Conventions, resolve
+from golden.harness.conventions import check as check_conventions
 from golden.harness.process import Child, Lost
 from golden.harness.proxy import Raised, Remote
 from golden.outcome import Kind, Outcome, Status
@@ -61,9 +63,12 @@ class Session:
         timeout: float = DEFAULT_TIMEOUT,
         examples: int | None = None,
         precision: str | None = None,
+        conventions: dict[str, str] | None = None,
     ) -> None:
         check_budget(timeout, examples)
         check_precision(precision)
+        self.declared_conventions = check_conventions(conventions or {}, "--convention")
+        self.conventions = Conventions()  # resolved with the class's own declaration when IMPL loads
         self.precision = precision  # declared, or detected when IMPL first loads
         self.precision_source = "declared with --precision" if precision else ""
         self.child = Child(spec)
@@ -90,16 +95,29 @@ class Session:
                 if not self.child.alive:  # the probe ended the child: start a fresh one
                     self.child.start(max(self.timeout, MIN_LOAD_TIMEOUT))
             remote.precision = self.precision
+            try:
+                declared = check_conventions(
+                    self.child.info.get("conventions") or {}, f"{remote.name}.conventions"
+                )
+            except OptionError as e:
+                raise ImplError(f"IMPL {self.spec!r}: {e}") from None
+            self.conventions = resolve(self.declared_conventions, declared, remote.name)
+            remote.conventions = self.conventions.as_dict()
             self._remote = remote
         return self._remote
 
+    def describe(self) -> str:
+        """What the report's first lines say: the precision and conventions in force, and why."""
+        precision = f"{self.precision or 'float64'} ({self.precision_source or 'not determined'})"
+        return f"{precision}\nconventions: {self.conventions.describe()}"
+
     def case(self, case: GoldenCase) -> Outcome:
         """Run one golden case within `timeout`."""
-        return self._item(
+        return self.item(
             case.name,
             Kind.CASE,
             self.timeout,
-            lambda remote: run_case(remote, case, self.precision or "float64"),
+            lambda remote: run_case(remote, case, self.precision or "float64", self.conventions),
         )
 
     def property(self, name: str) -> Outcome:
@@ -107,7 +125,7 @@ class Session:
         from golden.harness.properties import run_property  # Hypothesis is imported only when needed
 
         budget = self.timeout * PROPERTY_FACTOR
-        return self._item(
+        return self.item(
             name, Kind.PROPERTY, budget, lambda remote: run_property(remote, name, self.examples)
         )
 
@@ -120,7 +138,9 @@ class Session:
         for name in names:
             yield self.property(name)
 
-    def _item(self, name: str, kind: Kind, budget: float, run: Callable[[Remote], Outcome]) -> Outcome:
+    def item(self, name: str, kind: Kind, budget: float, run: Callable[[Remote], Outcome]) -> Outcome:
+        """Run `run` on the implementation as one item named `name`, within `budget` seconds: a lost child is
+        an ERROR outcome, a timeout counts toward the three in a row, after which nothing more runs."""
         if self.timeouts_in_a_row >= MAX_TIMEOUTS_IN_A_ROW:
             why = f"not run: {self.timeouts_in_a_row} items in a row timed out"
             return Outcome(name, Status.ERROR, kind, message=why)
@@ -218,6 +238,7 @@ def validate(
     examples: int | None = None,
     root: Path = ROOT,
     precision: str | None = None,
+    conventions: dict[str, str] | None = None,
 ) -> Verdict:
     """Run the golden cases of `version` (those matching `pattern`), then the properties, on IMPL `spec`.
 
@@ -226,11 +247,10 @@ def validate(
     """
     check_budget(timeout, examples)
     golden = load_set(version, root, select_cases(version, pattern, root))
-    with Session(spec, golden, timeout, examples, precision) as session:
+    with Session(spec, golden, timeout, examples, precision, conventions) as session:
         outcomes = list(session.run(list(golden.cases.values()), properties))
         session.child.stop()
-        chosen = f"{session.precision or 'float64'} ({session.precision_source or 'not determined'})"
-        return Verdict(outcomes, chosen, golden.verify())
+        return Verdict(outcomes, session.describe(), golden.verify())
 
 
 def _property_names() -> list[str]:

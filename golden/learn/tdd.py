@@ -1,24 +1,37 @@
 """`neuron-oracle tdd IMPL`: walk the seed's curriculum and stop at the first red step, saying what is next.
 
-Each step names a stage of ``golden.conformance`` and the golden cases that teach it, simplest first. A
-step is green when its stage agrees on every one of its cases; the first red one is shown with the
-case's inputs, the expected values next to the ones got, the formula and a hint. When every step is
-green the property suite runs, as the safety net for refactoring.
+Each step names a stage of ``golden.outcome.STAGES`` and the golden cases that teach it, simplest first.
+Step 1 first makes ``Impl(3)`` alone and reads what its own ``__init__`` stored
+(``golden.learn.constructor``). A step is green when its stage agrees on every one of its cases that
+ran, and at least one ran; a step whose optional method the class does not define, or whose every case
+was skipped, is not checked (``SKIP``), never green. The first red step is shown with the case's
+inputs, the expected values next to the ones got, why (when they do not say it: a shape, a NaN, a
+raise), the formula and a hint (the diagnosis, when the values match a classic mistake). When every
+step is green the property suite runs, as the safety net for refactoring. A class that declares no
+Leaky ReLU has nothing to walk: red.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from golden.files.case import GoldenCase
 from golden.files.store import ROOT, load_set
 from golden.files.versions import CURRENT
 from golden.harness.properties import PROPERTIES
+from golden.harness.protocol import short
+from golden.harness.proxy import Remote
 from golden.harness.session import DEFAULT_TIMEOUT, Session
-from golden.outcome import STAGE, Outcome, Status, stage_index
+from golden.learn.constructor import EXPECTED, N_FEATURES, own_parameters
+from golden.outcome import STAGE, Kind, Outcome, Status
+
+WALKED = "leaky_relu"  # the activation the curriculum teaches
 
 
 @dataclass(frozen=True)
@@ -38,7 +51,8 @@ CURRICULUM = (
         ("parameters",),
         ("negative_gradients_increase_weights",),
         "w: array (n_features,), b: float, alpha = 0.01",
-        "__init__ stores w, b and alpha as attributes the caller can set and read back.",
+        "__init__ itself sets self.w (n_features numbers), self.b and self.alpha = 0.01; all three can be "
+        "reassigned.",
     ),
     Step(
         "linear part",
@@ -121,6 +135,7 @@ def run_tdd(
     timeout: float = DEFAULT_TIMEOUT,
     examples: int | None = None,
     precision: str | None = None,
+    conventions: dict[str, str] | None = None,
 ) -> Report:
     """Walk the curriculum on IMPL `spec`; stop at the first red step, else run every case and property.
 
@@ -129,7 +144,7 @@ def run_tdd(
     or the class's own, or its forward's dtype), as validate judges them.
     """
     golden = load_set(version, root)
-    with Session(spec, golden, timeout, examples, precision) as session:
+    with Session(spec, golden, timeout, examples, precision, conventions) as session:
         report = _walk(spec, session, golden.cases)
         session.child.stop()
     changes = golden.verify()
@@ -140,8 +155,15 @@ def run_tdd(
     return report
 
 
+Mark = tuple[str, str]  # a step's mark on the progress list (GREEN, SKIP, RED) and the text after its title
+
+
 def _walk(spec: str, session: Session, cases: dict[str, GoldenCase]) -> Report:
     lines = [f"neuron-oracle tdd {spec}", ""]
+    remote = session.remote()
+    if WALKED not in remote.activations:
+        return Report("\n".join([*lines, *_nothing_to_walk(remote), "", _next(None, spec, [])]), False)
+    impl, optional = remote.name, remote.optional  # read now: a child lost later forgets them
     outcomes: dict[str, Outcome] = {}
 
     def outcome(case: str) -> Outcome:
@@ -149,31 +171,35 @@ def _walk(spec: str, session: Session, cases: dict[str, GoldenCase]) -> Report:
             outcomes[case] = session.case(cases[case])
         return outcomes[case]
 
+    done: list[Mark] = []
     for number, step in enumerate(CURRICULUM, 1):
-        red = next((o for o in map(outcome, step.cases) if not _green(o, step)), None)
+        missing = _missing(step, optional)
+        if missing:
+            done.append(("SKIP", missing))
+            continue
+        if number == 1 and (own := _own_parameters(session, impl)) is not None:
+            return Report("\n".join(lines + _stop(number, own, None, done, optional, spec)), False)
+        mark, red = _verdict(step, map(outcome, step.cases), checked=number == 1)
         if red is not None:
-            lines += [
-                *_progress(number),
-                "",
-                *_red_screen(number, step, red, cases[red.name]),
-                "",
-                _next(number, spec),
-            ]
-            return Report("\n".join(lines), False)
+            return Report("\n".join(lines + _stop(number, red, cases[red.name], done, optional, spec)), False)
+        done.append(mark)
     rest = [outcome(case) for case in cases]
     if all(o.status is Status.SKIPPED for o in rest):
         why = rest[0].message if rest else "no golden case"
-        lines += ["Nothing checked: every golden case was skipped.", f"  {why}", "", _next(None, spec)]
+        lines += ["Nothing checked: every golden case was skipped.", f"  {why}", "", _next(None, spec, [])]
         return Report("\n".join(lines), False)
-    lines += _progress(len(CURRICULUM) + 1)
+    lines += _progress(done, optional)
+    unchecked = sum(mark == "SKIP" for mark, _ in done)
     failing = [o for o in rest if o.status not in (Status.PASSED, Status.SKIPPED)]
     if failing:
-        lines += ["", f"Every step is green, but {len(failing)} more golden case(s) are red:"]
-        lines += [f"  {o.name}: {o.message}" for o in failing] + ["", _next(None, spec)]
+        every = "Every step checked" if unchecked else "Every step"
+        lines += ["", f"{every} is green, but {len(failing)} more golden case(s) are red:"]
+        lines += [f"  {o.name}: {o.message}" for o in failing] + ["", _next(None, spec, [])]
         return Report("\n".join(lines), False)
+    steps = f"{len(done) - unchecked} of {len(done)} steps ({unchecked} not checked)" if unchecked else ""
     lines += [
         "",
-        f"All green: {len(CURRICULUM)} steps and every golden case. "
+        f"All green: {steps or f'{len(done)} steps'} and every golden case. "
         "Refactor freely; the property suite is the safety net:",
         "",
     ]
@@ -188,61 +214,151 @@ def _walk(spec: str, session: Session, cases: dict[str, GoldenCase]) -> Report:
     return Report("\n".join(lines), green)
 
 
+def _stop(
+    number: int, red: Outcome, case: GoldenCase | None, done: list[Mark], optional: frozenset[str], spec: str
+) -> list[str]:
+    """The rest of the screen when step `number` is red: the progress list, the red screen, what next."""
+    step = CURRICULUM[number - 1]
+    return [
+        *_progress([*done, ("RED", step.formula)], optional),
+        "",
+        *red_screen(number, step, red, case),
+        "",
+        _next(number, spec, done),
+    ]
+
+
+def _own_parameters(session: Session, impl: str) -> Outcome | None:
+    """Step 1's first check, on the session's budget: None when ``Impl(3)`` stores w, b and alpha itself."""
+    o = session.item(f"{impl}({N_FEATURES})", Kind.CASE, session.timeout, own_parameters)
+    return None if o.status is Status.PASSED else o
+
+
+def _verdict(step: Step, outcomes: Iterable[Outcome], checked: bool = False) -> tuple[Mark, Outcome | None]:
+    """The step's mark, and its first red outcome (None if there is none); stops at the first red one.
+
+    GREEN needs at least one case that ran (or `checked`: step 1's constructor check passed); when every
+    case was skipped, the step is not checked.
+    """
+    skipped: Outcome | None = None
+    for o in outcomes:
+        if o.status is Status.SKIPPED:
+            skipped = skipped or o
+        elif not _green(o, step):
+            return ("RED", step.formula), o
+        else:
+            checked = True
+    if checked or skipped is None:
+        return ("GREEN", step.formula), None
+    return ("SKIP", f"not checked: {short(skipped.message, 70)}"), None
+
+
 def _green(o: Outcome, step: Step) -> bool:
-    if o.status in (Status.PASSED, Status.SKIPPED):
-        return True
-    return all(s in o.agreed or _absent(o, s) for s in step.stages)
+    return o.status is Status.PASSED or all(s in o.agreed for s in step.stages)
 
 
-def _absent(o: Outcome, stage: str) -> bool:
-    """An optional stage the implementation has no method for: run_case went past it without it."""
-    return (
-        STAGE[stage].optional
-        and o.stage is not None
-        and stage_index(o.stage) > stage_index(stage)
-        and stage not in o.agreed
-    )
+def _missing(step: Step, optional: frozenset[str]) -> str | None:
+    """The note ``not checked: no `linear` method`` when the class lacks the optional method of `step`."""
+    absent = [STAGE[s].method for s in step.stages if STAGE[s].optional and STAGE[s].method not in optional]
+    return f"not checked: no `{absent[0]}` method" if absent else None
 
 
-def _progress(red: int) -> list[str]:
+def _nothing_to_walk(remote: Remote) -> list[str]:
+    declared = ", ".join(repr(a) for a in remote.activations) or "nothing"
+    return [
+        f"RED: nothing checked. {remote.name} declares no activation the walk can run: "
+        f"its supported_activations hold {declared}, not {WALKED!r}.",
+        f"  The walk teaches Leaky ReLU: add {WALKED!r} to supported_activations, or leave the attribute "
+        "out (Leaky ReLU is the default).",
+    ]
+
+
+def _progress(done: list[Mark], optional: frozenset[str]) -> list[str]:
+    """The progress list: the marks of the steps walked, then · for the rest (SKIP for a missing method)."""
     marks = []
     for number, step in enumerate(CURRICULUM, 1):
-        mark = "GREEN" if number < red else "RED" if number == red else "·"
-        marks.append(f"  {mark:<6}{number:>2}. {step.title:<22} {step.formula}")
+        if number <= len(done):
+            mark, text = done[number - 1]
+        else:
+            missing = _missing(step, optional)
+            mark, text = ("SKIP", missing) if missing else ("·", step.formula)
+        marks.append(f"  {mark:<6}{number:>2}. {step.title:<22} {text}")
     return marks
 
 
-def _red_screen(number: int, step: Step, o: Outcome, case: GoldenCase) -> list[str]:
-    doc = case.document
-    inputs = doc["inputs"]
-    shown = ("X", "y_true", "w", "b", "alpha", "learning_rate") + (("steps",) if inputs["steps"] > 1 else ())
+def red_screen(number: int, step: Step, o: Outcome, case: GoldenCase | None) -> list[str]:
+    """The screen of red step `number`: what was run, the stage expected and got, why, formula and hint.
+
+    Parameters
+    ----------
+    number, step
+        The red step and its place in ``CURRICULUM``.
+    o
+        Its first red outcome.
+    case
+        The golden case `o` ran; None for step 1's own-constructor check (``Impl(3)``, nothing set).
+
+    Returns
+    -------
+    list of str
+        The screen's lines. A ``why`` line follows expected and got when they do not say it all: nothing
+        got, a shape that differs, NaN or infinity, the constructor's problems. The hint is the outcome's
+        diagnosis when it has one, else the step's.
+    """
     stage = o.stage or step.stages[0]
     got = "not implemented yet (NotImplementedError)" if o.not_implemented else _fmt(o.got)
-    if stage == "parameters":
-        expected = (
-            f"w, b and alpha stored and read back as set: {inputs['w']}, {inputs['b']}, {inputs['alpha']}"
-        )
+    if case is None:
+        out = [
+            f"Step {number}, {step.title}: RED on {o.name}, as its own __init__ leaves it",
+            f"  tdd makes {o.name} and sets nothing: w, b and alpha must be what __init__ stored.",
+            "",
+            "  inputs",
+            f"    {'n_features':<14} {N_FEATURES}",
+        ]
+        expected = EXPECTED
+        if isinstance(o.got, dict):
+            got = ", ".join(f"{attr}: {_fmt(value)}" for attr, value in o.got.items())
+        why = not o.not_implemented
     else:
-        expected = _fmt(o.expected if o.expected is not None else doc["expected"].get(stage))
-    out = [
-        f"Step {number}, {step.title}: RED on case {o.name}",
-        f"  {doc['description']}",
-        "",
-        "  inputs",
-        *(f"    {key:<14} {_fmt(inputs[key])}" for key in shown),
-        "",
-        f"  stage {stage}",
-        f"    expected       {expected}",
-        f"    got            {got}",
-    ]
-    if not o.not_implemented and o.got is None:
-        out.append(f"    why            {o.message}")
-    out += ["", f"  formula   {step.formula}", f"  hint      {step.hint}"]
-    return out
+        doc = case.document
+        inputs = doc["inputs"]
+        shown = ("X", "y_true", "w", "b", "alpha", "learning_rate") + (("steps",) * (inputs["steps"] > 1))
+        out = [
+            f"Step {number}, {step.title}: RED on case {o.name}",
+            f"  {doc['description']}",
+            "",
+            "  inputs",
+            *(f"    {key:<14} {_fmt(inputs[key])}" for key in shown),
+        ]
+        if stage == "parameters":
+            expected = (
+                f"w, b and alpha stored and read back as set: {inputs['w']}, {inputs['b']}, {inputs['alpha']}"
+            )
+            why = not o.not_implemented and o.got is None
+        else:
+            want = o.expected if o.expected is not None else doc["expected"].get(stage)
+            expected = _fmt(want)
+            why = not o.not_implemented and (o.got is None or _odd(o.got, want))
+    out += ["", f"  stage {stage}", f"    expected       {expected}", f"    got            {got}"]
+    if why:
+        first, *more = o.message.splitlines() or [""]
+        out += [f"    why            {first}", *(f"{'':<19}{line}" for line in more)]
+    hint = o.diagnosis["message"] if o.diagnosis else step.hint
+    return [*out, "", f"  formula   {step.formula}", f"  hint      {hint}"]
 
 
-def _next(number: int | None, spec: str) -> str:
-    before = "Every step before this one is green. " if number and number > 1 else ""
+def _odd(got: Any, expected: Any) -> bool:
+    """Whether `got` differs from `expected` in shape, or holds NaN or infinity (reported as strings)."""
+    if np.shape(got) != np.shape(expected):
+        return True
+    return any(isinstance(x, str) for x in np.ravel(np.asarray(got, dtype=object)))
+
+
+def _next(number: int | None, spec: str, done: list[Mark]) -> str:
+    before = ""
+    if number and number > 1:
+        unchecked = any(mark == "SKIP" for mark, _ in done)
+        before = f"Every step before this one is green{' or not checked' if unchecked else ''}. "
     return f"{before}Make it green, then run `neuron-oracle tdd {spec}` again."
 
 

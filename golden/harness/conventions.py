@@ -1,0 +1,118 @@
+"""Conventions an implementation may declare, and the golden values the oracle computes under them.
+
+Two choices differ between libraries and are not mistakes:
+
+- ``derivative_at_zero``: Leaky ReLU's derivative at the kink z = 0. ``"one"`` (the seed's
+  ``np.where(z < 0, alpha, 1)``), ``"alpha"`` (PyTorch's and TensorFlow's), ``"midpoint"`` ((1 + alpha)/2,
+  HIPS autograd's ``np.maximum``). Every subgradient lies between alpha and 1; these are the three in use.
+- ``loss``: ``"half_sum"`` (the seed's ½Σ(a − y)²), ``"sum"`` (Σ(a − y)²), ``"mean"`` ((1/m)Σ(a − y)²,
+  PyTorch's ``nn.MSELoss`` and Keras's "mse"), ``"half_mean"`` ((1/2m)Σ(a − y)², CS229's J).
+
+A class declares them with ``conventions = {"derivative_at_zero": "alpha"}``; ``--convention KEY=VALUE``
+(repeatable; pytest: ``--neuron-convention``) overrides a key. Under anything but the seed's, every
+expected value and its bound is the oracle's, computed exactly for those conventions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from golden.errors import OptionError
+from golden.files.case import GoldenCase
+from oracle.backprop import DERIVATIVES_AT_ZERO, LOSSES
+
+KNOWN: dict[str, tuple[str, ...]] = {"derivative_at_zero": DERIVATIVES_AT_ZERO, "loss": tuple(LOSSES)}
+SEED = {"derivative_at_zero": "one", "loss": "half_sum"}
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """The conventions in force, and where each came from."""
+
+    derivative_at_zero: str = "one"
+    loss: str = "half_sum"
+    sources: tuple[tuple[str, str], ...] = ()  # (key, "declared by Neuron.conventions" | "--convention")
+
+    @property
+    def seed(self) -> bool:
+        """Whether these are the seed's own conventions (the golden files' values apply as stored)."""
+        return self.as_dict() == SEED
+
+    def as_dict(self) -> dict[str, str]:
+        """The conventions as ``{key: value}``."""
+        return {"derivative_at_zero": self.derivative_at_zero, "loss": self.loss}
+
+    def describe(self) -> str:
+        """``derivative_at_zero=alpha (declared by Neuron.conventions), loss=half_sum (the seed's)``."""
+        sources = dict(self.sources)
+        return ", ".join(f"{k}={v} ({sources.get(k, 'the seed')})" for k, v in self.as_dict().items())
+
+
+def check(conventions: dict[str, Any], where: str) -> dict[str, str]:
+    """`conventions` checked: every key known and every value one of its values; OptionError otherwise."""
+    for key, value in conventions.items():
+        if key not in KNOWN:
+            raise OptionError(f"{where}: unknown convention {key!r}; known: {', '.join(KNOWN)}")
+        if value not in KNOWN[key]:
+            raise OptionError(f"{where}: {key} is {value!r}; expected one of {', '.join(KNOWN[key])}")
+    return {str(k): str(v) for k, v in conventions.items()}
+
+
+def parse(items: list[str] | None, flag: str = "--convention") -> dict[str, str]:
+    """``["loss=mean", …]`` from the command line, checked."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise OptionError(f"{flag} {item!r}: expected KEY=VALUE, e.g. {flag} derivative_at_zero=alpha")
+        out[key.strip()] = value.strip()
+    return check(out, flag)
+
+
+def resolve(option: dict[str, str], declared: dict[str, str] | None, owner: str) -> Conventions:
+    """The conventions in force: the seed's, then the class's declaration, then the command line's."""
+    chosen, sources = dict(SEED), {}
+    for key, value in (declared or {}).items():
+        chosen[key], sources[key] = value, f"declared by {owner}.conventions"
+    for key, value in option.items():
+        chosen[key], sources[key] = value, "--convention"
+    return Conventions(chosen["derivative_at_zero"], chosen["loss"], tuple(sources.items()))
+
+
+_COMPUTED: dict[tuple[str, int, str, str], GoldenCase] = {}
+
+
+def under(case: GoldenCase, conventions: Conventions) -> GoldenCase:
+    """`case` with its expected values (and bounds) computed by the oracle under `conventions`."""
+    if conventions.seed:
+        return case
+    key = (case.name, case.document["schema_version"], conventions.derivative_at_zero, conventions.loss)
+    if key not in _COMPUTED:
+        _COMPUTED[key] = _under(case, conventions.derivative_at_zero, conventions.loss)
+    return _COMPUTED[key]
+
+
+def _under(case: GoldenCase, derivative_at_zero: str, loss: str) -> GoldenCase:
+    from golden.files.document import build
+    from oracle import Case, create_backprop_test_case
+
+    inp = case.inputs
+    result = create_backprop_test_case(
+        inp.X,
+        inp.y_true,
+        inp.w,
+        inp.b,
+        inp.learning_rate,
+        alpha=inp.alpha,
+        activation=inp.activation,
+        steps=inp.steps,
+        derivative_at_zero=derivative_at_zero,
+        loss=loss,
+    )
+    oracle_case = Case(case.name, case.description, case.claim, lambda r: True, lambda: result)
+    document = build(oracle_case, case.document["schema_version"])
+    recomputed = GoldenCase.from_document(document)
+    if case.bounds is None:  # golden v1: its tolerance still applies
+        return replace(recomputed, rtol=case.rtol, atol=case.atol, reason=case.reason)
+    return recomputed
