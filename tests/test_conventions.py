@@ -12,6 +12,7 @@ from typing import Any
 
 import broken_neurons
 import pytest
+from helpers import validate
 
 from golden.files.store import load_set
 from golden.harness.diagnosis import BY_ID
@@ -38,16 +39,6 @@ def outcomes(spec: str, conventions: dict[str, str] | None = None) -> list[Outco
 
 def diagnosed(spec: str, conventions: dict[str, str] | None = None) -> set[str]:
     return {o.diagnosis["id"] for o in outcomes(spec, conventions) if o.diagnosis}
-
-
-def validate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "golden", "validate", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-    )
 
 
 # -- the catalogue ----------------------------------------------------------------------------------

@@ -3,12 +3,11 @@ every broken neuron is rejected in each of them; the precision is detected, or d
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import broken_neurons
 import pytest
+from helpers import validate
 
 from golden.files.store import load_set
 from golden.harness.session import Session
@@ -26,16 +25,6 @@ def run_cases(spec: str) -> tuple[str, list[tuple[str, Status, str | None]]]:
     with Session(spec, GOLDEN) as session:
         outcomes = [session.case(case) for case in GOLDEN.cases.values()]
         return session.precision or "", [(o.name, o.status, o.stage) for o in outcomes]
-
-
-def validate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "golden", "validate", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-    )
 
 
 @pytest.mark.parametrize("precision", broken_neurons.PRECISIONS)

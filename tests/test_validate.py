@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from helpers import validate
 from syrupy.assertion import SnapshotAssertion
 
 REPO = Path(__file__).parent.parent
-
-
-def validate(*args: str) -> subprocess.CompletedProcess[str]:
-    # The derandomized "ci" profile, so the worker's property runs are the same every time.
-    return subprocess.run(
-        [sys.executable, "-m", "golden", "validate", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-        env={**os.environ, "HYPOTHESIS_PROFILE": "ci"},
-    )
 
 
 def test_production_neuron_text_report(snapshot: SnapshotAssertion) -> None:
