@@ -65,9 +65,8 @@ def main() -> int:
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; median of {args.rounds} runs")
     for rev, runs in times.items():
         median = statistics.median(runs)
-        print(
-            f"  {rev:<10} {median:6.2f} s  ({median / base:.2f}× the first; min {min(runs):.2f}, max {max(runs):.2f})"
-        )
+        spread = f"min {min(runs):.2f}, max {max(runs):.2f}"
+        print(f"  {rev:<10} {median:6.2f} s  ({median / base:.2f}× the first; {spread})")
     return 0
 
 

@@ -23,7 +23,6 @@ from golden import report as text_report
 from golden.errors import GoldenChanged
 from golden.files.store import ROOT, GoldenSet, load_set
 from golden.files.versions import CURRENT
-from golden.grade import quiet_hypothesis
 from golden.harness.protocol import short
 from golden.harness.session import DEFAULT_TIMEOUT, Session, check_budget, select_cases
 from golden.outcome import Outcome, Status
@@ -138,7 +137,7 @@ def validate(
     """
     check_budget(timeout, examples, flag="")
     golden_set = load_set(golden, root, select_cases(golden, cases, root))
-    with Session(impl, golden_set, timeout, examples, precision, conventions) as session, quiet_hypothesis():
+    with Session(impl, golden_set, timeout, examples, precision, conventions) as session:
         outcomes = list(session.run(list(golden_set.cases.values()), properties))
         context, name = session.describe(), session.spec
     _verify(golden_set)
@@ -177,13 +176,13 @@ def tdd(
     TddReport
         The screen, saying what to do next (run ``tdd(...)`` again), and ``.green``.
     """
-    from golden.learn.tdd import _walk
+    from golden.learn.tdd import walk
 
     check_budget(timeout, examples, flag="")
     golden_set = load_set(golden, root)
     again = f"tdd({impl.__name__})" if isinstance(impl, type) else f"tdd({impl!r})"
-    with Session(impl, golden_set, timeout, examples, precision, conventions) as session, quiet_hypothesis():
-        found = _walk(session.spec, session, golden_set.cases)
+    with Session(impl, golden_set, timeout, examples, precision, conventions) as session:
+        found = walk(session.spec, session, golden_set.cases)
         command = f"neuron-oracle tdd {session.spec}"
     _verify(golden_set)
     return TddReport(found.screen.replace(command, again), found.green)

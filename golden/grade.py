@@ -28,7 +28,6 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -304,7 +303,7 @@ def run_one(
     """One IMPL's name and outcomes (as dicts), or why it could not be loaded: a worker's answer."""
     outcomes: list[Outcome] = []
     try:
-        with Session(spec, golden, timeout, examples, precision, conventions) as session, quiet_hypothesis():
+        with Session(spec, golden, timeout, examples, precision, conventions) as session:
             spec = session.spec
             outcomes = list(session.run(list(golden.cases.values()), properties))
     except ImplError as e:
@@ -349,17 +348,6 @@ def worker() -> None:
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
-
-
-def quiet_hypothesis() -> AbstractContextManager[None]:
-    """Hypothesis's own reports silenced in this thread.
-
-    A property cut short by a lost child makes Hypothesis print "You can reproduce this failure by adding
-    @seed(...)" to stdout, where it would break a table or JSON; the seed means nothing to a grader.
-    """
-    from hypothesis.reporting import with_reporter
-
-    return with_reporter(lambda _text: None)
 
 
 # -- the summary table ---------------------------------------------------------------------------------

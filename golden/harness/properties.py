@@ -25,6 +25,7 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from hypothesis.reporting import with_reporter
 from numpy.typing import NDArray
 
 from golden.harness.compare import Divergence, numbers, pair, worst
@@ -500,7 +501,8 @@ def run_property(remote: Remote, name: str, max_examples: int | None = None) -> 
         why = f"{remote.name}.supported_activations names none of {', '.join(ACTIVATIONS)}"
         return Outcome(name, Status.SKIPPED, Kind.PROPERTY, message=why)
     try:
-        PROPERTIES[name](remote, max_examples)
+        with with_reporter(lambda text: None):  # its prints ("reproduce with @seed") would break a report
+            PROPERTIES[name](remote, max_examples)
     except AssertionError as e:
         return Outcome(name, Status.FAILED, Kind.PROPERTY, name, _describe(e))
     except Raised as e:

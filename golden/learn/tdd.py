@@ -145,7 +145,7 @@ def run_tdd(
     """
     golden = load_set(version, root)
     with Session(spec, golden, timeout, examples, precision, conventions) as session:
-        report = _walk(spec, session, golden.cases)
+        report = walk(spec, session, golden.cases)
         session.child.stop()
     changes = golden.verify()
     if changes:
@@ -158,7 +158,11 @@ def run_tdd(
 Mark = tuple[str, str]  # a step's mark on the progress list (GREEN, SKIP, RED) and the text after its title
 
 
-def _walk(spec: str, session: Session, cases: dict[str, GoldenCase]) -> Report:
+def walk(spec: str, session: Session, cases: dict[str, GoldenCase]) -> Report:
+    """The curriculum on the implementation `session` runs: the first red step's screen, or all green.
+
+    `spec` is how the screen names the implementation; the golden `cases` are loaded and verified already.
+    """
     lines = [f"neuron-oracle tdd {spec}", ""]
     remote = session.remote()
     if WALKED not in remote.activations:
