@@ -385,13 +385,21 @@ EXIT = {ClaimError: 1}  # the oracle's own error, which cannot know golden.error
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status, chosen by the type of the error if there is one."""
     args = parser().parse_args(argv)
+    if args.command in ("validate", "tdd"):
+        from golden.harness.process import guard_this_process
+
+        guard_this_process()
     try:
         if getattr(args, "timeout", None) is not None:
             check_budget(args.timeout, args.examples)
         return int(args.func(args))
     except (OracleError, ClaimError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
-        return e.exit_code if isinstance(e, OracleError) else EXIT[type(e)]
+        return (
+            e.exit_code
+            if isinstance(e, OracleError)
+            else next(c for t, c in EXIT.items() if isinstance(e, t))
+        )
     except KeyboardInterrupt:
         print(
             f"{PROG}: interrupted: no verdict; the implementation's processes were stopped, and golden files "

@@ -22,6 +22,7 @@ import math
 import os
 import queue
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from golden import report
 from golden.errors import ImplError, OptionError
 from golden.files.store import GoldenSet
 from golden.harness.protocol import short
-from golden.harness.session import Session
+from golden.harness.session import MIN_LOAD_TIMEOUT, PROPERTY_FACTOR, Session
 from golden.outcome import Kind, Outcome, Status
 
 GLOB = re.compile(r"[*?[]")
@@ -181,6 +182,9 @@ def grade(
         "precision": precision,
         "conventions": conventions,
     }
+    # A worker that answers no more within every case's and property's budget, plus loading, is stopped.
+    per_impl = timeout * (len(golden.cases) + (PROPERTY_FACTOR * len(PROPERTIES) if properties else 0))
+    deadline = per_impl + MIN_LOAD_TIMEOUT + 60
     results: list[Graded | None] = [None] * len(impls)
     todo = iter(range(len(impls)))
     lock, cancel = threading.Lock(), threading.Event()
@@ -208,16 +212,15 @@ def grade(
             if index is None:
                 break
             graded = Graded(impls[index], items, weights=weights or {})
-            reply = _ask(worker, {"impl": impls[index]})
-            if reply is None:  # the worker ended: this IMPL killed it, or we are interrupted
+            reply = _ask(worker, {"impl": impls[index], "nonce": secrets.token_hex(16)}, deadline)
+            if reply is None:  # the worker ended, broke its protocol or its time: this IMPL did it, or Ctrl-C
                 code = worker.wait()
                 graded.error = f"its grading process ended while it ran ({_ended(code)})"
                 if not cancel.is_set():
                     worker = start()
             else:
-                graded.impl, graded.error = str(reply["impl"]), reply["error"]
+                graded.error, graded.outcomes = reply["error"], reply["outcomes"]
                 graded.loaded = reply["error"] is None
-                graded.outcomes = [_outcome(o) for o in reply["outcomes"]]
             results[index] = graded
             finished.put(index)
         if worker.stdin is not None:
@@ -268,15 +271,33 @@ def _send(worker: subprocess.Popen[str], message: dict[str, Any]) -> None:
         worker.stdin.flush()
 
 
-def _ask(worker: subprocess.Popen[str], message: dict[str, Any]) -> dict[str, Any] | None:
-    """Send `message` to a worker and read its one-line JSON answer; None if the worker ended."""
+MAX_ANSWER = 64 * 1024 * 1024  # characters of one answer line; a longer one is not a worker's
+
+
+def _ask(worker: subprocess.Popen[str], message: dict[str, Any], deadline: float) -> dict[str, Any] | None:
+    """Send `message` to a worker and read its one-line JSON answer within `deadline` seconds.
+
+    None, with the worker killed, if it ended, took longer, or answered with anything but a well-formed
+    answer carrying the request's nonce (a line written into its pipe by someone else lacks it).
+    """
     assert worker.stdout is not None
     _send(worker, message)
-    line = worker.stdout.readline()
-    if not line:
+    watchdog = threading.Timer(deadline, worker.kill)  # SIGKILL ends even a stopped worker
+    watchdog.start()
+    try:
+        line = worker.stdout.readline(MAX_ANSWER)
+    finally:
+        watchdog.cancel()
+    try:
+        reply = json.loads(line)
+        if reply["nonce"] != message["nonce"] or not isinstance(reply["error"], str | None):
+            raise ValueError("a reply to another request")
+        reply["outcomes"] = [_outcome(o) for o in reply["outcomes"]]
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        with contextlib.suppress(OSError):
+            worker.kill()
         return None
-    reply: dict[str, Any] = json.loads(line)
-    return reply
+    return dict(reply)
 
 
 def _ended(code: int) -> str:
@@ -319,7 +340,9 @@ def worker() -> None:
     which ends a worker with SIGTERM: the IMPL's child is stopped, and the worker ends quietly.
     """
     from golden.files.case import GoldenCase
+    from golden.harness.process import guard_this_process
 
+    guard_this_process()  # the IMPL's process, of the same user, cannot write into our answers
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -331,8 +354,9 @@ def worker() -> None:
         cases = {d["name"]: GoldenCase.from_document(d) for d in spec["documents"]}
         golden = GoldenSet(spec["version"], Path(spec["root"]), cases)
         for line in sys.stdin:
+            request = json.loads(line)
             answer = run_one(
-                json.loads(line)["impl"],
+                request["impl"],
                 golden,
                 config["timeout"],
                 config["examples"],
@@ -340,7 +364,7 @@ def worker() -> None:
                 config["precision"],
                 config["conventions"],
             )
-            answers.write(json.dumps(answer, allow_nan=True) + "\n")
+            answers.write(json.dumps({**answer, "nonce": request["nonce"]}, allow_nan=True) + "\n")
             answers.flush()
     except KeyboardInterrupt:
         sys.exit(130)

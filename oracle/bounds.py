@@ -166,6 +166,8 @@ class Model:
         self._growth = {1: _up(u), 2: _up(2 * u + u * u)}  # (1 + u)^k − 1
 
     def _gamma(self, k: int) -> float:
+        if k * self.u >= 0.5:  # γ_k holds only for k·u < 1; such a sum says nothing in this precision
+            raise OutOfRange(f"a sum of {k} terms is too long for {self.p.name} (k·u = {k * self.u:g})")
         return _up(k * self.u / (1 - k * self.u))
 
     def _check(self, v: Fraction, e: float) -> Bounded:
@@ -218,6 +220,10 @@ class Model:
         carried = _up(math.fsum(t.e for t in terms))
         gauge = _up(math.fsum(_mag(t.v) + t.e for t in terms))
         k = len(terms)
+        if gauge > self.largest:  # a partial sum may reach the gauge: it must fit too
+            raise OutOfRange(
+                f"a partial sum of up to {gauge:.6g} does not fit in {self.p.name} (largest {self.largest:g})"
+            )
         return self._check(v, _up(carried + self._gamma(k) * gauge + k * self.eta))
 
     def _exact_sum(self, terms: Sequence[Bounded]) -> bool:
@@ -232,7 +238,8 @@ class Model:
 
     def dot(self, xs: Sequence[Bounded], ws: Sequence[Bounded], plus: Bounded | None = None) -> Bounded:
         """Σ x_i·w_i (+ plus) in any order, each product rounded once or fused."""
-        terms = [self.mul(x, w, roundings=1) for x, w in zip(xs, ws, strict=True)]
+        single = len(xs) == 1 and plus is None  # a lone product is stored, not summed: two roundings
+        terms = [self.mul(x, w, roundings=2 if single else 1) for x, w in zip(xs, ws, strict=True)]
         return self.sum([*terms, *([plus] if plus is not None else [])])
 
     def exp_based(self, v: Fraction, z: Bounded, lipschitz: float) -> Bounded:

@@ -357,3 +357,36 @@ def test_results_names_are_the_path_below_the_shared_folder() -> None:
 def test_a_csv_cell_that_would_run_as_a_formula_is_made_inert() -> None:
     assert _inert("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _inert("-1") == "'-1" and _inert("ok") == "ok"
     assert _inert(3) == 3
+
+
+FORGER = """
+import json, os, stat
+
+class Forger(Textbook):
+    def __init__(self, n_features):
+        super().__init__(n_features)
+        forged = json.dumps({"impl": "x", "error": None, "outcomes": [], "nonce": "guessed"}) + "\\\\n"
+        folder = f"/proc/{os.getppid()}/fd"
+        for name in os.listdir(folder):  # every pipe of the grading worker: its answers among them
+            try:
+                path = os.path.join(folder, name)
+                if stat.S_ISFIFO(os.stat(path).st_mode):
+                    with open(path, "w") as pipe:
+                        pipe.write(forged)
+            except OSError:
+                pass
+
+    def forward(self, X):
+        return 0 * super().forward(X)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux's /proc")
+def test_an_answer_forged_into_the_workers_pipe_is_not_taken_for_a_grade(tmp_path: Path) -> None:
+    subs = tmp_path / "subs"
+    submit(subs, "mallory", "Forger", FORGER)
+    submit(subs, "alice", "Textbook")
+    out = oracle("subs/*.py:Neuron", "--no-properties", "--format", "json", cwd=tmp_path)
+    rows = {Path(r["impl"].split(":")[0]).stem: r for r in json.loads(out.stdout)["implementations"]}
+    assert rows["mallory"]["ok"] is False, rows["mallory"]
+    assert rows["alice"]["ok"] is True, rows["alice"]

@@ -135,8 +135,7 @@ def _bound(b: Bounded | tuple[Bounded, ...], exact: Any) -> Any:
     """The bound on |computed − float64(exact)|: the model's bound plus the rounding of the expected value."""
     if isinstance(b, tuple):
         return [_bound(x, v) for x, v in zip(b, exact, strict=True)]
-    v = to_fraction(exact)
-    return round_up(Fraction(b.e) + abs(Fraction(to_float(exact)) - v))
+    return round_up(Fraction(b.e) + abs(Fraction(to_float(exact)) - b.v))  # b.e is measured around b.v
 
 
 def dumps(document: dict[str, Any]) -> bytes:

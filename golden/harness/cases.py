@@ -32,6 +32,12 @@ def run_case(
     are the oracle's for them. A failed stage is diagnosed against the catalogue of classic mistakes.
     """
     activation = case.inputs.activation
+    if activation == "leaky_relu" and activation not in remote.activations:  # the protocol's own activation
+        held = ", ".join(map(repr, remote.activations)) or "nothing"
+        reason = (
+            f"{remote.name}.supported_activations holds {held}; a neuron of this protocol runs 'leaky_relu'"
+        )
+        return Outcome(case.name, Status.FAILED, Kind.CASE, "parameters", reason)
     if activation not in remote.activations:
         reason = f"activation {activation!r} is not in {remote.name}.supported_activations"
         return Outcome(case.name, Status.SKIPPED, Kind.CASE, message=reason)
@@ -79,7 +85,11 @@ def _stages(remote: Remote, case: GoldenCase, check: Checker, bounds: dict[str, 
     check("parameters", "b", call(neuron, "parameters", "get", "b"), inp.b, (), bound("b"))
     if "linear" in remote.optional:
         check("z", "linear", call(neuron, "z", "linear", X), exp.z, (m,), bound("z"))
-    check("a", "forward", call(neuron, "a", "forward", X), exp.a, (m,), bound("a"))
+    a = call(neuron, "a", "forward", X)
+    if remote.forward_dtype and a.dtype and a.dtype != remote.forward_dtype:
+        why = f"forward returned {a.dtype} here but {remote.forward_dtype} when its precision was detected"
+        raise Divergence(Status.FAILED, "a", f"{why}: it is held to one precision")
+    check("a", "forward", a, exp.a, (m,), bound("a"))
     if "activation_derivative" in remote.optional:
         da_dz = call(neuron, "da_dz", "activation_derivative", np.array(exp.z))
         check("da_dz", "activation_derivative", da_dz, exp.da_dz, (m,), bound("da_dz"))

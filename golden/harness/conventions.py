@@ -15,6 +15,7 @@ expected value and its bound is the oracle's, computed exactly for those convent
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -80,14 +81,15 @@ def resolve(option: dict[str, str], declared: dict[str, str] | None, owner: str)
     return Conventions(chosen["derivative_at_zero"], chosen["loss"], tuple(sources.items()))
 
 
-_COMPUTED: dict[tuple[str, int, str, str], GoldenCase] = {}
+_COMPUTED: dict[tuple[str, str, str, str], GoldenCase] = {}
 
 
 def under(case: GoldenCase, conventions: Conventions) -> GoldenCase:
     """`case` with its expected values (and bounds) computed by the oracle under `conventions`."""
     if conventions.seed:
         return case
-    key = (case.name, case.document["schema_version"], conventions.derivative_at_zero, conventions.loss)
+    inputs = json.dumps(case.document["inputs"], sort_keys=True)  # the same name may hold other inputs
+    key = (case.name, inputs, conventions.derivative_at_zero, conventions.loss)
     if key not in _COMPUTED:
         _COMPUTED[key] = _under(case, conventions.derivative_at_zero, conventions.loss)
     return _COMPUTED[key]

@@ -242,7 +242,7 @@ LOWER_PRECISION = Mistake(
     lambda case, conventions: {},
 )
 BY_ID = {m.id: m for m in (*CATALOGUE, LOWER_PRECISION)}
-ORDER = ("float64", "float32", "bfloat16", "float16")
+ORDER = ("float64", "float32", "float16", "bfloat16")  # by unit roundoff: 2**-53, -24, -11, -8
 
 
 def diagnose(

@@ -80,6 +80,7 @@ class Child:
         )
         os.close(requests_r)
         os.close(replies_w)
+        os.set_blocking(requests_w, False)  # a child that stops reading must not block us: see ask
         self._to_child, self._from_child = requests_w, replies_r
         self._reader = protocol.Reader(replies_r)
         assert self._proc.stdout is not None
@@ -125,7 +126,7 @@ class Child:
         if self._proc is None:
             raise Lost("the implementation's process is not running")
         try:
-            protocol.send(self._to_child, {"calls": calls})
+            protocol.send(self._to_child, {"calls": calls}, deadline)
             reply = self._reader.receive(deadline)
         except protocol.Silent:
             self.stop()
@@ -197,6 +198,16 @@ def load_request(impl: type) -> tuple[str, dict[str, Any]]:
         ) from None
     path = [p for p in sys.path if isinstance(p, str)]
     return name, {"load_pickled": base64.b64encode(data).decode("ascii"), "name": name, "path": path}
+
+
+def guard_this_process() -> None:
+    """Make this process undumpable (Linux ``PR_SET_DUMPABLE`` 0): another process of the same user, the
+    implementation's among them, can then neither open its /proc/<pid>/fd nor read its memory. Root is not
+    bound by this; where it is unavailable, nothing happens. Used by the CLI and by grading workers."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
 
 
 def _exit(code: int | None) -> str:

@@ -141,8 +141,7 @@ def _flat(v: Any) -> list[Any]:
 
 
 def _bound(b: Bounded, exact_value: Any) -> float:
-    v = to_fraction(exact_value)
-    return round_up(Fraction(b.e) + abs(Fraction(to_float(exact_value)) - v))
+    return round_up(Fraction(b.e) + abs(Fraction(to_float(exact_value)) - b.v))  # b.e is measured around b.v
 
 
 @st.composite
@@ -182,7 +181,9 @@ def as_gradient(value: Value) -> tuple[Array, float]:
         dJ_dw, dJ_db = pair(value, "gradient")
     except Divergence as d:
         raise AssertionError(d.message) from None
-    return read(dJ_dw, "gradient's dJ_dw"), float(read(dJ_db, "gradient's dJ_db").reshape(-1)[0])
+    db = read(dJ_db, "gradient's dJ_db")
+    assert db.size == 1, f"gradient's dJ_db has shape {db.shape}; expected a single number"
+    return read(dJ_dw, "gradient's dJ_dw"), float(db.reshape(-1)[0])
 
 
 def share(remote: Remote, m: int) -> Fraction:

@@ -58,12 +58,25 @@ class Closed(WireError):
 # -- framing ---------------------------------------------------------------------------------------
 
 
-def send(fd: int, message: Any) -> None:
-    """Write one framed JSON message to `fd` (blocking)."""
+def send(fd: int, message: Any, deadline: float | None = None) -> None:
+    """Write one framed JSON message to `fd`; with a `deadline` (for a non-blocking fd), Silent when the
+    other side stops reading before all of it is written."""
     data = json.dumps(message, allow_nan=True, separators=(",", ":")).encode("utf-8")
     view = memoryview(HEADER.pack(len(data)) + data)
     while view:
-        view = view[os.write(fd, view) :]
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            if not _ready(fd, select.POLLOUT, deadline):
+                raise Silent(f"the other side stopped reading ({len(view):,} bytes unsent)") from None
+
+
+def _ready(fd: int, event: int, deadline: float | None) -> bool:
+    """Wait until `fd` is ready for `event` (poll, so any fd number works), or the deadline passes."""
+    poller = select.poll()
+    poller.register(fd, event | select.POLLHUP | select.POLLERR)
+    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+    return bool(poller.poll(None if left is None else left * 1000)) if left != 0.0 else False
 
 
 class Reader:
@@ -95,11 +108,9 @@ class Reader:
 
     def _fill(self, size: int, deadline: float | None) -> None:
         while len(self._buffer) < size:
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([self.fd], [], [], left)[0]:
-                    got = len(self._buffer)
-                    raise Silent(f"no complete message within the deadline ({got} of {size} bytes came)")
+            if deadline is not None and not _ready(self.fd, select.POLLIN, deadline):
+                got = len(self._buffer)
+                raise Silent(f"no complete message within the deadline ({got} of {size} bytes came)")
             chunk = os.read(self.fd, max(size - len(self._buffer), 1 << 16))
             if not chunk:
                 raise Closed("the process ended")

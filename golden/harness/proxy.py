@@ -35,6 +35,7 @@ class Remote:
         self.deadline = float("inf")  # the end of the current case or property's budget
         self.precision = "float64"  # what its answers are held to (golden.harness.session chooses)
         self.conventions: dict[str, str] = {}  # the conventions in force, when not the seed's
+        self.forward_dtype = ""  # the dtype forward returned when the precision was detected from it
         self._ids = itertools.count()
 
     @property

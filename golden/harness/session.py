@@ -71,6 +71,7 @@ class Session:
         self.conventions = Conventions()  # resolved with the class's own declaration when IMPL loads
         self.precision = precision  # declared, or detected when IMPL first loads
         self.precision_source = "declared with --precision" if precision else ""
+        self.forward_dtype = ""  # the dtype forward returned when the precision was detected from it
         self.child = Child(spec)
         self.spec, self.golden, self.timeout, self.examples = self.child.spec, golden, timeout, examples
         self.timeouts_in_a_row = 0
@@ -91,10 +92,11 @@ class Session:
             remote = Remote(self.child, self.timeout)
             if self.precision is None:
                 self.precision, self.precision_source, hung = choose_precision(remote, self.spec)
+                self.forward_dtype = remote.forward_dtype  # kept for the children that follow
                 self.timeouts_in_a_row += hung  # a hang in the probe counts toward the three
                 if not self.child.alive:  # the probe ended the child: start a fresh one
                     self.child.start(max(self.timeout, MIN_LOAD_TIMEOUT))
-            remote.precision = self.precision
+            remote.precision, remote.forward_dtype = self.precision, self.forward_dtype
             try:
                 declared = check_conventions(
                     self.child.info.get("conventions") or {}, f"{remote.name}.conventions"
@@ -202,6 +204,7 @@ def choose_precision(remote: Remote, spec: str) -> tuple[str, str, bool]:
         ended = "timed out" if e.timed_out else "ended the process"
         return "float64", f"assumed: a one-row probe of forward {ended}", e.timed_out
     dtype = value.dtype or (value.items[0].dtype if value.items else None)
+    remote.forward_dtype = dtype or ""
     if dtype in PRECISIONS:
         return dtype, f"detected: forward returns {dtype}", False
     return "float64", f"assumed: forward returns {dtype or 'no numbers'}", False
