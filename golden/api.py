@@ -21,10 +21,11 @@ from typing import Any
 
 from golden import report as text_report
 from golden.errors import GoldenChanged
-from golden.files.store import ROOT, GoldenSet, load_set
+from golden.files.store import ROOT, load_set
 from golden.files.versions import CURRENT
 from golden.harness.protocol import short
-from golden.harness.session import DEFAULT_TIMEOUT, Session, check_budget, select_cases
+from golden.harness.session import DEFAULT_TIMEOUT, Session, check_budget
+from golden.harness.session import validate as run_validation
 from golden.outcome import Outcome, Status
 
 COLOURS = {
@@ -136,12 +137,10 @@ def validate(
         An option out of range; a golden file that is malformed, or changed on disk during the run.
     """
     check_budget(timeout, examples, flag="")
-    golden_set = load_set(golden, root, select_cases(golden, cases, root))
-    with Session(impl, golden_set, timeout, examples, precision, conventions) as session:
-        outcomes = list(session.run(list(golden_set.cases.values()), properties))
-        context, name = session.describe(), session.spec
-    _verify(golden_set)
-    return ValidationReport(name, golden, outcomes, context)
+    verdict = run_validation(impl, golden, cases, timeout, properties, examples, root, precision, conventions)
+    if verdict.changes:
+        raise GoldenChanged.of(verdict.changes)
+    return ValidationReport(verdict.impl, golden, verdict.outcomes, verdict.precision)
 
 
 def tdd(
@@ -184,14 +183,9 @@ def tdd(
     with Session(impl, golden_set, timeout, examples, precision, conventions) as session:
         found = walk(session.spec, session, golden_set.cases)
         command = f"neuron-oracle tdd {session.spec}"
-    _verify(golden_set)
+    if changes := golden_set.verify():
+        raise GoldenChanged.of(changes)
     return TddReport(found.screen.replace(command, again), found.green)
-
-
-def _verify(golden_set: GoldenSet) -> None:
-    changes = golden_set.verify()
-    if changes:
-        raise GoldenChanged(f"{'; '.join(changes)}: golden files changed on disk while IMPL ran")
 
 
 def html_table(impl: str, golden: str, outcomes: list[Outcome], context: str = "") -> str:

@@ -163,10 +163,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         print(render(spec, args.golden, outcomes, verdict.precision))
     if changes:
-        raise GoldenChanged(
-            f"{'; '.join(changes)}: golden files changed on disk while IMPL ran; the verdict above was "
-            "judged on the copy read before it started; `neuron-oracle regen --force` restores them"
-        )
+        raise GoldenChanged.of(changes)
     return 0 if report.ok(outcomes) else 1
 
 

@@ -20,6 +20,14 @@ class GoldenError(OracleError):
 class GoldenChanged(GoldenError):
     """Golden files changed on disk while an implementation ran (its verdict was judged on a copy)."""
 
+    @classmethod
+    def of(cls, changes: list[str]) -> GoldenChanged:
+        """The error for `changes` (``GoldenSet.verify``'s lines), saying what still holds and the repair."""
+        return cls(
+            f"{'; '.join(changes)}: golden files changed on disk while IMPL ran; the verdict was judged on "
+            "the copy read before it started; `neuron-oracle regen --force` restores them"
+        )
+
 
 class ImplError(OracleError):
     """IMPL cannot be named, found, loaded or started, or its class does not follow the protocol."""

@@ -60,35 +60,21 @@ def main(argv: list[str]) -> None:
 
 def _load(request: dict[str, Any]) -> type:
     """The class the load request names: by spec (``load``) or by value (``load_pickled``, cloudpickle)."""
-    from golden.harness.impl import load_impl
+    from golden.harness.impl import check_protocol, load_impl, one_line
 
     if "load_pickled" not in request:
         return load_impl(str(request["load"]))
     import cloudpickle
 
     from golden.errors import ImplError
-    from golden.outcome import REQUIRED_METHODS
 
     name = str(request.get("name", "the class"))
     sys.path += [p for p in request.get("path", []) if isinstance(p, str) and p not in sys.path]
     try:
         impl = cloudpickle.loads(base64.b64decode(request["load_pickled"]))
     except BaseException as e:  # a module it refers to by name may be missing here
-        raise ImplError(f"IMPL {name!r}: unpickling the class in its process raised {_one_line(e)}") from None
-    if not isinstance(impl, type):
-        raise ImplError(f"IMPL {name!r}: is a {type(impl).__name__}, expected a class")
-    missing = [m for m in REQUIRED_METHODS if not callable(getattr(impl, m, None))]
-    if missing:
-        raise ImplError(
-            f"IMPL {name!r}: {impl.__name__} does not follow the protocol: no method {', '.join(missing)}; "
-            f"it needs {', '.join(REQUIRED_METHODS)}"
-        )
-    return impl
-
-
-def _one_line(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
+        raise ImplError(f"IMPL {name!r}: unpickling the class in its process raised {one_line(e)}") from None
+    return check_protocol(impl, name, getattr(impl, "__name__", "it"))
 
 
 def describe_class(impl: type) -> dict[str, Any]:

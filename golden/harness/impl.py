@@ -40,10 +40,15 @@ def load_impl(spec: str) -> type:
         except ModuleNotFoundError as e:
             raise ImplError(f"IMPL {spec!r}: no module named {e.name!r}") from None
         except BaseException as e:
-            raise ImplError(f"IMPL {spec!r}: importing {module_part} raised {_one_line(e)}") from None
+            raise ImplError(f"IMPL {spec!r}: importing {module_part} raised {one_line(e)}") from None
     impl = getattr(module, name, None)
     if impl is None:
         raise ImplError(f"IMPL {spec!r}: module {module_part} has no attribute {name!r}")
+    return check_protocol(impl, spec, name)
+
+
+def check_protocol(impl: Any, spec: str, name: str) -> type:
+    """`impl` if it is a class with the protocol's methods; ImplError naming IMPL `spec` otherwise."""
     if not isinstance(impl, type):
         raise ImplError(f"IMPL {spec!r}: {name} is a {type(impl).__name__}, expected a class")
     missing = [m for m in REQUIRED if not callable(getattr(impl, m, None))]
@@ -68,10 +73,11 @@ def _load_file(path: Path, spec: str) -> Any:
     try:
         loader_spec.loader.exec_module(module)
     except BaseException as e:  # SystemExit, KeyboardInterrupt at import: one line too
-        raise ImplError(f"IMPL {spec!r}: running {path} raised {_one_line(e)}") from None
+        raise ImplError(f"IMPL {spec!r}: running {path} raised {one_line(e)}") from None
     return module
 
 
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__

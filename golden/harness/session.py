@@ -227,13 +227,14 @@ def select_cases(version: str, pattern: str | None, root: Path = ROOT) -> list[s
 class Verdict:
     """What one validation found: the outcomes, the precision they were judged in, and golden changes."""
 
+    impl: str  # how IMPL is named: its spec, or module:Name for a class sent by value
     outcomes: list[Outcome]
     precision: str  # e.g. "float32 (detected: forward returns float32)"
     changes: list[str]  # golden files changed on disk during the run (normally none)
 
 
 def validate(
-    spec: str,
+    spec: str | type,
     version: str = CURRENT,
     pattern: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
@@ -253,7 +254,7 @@ def validate(
     with Session(spec, golden, timeout, examples, precision, conventions) as session:
         outcomes = list(session.run(list(golden.cases.values()), properties))
         session.child.stop()
-        return Verdict(outcomes, session.describe(), golden.verify())
+        return Verdict(session.spec, outcomes, session.describe(), golden.verify())
 
 
 def _property_names() -> list[str]:

@@ -151,7 +151,7 @@ def run_tdd(
     if changes:
         from golden.errors import GoldenChanged
 
-        raise GoldenChanged(f"{'; '.join(changes)}: golden files changed on disk while IMPL ran")
+        raise GoldenChanged.of(changes)
     return report
 
 
