@@ -19,11 +19,14 @@ from golden.harness.process import Child, Lost
 
 
 class Raised(Exception):
-    """A call on the implementation raised; ``what`` says which call and what it raised, in one line."""
+    """A call on the implementation raised; ``what`` says which call and what it raised, in one line.
 
-    def __init__(self, what: str, not_implemented: bool) -> None:
+    ``op`` is the kind of call that raised: ``new`` (the constructor), ``set``, ``get`` or ``call``.
+    """
+
+    def __init__(self, what: str, not_implemented: bool, op: str = "call") -> None:
         super().__init__(what)
-        self.what, self.not_implemented = what, not_implemented
+        self.what, self.not_implemented, self.op = what, not_implemented, op
 
 
 class Remote:
@@ -99,7 +102,7 @@ class Remote:
             if error is not None:
                 if len(values) >= len(calls):
                     raise protocol.WireError("sent an error for a call it was not asked to make")
-                raise _raised(describe_call(calls[len(values)]), error)
+                raise _raised(calls[len(values)], error)
             pairs = [(int(c), int(a)) for c, a in changed if type(c) is int and type(a) is int]
             if len(values) != len(calls) or len(pairs) != len(changed):
                 raise protocol.WireError("sent a reply that does not match the request")
@@ -109,14 +112,15 @@ class Remote:
         return values, pairs
 
 
-def _raised(what: str, error: Any) -> Raised:
+def _raised(call: list[Any], error: Any) -> Raised:
     kind, message, flag = error.get("type"), error.get("message"), error.get("not_implemented")
     if not (isinstance(kind, str) and isinstance(message, str) and isinstance(flag, bool)):
         raise protocol.WireError("sent a malformed error")
+    what = describe_call(call)
     if flag:
-        return Raised(f"{what} is not implemented yet", True)
+        return Raised(f"{what} is not implemented yet", True, call[0])
     detail = f"{protocol.short(kind, 80)}: {protocol.short(message)}" if message else protocol.short(kind, 80)
-    return Raised(f"{what} raised {detail}", False)
+    return Raised(f"{what} raised {detail}", False, call[0])
 
 
 class Op:

@@ -249,8 +249,7 @@ def validate(
     The golden files are loaded and verified before IMPL starts; the outcomes are judged on that copy, in
     the `precision` declared, or the one the class declares, or the one its forward's dtype shows.
     """
-    check_budget(timeout, examples)
-    golden = load_set(version, root, select_cases(version, pattern, root))
+    golden = load_set(version, root, select_cases(version, pattern, root))  # Session checks the budget
     with Session(spec, golden, timeout, examples, precision, conventions) as session:
         outcomes = list(session.run(list(golden.cases.values()), properties))
         session.child.stop()

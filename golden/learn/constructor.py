@@ -49,7 +49,7 @@ def own_parameters(remote: Remote) -> Outcome:
         try:
             value = neuron.get(attr)
         except Raised as e:
-            if e.what.startswith("the constructor"):  # no instance was made: nothing to read
+            if e.op == "new":  # the constructor raised: no instance was made, nothing to read
                 return Outcome(
                     name, Status.ERROR, stage="parameters", message=e.what, not_implemented=e.not_implemented
                 )
