@@ -1,4 +1,4 @@
-"""The parent's handle on the implementation's child process: start it, ask it, bound it, end it.
+"""The parent's handle on the implementation's child process: start it, send it calls, bound it, end it.
 
 The child runs in a session (so a process group) of its own: ``os.killpg(0, …)`` in the implementation
 reaches only that group, and at a timeout or at the end of the run the whole group is killed, so nothing
@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -80,7 +81,7 @@ class Child:
         )
         os.close(requests_r)
         os.close(replies_w)
-        os.set_blocking(requests_w, False)  # a child that stops reading must not block us: see ask
+        os.set_blocking(requests_w, False)  # a child that stops reading must not block us: see send
         self._to_child, self._from_child = requests_w, replies_r
         self._reader = protocol.Reader(replies_r)
         assert self._proc.stdout is not None
@@ -121,13 +122,29 @@ class Child:
         self.info = info
         return self.info
 
-    def ask(self, calls: list[Any], deadline: float) -> dict[str, Any]:
-        """Send `calls`, await the reply until `deadline`; Lost (child stopped) if it does not come whole."""
+    def send(self, calls: list[Any], deadline: float) -> None:
+        """Send `calls` without awaiting the reply (``receive`` awaits it); Lost if the child is gone."""
         if self._proc is None:
             raise Lost("the implementation's process is not running")
-        try:
+        with self._lost_on_failure():
             protocol.send(self._to_child, {"calls": calls}, deadline)
+
+    def receive(self, deadline: float) -> dict[str, Any]:
+        """The reply to the request sent last, awaited until `deadline`; Lost if it does not come whole."""
+        if self._proc is None:
+            raise Lost("the implementation's process is not running")
+        with self._lost_on_failure():
             reply = self._reader.receive(deadline)
+        if not isinstance(reply, dict) or not isinstance(reply.get("results"), list):
+            self.stop()
+            raise Lost("the implementation's process sent a reply of the wrong form; it was stopped")
+        return reply
+
+    @contextlib.contextmanager
+    def _lost_on_failure(self) -> Iterator[None]:
+        """A failure on the pipes stops the child and becomes Lost, saying what happened."""
+        try:
+            yield
         except protocol.Silent:
             self.stop()
             raise Lost("timed out; its process was stopped", timed_out=True) from None
@@ -137,10 +154,6 @@ class Child:
         except protocol.WireError as e:
             self.stop()
             raise Lost(f"the implementation's process {e}; it was stopped") from None
-        if not isinstance(reply, dict) or not isinstance(reply.get("results"), list):
-            self.stop()
-            raise Lost("the implementation's process sent a reply of the wrong form; it was stopped")
-        return reply
 
     def stop(self) -> int | None:
         """Kill the child's whole process group and reap it; its exit code (None if never started)."""

@@ -8,6 +8,7 @@ computed in, or a description of what else was returned. The case runner and the
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from typing import Any
@@ -40,6 +41,7 @@ class Remote:
         self.conventions: dict[str, str] = {}  # the conventions in force, when not the seed's
         self.forward_dtype = ""  # the dtype forward returned when the precision was detected from it
         self._ids = itertools.count()
+        self._in_flight: Pending | None = None  # a request sent, its reply not read yet
 
     @property
     def name(self) -> str:
@@ -78,24 +80,40 @@ class Remote:
 
         After it, each op's ``changed`` lists the positions of the array arguments it changed in place.
         """
+        return self.send(*ops).values()
+
+    def send(self, *ops: Op) -> Pending:
+        """Send every op (each neuron's queued set-up first) and return at once; ``Pending.values()``
+        awaits their values. The harness works on while the child computes (the oracle's values, say).
+
+        One request is in flight at a time: sending another first awaits, and drops, the one before.
+        """
+        self.drop()
         calls: list[Any] = []
         for op in ops:
             calls += op.neuron.pending
             op.neuron.pending = []
             op.index = len(calls)
             calls.append(op.call)
-        values, changed = self.ask(calls)
-        for op in ops:
-            op.changed = [arg for call, arg in changed if call == op.index]
-        return [values[op.index] for op in ops]
+        deadline = min(time.monotonic() + self.call_timeout, self.deadline)
+        self.child.send(calls, deadline)
+        self._in_flight = Pending(self, ops, calls, deadline)
+        return self._in_flight
 
-    def ask(self, calls: list[Any]) -> tuple[list[protocol.Value], list[tuple[int, int]]]:
-        """Make `calls` in the child: the value of each, and (call, argument) positions changed in place.
+    def drop(self) -> None:
+        """Await and drop the reply to a request whose values were never asked for (an example that
+        Hypothesis rejected after sending it, say); a call that raised there is no one's concern."""
+        pending, self._in_flight = self._in_flight, None
+        if pending is not None and not pending.done:
+            with contextlib.suppress(Raised):
+                pending.values()
+
+    def _read(self, calls: list[Any], deadline: float) -> tuple[list[protocol.Value], list[tuple[int, int]]]:
+        """The reply to `calls`: the value of each, and (call, argument) positions changed in place.
 
         A call that raised is a Raised naming it; a reply that is not well-formed stops the child (Lost).
         """
-        deadline = min(time.monotonic() + self.call_timeout, self.deadline)
-        reply = self.child.ask(calls, deadline)
+        reply = self.child.receive(deadline)
         try:
             values = [protocol.decode(node) for node in reply["results"]]
             error, changed = reply.get("error"), reply.get("changed", [])
@@ -110,6 +128,28 @@ class Remote:
             self.child.stop()
             raise Lost(f"the implementation's process {e}; it was stopped") from None
         return values, pairs
+
+
+class Pending:
+    """A request sent by ``Remote.send`` whose reply has not been read yet."""
+
+    def __init__(self, remote: Remote, ops: tuple[Op, ...], calls: list[Any], deadline: float) -> None:
+        self.remote, self.ops, self.calls, self.deadline = remote, ops, calls, deadline
+        self.done = False
+
+    def values(self) -> list[protocol.Value]:
+        """The ops' values, in order, awaited until the request's deadline; each op's ``changed`` is set.
+
+        Raised if a call raised, Lost if the child did not answer whole and in time.
+        """
+        assert not self.done, "a request's values are read once"
+        self.done = True
+        if self.remote._in_flight is self:
+            self.remote._in_flight = None
+        values, changed = self.remote._read(self.calls, self.deadline)
+        for op in self.ops:
+            op.changed = [arg for call, arg in changed if call == op.index]
+        return [values[op.index] for op in self.ops]
 
 
 def _raised(call: list[Any], error: Any) -> Raised:
