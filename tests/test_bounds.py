@@ -10,6 +10,7 @@ classic mistakes stay outside them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
@@ -273,3 +274,18 @@ def test_round_is_round_to_nearest_even_at_the_format_s_resolution(precision: Pr
     assert precision.round(1 + one_ulp / 2) == 1  # a tie goes to the even neighbour, 1
     assert precision.round(1 + one_ulp * 3 / 2) == 1 + 2 * one_ulp  # and here to 1 + 2 ulp
     assert precision.round(precision.largest * 2) is None
+
+
+@pytest.mark.parametrize("precision", list(PRECISIONS.values()), ids=list(PRECISIONS))
+@settings(max_examples=300)
+@given(
+    x=st.floats(allow_nan=False, allow_infinity=False)
+    | st.builds(math.ldexp, st.integers(-(2**12), 2**12), st.integers(-160, 140))  # near every format's edges
+)
+def test_holds_says_exactly_which_float64_values_a_format_represents(precision: Precision, x: float) -> None:
+    """holds(x) iff numpy's own cast to the format and back returns x (bfloat16 emulated, see bf16)."""
+    with np.errstate(over="ignore"):
+        cast = np.asarray(x, dtype=DTYPES[precision.name])
+        back = float(bf16(cast) if precision.name == "bfloat16" else cast)
+    assert precision.holds(Fraction(x)) == (back == x)
+    assert not precision.holds(Fraction(x) + Fraction(1, 3))  # not dyadic: no binary format holds it
