@@ -457,3 +457,17 @@ class CallableAttributesNotMethods(Textbook):
         z = np.asarray(X) @ self.w + self.b
         delta = (self.forward(X) - y_true) * self.activation_derivative(z)
         return delta @ X, float(delta.sum())
+
+
+class WrongOnlyOnce(Textbook):
+    """Its 37th gradient call, counted across all its instances, doubles the answer; every other is right.
+
+    A mistake that a replay, example by example, does not meet again: the first failure found must stand.
+    """
+
+    calls = 0
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        type(self).calls += 1
+        dJ_dw, dJ_db = super().gradient(X, y_true)
+        return (2 * dJ_dw, 2 * dJ_db) if type(self).calls == 37 else (dJ_dw, dJ_db)

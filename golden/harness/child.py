@@ -8,7 +8,7 @@ session of its own, with its stdout and stderr on a pipe the parent drains.
 
 Requests (JSON): ``{"load": "path.py:Name"}`` or ``{"load_pickled": base64, "name": "module:Name", "path":
 [the parent's sys.path]}`` (a class sent by value with cloudpickle: only this process unpickles) first,
-then ``{"calls": [...]}`` with calls::
+then ``{"batches": [[call, ...], ...]}``, answered with one reply per batch, in order, with calls::
 
     ["new", id, n_features, activation]     Impl(n) or Impl(n, activation=name)
     ["set", id, attr, value]                 instance.attr = value
@@ -55,7 +55,8 @@ def main(argv: list[str]) -> None:
             request = requests.receive()
         except protocol.WireError:
             return
-        protocol.send(replies, serve(impl, request.get("calls", [])))
+        for calls in request.get("batches", []):  # one reply per batch, as soon as it is made
+            protocol.send(replies, serve(impl, calls))
 
 
 def _load(request: dict[str, Any]) -> type:

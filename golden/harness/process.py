@@ -122,15 +122,15 @@ class Child:
         self.info = info
         return self.info
 
-    def send(self, calls: list[Any], deadline: float) -> None:
-        """Send `calls` without awaiting the reply (``receive`` awaits it); Lost if the child is gone."""
+    def send(self, request: dict[str, Any], deadline: float) -> None:
+        """Send `request`, not awaiting the replies (``receive`` awaits each); Lost if the child is gone."""
         if self._proc is None:
             raise Lost("the implementation's process is not running")
         with self._lost_on_failure():
-            protocol.send(self._to_child, {"calls": calls}, deadline)
+            protocol.send(self._to_child, request, deadline)
 
     def receive(self, deadline: float) -> dict[str, Any]:
-        """The reply to the request sent last, awaited until `deadline`; Lost if it does not come whole."""
+        """The next reply, awaited until `deadline`; Lost if it does not come whole."""
         if self._proc is None:
             raise Lost("the implementation's process is not running")
         with self._lost_on_failure():

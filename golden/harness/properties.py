@@ -16,27 +16,26 @@ by a factor m >= 2) stays far outside the bounds.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, settings
 from hypothesis import strategies as st
 from hypothesis.reporting import with_reporter
 from numpy.typing import NDArray
 
+from golden.harness.batch import QUIET, Plan, check
 from golden.harness.compare import Divergence, numbers, pair, worst
 from golden.harness.protocol import Value, short
-from golden.harness.proxy import Op, Raised, Remote, RemoteNeuron
+from golden.harness.proxy import Op, Pending, Raised, Remote, RemoteNeuron
 from golden.outcome import Kind, Outcome, Status
 from oracle import create_backprop_test_case, to_float
 from oracle.backprop import LOSSES
 from oracle.bounds import PRECISIONS, Bounded, Model, OutOfRange, bounds, round_up, to_fraction
 from oracle.exact import ACTIVATIONS
-
-QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 
 # Numeric code: no deadline (a first call may compile or warm a cache), no health check for slow data,
 # no example database (nothing is written to the user's working directory), one failure reported.
@@ -48,6 +47,7 @@ if os.environ.get("HYPOTHESIS_PROFILE") in ("ci", "dev"):
     settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 Array = NDArray[np.float64]
+Arrays = tuple[Array, Array, Array, Array]
 
 
 @dataclass(frozen=True)
@@ -216,24 +216,16 @@ def loss_bound(a: Array, y: Array, e: Array, c: Fraction) -> Fraction:
     return c * sum(terms, Fraction(0))
 
 
-def before_and_after(remote: Remote, neuron: RemoteNeuron, op: Op) -> tuple[Array, Array, Array, Array]:
-    """w and b read before and after `op`, in one round trip."""
-    reads = neuron.read("w"), neuron.read("b")
-    w0, b0, _, w1, b1 = remote.gather(*reads, op, neuron.read("w"), neuron.read("b"))
+def before_and_after(neuron: RemoteNeuron, op: Op) -> Generator[tuple[Op, ...], Pending, Arrays]:
+    """w and b read before and after `op`, in one request (a step of a plan: ``yield from`` it)."""
+    sent = yield neuron.read("w"), neuron.read("b"), op, neuron.read("w"), neuron.read("b")
+    w0, b0, _, w1, b1 = sent.values()
     return (
         read(w0, "w"),
         read(b0, "b"),
         read(w1, "w after update_weights"),
         read(b1, "b after update_weights"),
     )
-
-
-def _run(test: Callable[[], None], max_examples: int | None) -> None:
-    """Run a @given test under the current profile, without deadline or database, reporting one failure."""
-    chosen = settings(deadline=None, suppress_health_check=QUIET, database=None, report_multiple_bugs=False)
-    if max_examples is not None:
-        chosen = settings(chosen, max_examples=max_examples)
-    chosen(test)()
 
 
 # -- the properties --------------------------------------------------------------------------------
@@ -260,15 +252,14 @@ def unchanged(before: Array, after: Array, precision: str, bitwise: bool) -> boo
 def zero_gradient_leaves_weights_unchanged(remote: Remote, max_examples: int | None = None) -> None:
     """update_weights with a zero gradient leaves w and b unchanged, bit for bit (w − lr·0 keeps −0.0)."""
 
-    @given(p=problems(remote), lr=st.floats(0, 10))
-    def test(p: Problem, lr: float) -> None:
+    def test(p: Problem, lr: float) -> Plan:
         neuron = p.neuron(remote)
         update = neuron.op("update_weights", np.zeros(p.X.shape[1]), 0.0, lr)
-        w0, b0, w1, b1 = before_and_after(remote, neuron, update)
+        w0, b0, w1, b1 = yield from before_and_after(neuron, update)
         assert unchanged(w0, w1, remote.precision, True), f"w changed: {w1.tolist()} from {w0.tolist()}"
         assert unchanged(b0, b1, remote.precision, True), f"b changed: {b1.tolist()} from {b0.tolist()}"
 
-    _run(test, max_examples)
+    check(remote, test, max_examples, p=problems(remote), lr=st.floats(0, 10))
 
 
 def zero_learning_rate_leaves_weights_unchanged(remote: Remote, max_examples: int | None = None) -> None:
@@ -277,18 +268,17 @@ def zero_learning_rate_leaves_weights_unchanged(remote: Remote, max_examples: in
     Equal as numbers, not bit for bit: w − 0·g turns −0.0 into +0.0 when g < 0, as IEEE 754 requires.
     """
 
-    @given(p=problems(remote), data=st.data())
-    def test(p: Problem, data: st.DataObject) -> None:
+    def test(p: Problem, data: st.DataObject) -> Plan:
         neuron = p.neuron(remote)
         g = np.array(
             data.draw(st.lists(st.floats(-1e3, 1e3), min_size=p.w.size, max_size=p.w.size), label="dJ_dw")
         )
         update = neuron.op("update_weights", g, data.draw(st.floats(-1e3, 1e3)), 0.0)
-        w0, b0, w1, b1 = before_and_after(remote, neuron, update)
+        w0, b0, w1, b1 = yield from before_and_after(neuron, update)
         assert unchanged(w0, w1, remote.precision, False), f"w changed: {w1.tolist()} from {w0.tolist()}"
         assert unchanged(b0, b1, remote.precision, False), f"b changed: {b1.tolist()} from {b0.tolist()}"
 
-    _run(test, max_examples)
+    check(remote, test, max_examples, p=problems(remote), data=st.data())
 
 
 def batch_gradient_is_the_sum_of_its_parts(remote: Remote, max_examples: int | None = None) -> None:
@@ -299,12 +289,11 @@ def batch_gradient_is_the_sum_of_its_parts(remote: Remote, max_examples: int | N
     each part's gradient is weighted by its rows: m·batch = k·first + (m − k)·rest.
     """
 
-    @given(p=problems(remote, min_rows=2), data=st.data())
-    def test(p: Problem, data: st.DataObject) -> None:
+    def test(p: Problem, data: st.DataObject) -> Plan:
         k = data.draw(st.integers(1, p.X.shape[0] - 1), label="split")
         parts = (p, p.part(slice(None, k)), p.part(slice(k, None)))
         neuron = p.neuron(remote)
-        sent = remote.send(*(neuron.op("gradient", q.X, q.y) for q in parts))
+        sent = yield tuple(neuron.op("gradient", q.X, q.y) for q in parts)
         bounds_ = [exact(q, remote) for q in parts]  # while the child computes
         whole, first, rest = map(as_gradient, sent.values())
         m = p.X.shape[0]
@@ -325,17 +314,16 @@ def batch_gradient_is_the_sum_of_its_parts(remote: Remote, max_examples: int | N
                     f"{[float(x) for x in parts_sum]}: beyond the three {remote.precision} bounds ({b:.2g})"
                 )
 
-    _run(test, max_examples)
+    check(remote, test, max_examples, p=problems(remote, min_rows=2), data=st.data())
 
 
 def row_order_does_not_change_the_gradient(remote: Remote, max_examples: int | None = None) -> None:
     """Permuting the rows of X (and y with them) does not change the gradient beyond twice its bound."""
 
-    @given(p=problems(remote, min_rows=2), data=st.data())
-    def test(p: Problem, data: st.DataObject) -> None:
+    def test(p: Problem, data: st.DataObject) -> Plan:
         order = np.array(data.draw(st.permutations(range(p.X.shape[0])), label="order"))
         neuron = p.neuron(remote)
-        sent = remote.send(neuron.op("gradient", p.X, p.y), neuron.op("gradient", p.X[order], p.y[order]))
+        sent = yield neuron.op("gradient", p.X, p.y), neuron.op("gradient", p.X[order], p.y[order])
         e = exact(p, remote)
         g, g_perm = map(as_gradient, sent.values())
         for i, name in ((0, "dJ_dw"), (1, "dJ_db")):
@@ -346,17 +334,17 @@ def row_order_does_not_change_the_gradient(remote: Remote, max_examples: int | N
                 f"beyond twice the {remote.precision} bound"
             )
 
-    _run(test, max_examples)
+    check(remote, test, max_examples, p=problems(remote, min_rows=2), data=st.data())
 
 
 def forward_is_row_wise(remote: Remote, max_examples: int | None = None) -> None:
     """forward on a batch equals forward on each row alone, within twice the bound of a."""
 
-    @given(p=problems(remote))
-    def test(p: Problem) -> None:
+    def test(p: Problem) -> Plan:
         neuron = p.neuron(remote)
-        ops = [neuron.op("forward", X) for X in (p.X, *(p.X[i : i + 1] for i in range(p.X.shape[0])))]
-        sent = remote.send(*ops)
+        sent = yield tuple(
+            neuron.op("forward", X) for X in (p.X, *(p.X[i : i + 1] for i in range(p.X.shape[0])))
+        )
         e = exact(p, remote)
         batch, *rows = (read(v, "forward") for v in sent.values())
         error, ratio, _ = worst(batch, np.concatenate(rows), 2 * e.bounds["a"])
@@ -365,7 +353,7 @@ def forward_is_row_wise(remote: Remote, max_examples: int | None = None) -> None
             f"{error:.2g} apart, beyond twice the {remote.precision} bound"
         )
 
-    _run(test, max_examples)
+    check(remote, test, max_examples, p=problems(remote))
 
 
 def gradient_matches_central_differences(remote: Remote, max_examples: int | None = None) -> None:
@@ -379,11 +367,10 @@ def gradient_matches_central_differences(remote: Remote, max_examples: int | Non
     """
     h = 1e-6
 
-    @given(p=problems(remote, bound=3.0))
-    def test(p: Problem) -> None:
+    def test(p: Problem) -> Plan:
         assume(np.abs(p.z).min() > 1e-3)  # a step of h·|x| <= 3e-6 never crosses the kink
         if remote.precision != "float64":
-            sent = remote.send(p.neuron(remote).op("gradient", p.X, p.y))
+            sent = yield (p.neuron(remote).op("gradient", p.X, p.y),)
             e = exact(p, remote)
             dJ_dw, dJ_db = as_gradient(*sent.values())
             e.check(dJ_dw, "dJ_dw", "dJ_dw vs the exact derivative", remote.precision)
@@ -391,8 +378,7 @@ def gradient_matches_central_differences(remote: Remote, max_examples: int | Non
             return
         steps = [s * h * e for e in np.eye(p.w.size + 1) for s in (1, -1)]
         moved = (p.neuron(remote, d).op("forward", p.X) for d in steps)
-        ops = [p.neuron(remote).op("gradient", p.X, p.y), *moved]
-        grad, *a = remote.gather(*ops)
+        grad, *a = (yield (p.neuron(remote).op("gradient", p.X, p.y), *moved)).values()
         dJ_dw, dJ_db = as_gradient(grad)
         J = [float(loss(read(v, "forward"), p.y, share(remote, len(p.y)))) for v in a]
         numeric = [(up - down) / (2 * h) for up, down in zip(J[::2], J[1::2], strict=True)]
@@ -401,7 +387,7 @@ def gradient_matches_central_differences(remote: Remote, max_examples: int | Non
             f"(dJ_dw, dJ_db) = {got.tolist()}; central differences give {numeric}"
         )
 
-    _run(test, max_examples)
+    check(remote, test, max_examples, p=problems(remote, bound=3.0))
 
 
 def small_step_does_not_increase_the_loss(remote: Remote, max_examples: int | None = None) -> None:
@@ -411,19 +397,20 @@ def small_step_does_not_increase_the_loss(remote: Remote, max_examples: int | No
     the exact gradient g the exact loss falls by about lr·|g|². The implementation's gradient ĝ may be off
     by its bound e_g, which can raise the exact loss by at most lr·(|g|·|e_g| + 1e-3·(|g| + |e_g|)²); and
     each loss is computed here from forward values that may be off by their bound. The loss after may
-    exceed the loss before by no more than those terms; no row may cross the kink during the step.
+    exceed the loss before by no more than those terms. Examples where a step by any gradient within its
+    bound of the exact one could carry a row across the kink are left out.
     """
 
-    @given(p=problems(remote, bound=3.0))
-    def test(p: Problem) -> None:
-        neuron = p.neuron(remote)
+    def test(p: Problem) -> Plan:
         lr = float(1e-3 / ((1 + np.abs(p.y).max()) * (1 + float((p.X**2).sum()) + p.X.shape[0])))
-        sent = remote.send(neuron.op("gradient", p.X, p.y), neuron.op("forward", p.X))
         e, c = exact(p, remote), share(remote, len(p.y))
-        grad, a = sent.values()
+        reach_w = np.abs(e.values["dJ_dw"]) + e.bounds["dJ_dw"]  # the largest |ĝ| a correct gradient has
+        reach_b = float(np.abs(e.values["dJ_db"]) + e.bounds["dJ_db"])
+        assume(np.abs(p.z).min() > lr * ((np.abs(p.X) @ reach_w).max() + reach_b) + 1e-9)
+        neuron = p.neuron(remote)
+        grad, a = (yield neuron.op("gradient", p.X, p.y), neuron.op("forward", p.X)).values()
         dJ_dw, dJ_db = as_gradient(grad)
-        assume(np.abs(p.z).min() > lr * (np.abs(p.X @ dJ_dw).max() + abs(dJ_db)) + 1e-9)
-        sent = remote.send(neuron.op("update_weights", dJ_dw, dJ_db, lr), neuron.op("forward", p.X))
+        sent = yield neuron.op("update_weights", dJ_dw, dJ_db, lr), neuron.op("forward", p.X)
         stepped = Problem(p.X, p.y, p.w - lr * dJ_dw, p.b - lr * dJ_db, p.alpha, p.activation)
         e_after = exact(stepped, remote)
         _, a_after = sent.values()
@@ -443,23 +430,22 @@ def small_step_does_not_increase_the_loss(remote: Remote, max_examples: int | No
             f"beyond the {remote.precision} bounds ({float(slack):.2g})"
         )
 
-    _run(test, max_examples)
+    check(remote, test, max_examples, p=problems(remote, bound=3.0))
 
 
 def inputs_are_not_mutated(remote: Remote, max_examples: int | None = None) -> None:
     """forward, gradient and update_weights leave the arrays they are given unchanged."""
 
-    @given(p=problems(remote))
-    def test(p: Problem) -> None:
+    def test(p: Problem) -> Plan:
         neuron = p.neuron(remote)
         forward, grad = neuron.op("forward", p.X), neuron.op("gradient", p.X, p.y)
         update = neuron.op("update_weights", p.w - p.X[0], p.b, 0.01)  # any gradient will do
-        remote.gather(forward, grad, update)
+        (yield forward, grad, update).values()
         assert not forward.changed, "forward changed X"
         assert not grad.changed, "gradient changed X or y"
         assert not update.changed, "update_weights changed dJ_dw"
 
-    _run(test, max_examples)
+    check(remote, test, max_examples, p=problems(remote))
 
 
 def agrees_with_the_oracle(remote: Remote, max_examples: int | None = None) -> None:
@@ -469,14 +455,14 @@ def agrees_with_the_oracle(remote: Remote, max_examples: int | None = None) -> N
     so it is judged on its own.
     """
 
-    @given(p=problems(remote), lr=st.floats(0, 1))
-    def test(p: Problem, lr: float) -> None:
+    def test(p: Problem, lr: float) -> Plan:
         e = exact(p, remote, lr)
         neuron = p.neuron(remote)
         reads = neuron.read("w"), neuron.read("b")
         ops = neuron.op("forward", p.X), neuron.op("gradient", p.X, p.y)
         update = neuron.op("update_weights", e.values["dJ_dw"], float(e.values["dJ_db"]), lr)
-        w0, b0, a, grad, _, w, b = remote.gather(*reads, *ops, update, neuron.read("w"), neuron.read("b"))
+        sent = yield *reads, *ops, update, neuron.read("w"), neuron.read("b")
+        w0, b0, a, grad, _, w, b = sent.values()
         precision = remote.precision
         e.check(read(w0, "w"), "w", "w read back vs the one set", precision)
         e.check(read(b0, "b"), "b", "b read back vs the one set", precision)
@@ -487,7 +473,7 @@ def agrees_with_the_oracle(remote: Remote, max_examples: int | None = None) -> N
         e.check(read(w, "w"), "w_new", "w after the update vs the oracle", precision)
         e.check(read(b, "b"), "b_new", "b after the update vs the oracle", precision)
 
-    _run(test, max_examples)
+    check(remote, test, max_examples, p=problems(remote), lr=st.floats(0, 1))
 
 
 PROPERTIES: dict[str, Callable[..., None]] = {

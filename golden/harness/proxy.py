@@ -8,9 +8,10 @@ computed in, or a description of what else was returned. The case runner and the
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import time
+from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,7 @@ class Remote:
         self.conventions: dict[str, str] = {}  # the conventions in force, when not the seed's
         self.forward_dtype = ""  # the dtype forward returned when the precision was detected from it
         self._ids = itertools.count()
-        self._in_flight: Pending | None = None  # a request sent, its reply not read yet
+        self._unread: deque[Pending] = deque()  # requests sent whose answers were not read, in order
 
     @property
     def name(self) -> str:
@@ -84,29 +85,35 @@ class Remote:
 
     def send(self, *ops: Op) -> Pending:
         """Send every op (each neuron's queued set-up first) and return at once; ``Pending.values()``
-        awaits their values. The harness works on while the child computes (the oracle's values, say).
+        awaits their values. The harness works on while the child computes (the oracle's values, say)."""
+        return self.send_each([ops])[0]
 
-        One request is in flight at a time: sending another first awaits, and drops, the one before.
+    def send_each(self, requests: Sequence[Sequence[Op]]) -> list[Pending]:
+        """Send several requests in one message; the child answers each in turn, and each ``Pending``
+        awaits its own answer (reading those before it first), each within ``call_timeout`` of being awaited.
+
+        Requests are answered in order: sending more first reads, and drops, every answer not yet read.
         """
         self.drop()
-        calls: list[Any] = []
-        for op in ops:
-            calls += op.neuron.pending
-            op.neuron.pending = []
-            op.index = len(calls)
-            calls.append(op.call)
-        deadline = min(time.monotonic() + self.call_timeout, self.deadline)
-        self.child.send(calls, deadline)
-        self._in_flight = Pending(self, ops, calls, deadline)
-        return self._in_flight
+        pending, batches = [], []
+        for ops in requests:
+            calls: list[Any] = []
+            for op in ops:
+                calls += op.neuron.pending
+                op.neuron.pending = []
+                op.index = len(calls)
+                calls.append(op.call)
+            batches.append(calls)
+            pending.append(Pending(self, tuple(ops), calls))
+        self.child.send({"batches": batches}, min(time.monotonic() + self.call_timeout, self.deadline))
+        self._unread.extend(pending)
+        return pending
 
     def drop(self) -> None:
-        """Await and drop the reply to a request whose values were never asked for (an example that
+        """Read and drop the answers to requests whose values were never asked for (an example that
         Hypothesis rejected after sending it, say); a call that raised there is no one's concern."""
-        pending, self._in_flight = self._in_flight, None
-        if pending is not None and not pending.done:
-            with contextlib.suppress(Raised):
-                pending.values()
+        while self._unread:
+            self._unread[0].fetch()
 
     def _read(self, calls: list[Any], deadline: float) -> tuple[list[protocol.Value], list[tuple[int, int]]]:
         """The reply to `calls`: the value of each, and (call, argument) positions changed in place.
@@ -131,25 +138,42 @@ class Remote:
 
 
 class Pending:
-    """A request sent by ``Remote.send`` whose reply has not been read yet."""
+    """A request sent by ``Remote.send_each`` whose answer may not have been read yet."""
 
-    def __init__(self, remote: Remote, ops: tuple[Op, ...], calls: list[Any], deadline: float) -> None:
-        self.remote, self.ops, self.calls, self.deadline = remote, ops, calls, deadline
-        self.done = False
+    def __init__(self, remote: Remote, ops: tuple[Op, ...], calls: list[Any]) -> None:
+        self.remote, self.ops, self.calls = remote, ops, calls
+        self.answer: tuple[list[protocol.Value], list[tuple[int, int]]] | Raised | None = None
+        self.done = False  # whether values() was called
 
     def values(self) -> list[protocol.Value]:
-        """The ops' values, in order, awaited until the request's deadline; each op's ``changed`` is set.
+        """The ops' values, in order; each op's ``changed`` is set.
 
         Raised if a call raised, Lost if the child did not answer whole and in time.
         """
         assert not self.done, "a request's values are read once"
         self.done = True
-        if self.remote._in_flight is self:
-            self.remote._in_flight = None
-        values, changed = self.remote._read(self.calls, self.deadline)
+        while self.answer is None:
+            self.remote._unread[0].fetch()
+        if isinstance(self.answer, Raised):
+            raise self.answer
+        values, changed = self.answer
         for op in self.ops:
             op.changed = [arg for call, arg in changed if call == op.index]
         return [values[op.index] for op in self.ops]
+
+    def fetch(self) -> None:
+        """Read this request's answer, the next on the wire, awaiting it at most ``call_timeout``."""
+        remote = self.remote
+        assert remote._unread and remote._unread[0] is self, "answers are read in the order sent"
+        deadline = min(time.monotonic() + remote.call_timeout, remote.deadline)
+        try:
+            self.answer = remote._read(self.calls, deadline)
+        except Raised as e:
+            self.answer = e
+        except Lost:
+            remote._unread.clear()  # the child was stopped: no answer will come
+            raise
+        remote._unread.popleft()
 
 
 def _raised(call: list[Any], error: Any) -> Raised:

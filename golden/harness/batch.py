@@ -1,0 +1,145 @@
+"""A property's examples in batches: Hypothesis draws them here, and many examples cost one round trip.
+
+A property is written as a *plan*: a generator function of the arguments Hypothesis draws. It yields the
+ops it needs (a tuple of ``proxy.Op``), is sent back a ``proxy.Pending`` for them, and asserts on their
+values; it may yield again (a request that depends on the first one's answers). A plan draws from
+``st.data()`` and calls ``assume`` only before its first yield: after it, the example has left Hypothesis.
+
+``check`` runs a plan in up to three steps:
+
+1. Hypothesis draws the examples; each plan runs up to its first request, which is kept, not sent.
+2. Every ``CHUNK`` examples, their requests go to the child in one message, and the child answers them one
+   by one. Each plan resumes with its ``Pending``: it computes the oracle's values while the child is still
+   computing, then judges. The requests a round of plans yields form the next round.
+3. Only when an example fails: the plan runs again under Hypothesis from the same seed, example by example,
+   so that Hypothesis finds the failure and shrinks it, as it reports any other. If that run passes (an
+   implementation that fails only now and then), the failure step 2 found is raised as it was found.
+
+Why: a round trip per example made validate's properties cost more in waiting than in checking (issue
+10; ``benchmarks/validate.py`` measures it). The verdict is the same: every example is judged here, on the
+implementation's own answers, and a failure is reported through Hypothesis whenever it can be replayed.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import zlib
+from collections.abc import Callable, Generator
+from typing import Any
+
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+from hypothesis.errors import UnsatisfiedAssumption
+
+from golden.harness.protocol import short
+from golden.harness.proxy import Op, Pending, Remote
+
+CHUNK = 100  # examples per message: about 150 kB of requests for the largest problems, far under the cap
+QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+
+Plan = Generator[tuple[Op, ...], Pending, None]
+
+
+def check(
+    remote: Remote, plan: Callable[..., Plan], max_examples: int | None, **strategies: st.SearchStrategy[Any]
+) -> None:
+    """Run `plan` on the examples Hypothesis draws from `strategies`; AssertionError (or the implementation's
+    ``Raised``) with Hypothesis's report of the failing example when one fails."""
+    chosen = settings(deadline=None, suppress_health_check=QUIET, database=None, report_multiple_bugs=False)
+    if max_examples is not None:
+        chosen = settings(chosen, max_examples=max_examples)
+    # the same examples in steps 1 and 3: a seed of our own, a fixed one when the profile derandomizes
+    start = zlib.crc32(plan.__qualname__.encode()) if chosen.derandomize else random.getrandbits(64)
+    batch = Batch(remote)
+
+    def collect(**example: Any) -> None:
+        batch.add(plan(**example), example)
+
+    try:
+        _under_hypothesis(collect, plan, chosen, start, strategies)()
+        batch.flush()
+    except Found:
+        pass
+    if batch.failure is None:
+        return
+
+    def live(**example: Any) -> None:
+        run(remote, plan(**example))
+
+    _under_hypothesis(live, plan, chosen, start, strategies)()
+    raise batch.failure
+
+
+def run(remote: Remote, steps: Plan) -> None:
+    """Run one example's plan with a round trip per request (how step 3 replays it)."""
+    try:
+        ops = next(steps)
+        while True:
+            ops = steps.send(remote.send(*ops))
+    except StopIteration:
+        return
+
+
+class Found(BaseException):
+    """An example failed: step 1 ends there. A BaseException, so that Hypothesis lets it through instead of
+    taking it for a failure of the example it is drawing."""
+
+
+class Batch:
+    """Plans started by Hypothesis and waiting for their first answers, judged CHUNK at a time."""
+
+    def __init__(self, remote: Remote) -> None:
+        self.remote = remote
+        self.waiting: list[tuple[Plan, tuple[Op, ...], dict[str, Any]]] = []
+        self.failure: Exception | None = None  # the first example that failed, with a note naming it
+
+    def add(self, steps: Plan, example: dict[str, Any]) -> None:
+        """Start a plan (an ``assume`` there rejects the example, as Hypothesis does) and keep its request."""
+        try:
+            ops = next(steps)
+        except StopIteration:
+            return
+        self.waiting.append((steps, ops, example))
+        if len(self.waiting) >= CHUNK:
+            self.flush()
+            if self.failure is not None:
+                raise Found
+
+    def flush(self) -> None:
+        """Send the waiting requests in one message and judge each example as its answers come, round
+        after round, until every plan has finished or one has failed."""
+        now, self.waiting = self.waiting, []
+        while now and self.failure is None:
+            then = []
+            for (steps, _, example), answers in zip(
+                now, self.remote.send_each([r for _, r, _ in now]), strict=True
+            ):
+                try:
+                    then.append((steps, steps.send(answers), example))
+                except (StopIteration, UnsatisfiedAssumption):
+                    continue  # judged; or out of the oracle's range, an example Hypothesis would redraw
+                except Exception as e:  # AssertionError, Raised, or a plan's own error: step 3 replays it
+                    note = f"Failing example: {_describe(example)}"  # e.add_note, in Python 3.10 too
+                    e.__notes__ = [*getattr(e, "__notes__", []), note]  # type: ignore[attr-defined]
+                    self.failure = e
+                    break
+            now = then
+
+
+def _under_hypothesis(
+    test: Callable[..., None],
+    plan: Callable[..., Plan],
+    chosen: settings,
+    start: int,
+    strategies: dict[str, st.SearchStrategy[Any]],
+) -> Callable[[], None]:
+    """`test` as a Hypothesis test named and signed like `plan`, drawing from `strategies`, seeded `start`."""
+    named: Callable[..., None] = functools.wraps(plan)(test)
+    result: Callable[[], None] = seed(start)(chosen(given(**strategies)(named)))
+    return result
+
+
+def _describe(example: dict[str, Any]) -> str:
+    drawn = ", ".join(f"{name}={value!r}" for name, value in example.items() if name != "data")
+    return short(f"test({drawn})", 300)

@@ -1,0 +1,65 @@
+"""A property's examples travel to the implementation in batches, and the verdict does not change for it.
+
+Hypothesis draws the examples in the validating process; the calls of up to ``batch.CHUNK`` examples go
+to the child in one request, and every answer is judged here. A failure is replayed example by example so
+that Hypothesis shrinks it; one the replay does not meet again still fails the property.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from golden.files.store import load_set
+from golden.harness import batch
+from golden.harness.proxy import Remote
+from golden.harness.session import Session
+from golden.outcome import Status
+
+REPO = Path(__file__).parent.parent
+GOLDEN = load_set()
+BROKEN = f"{REPO / 'tests' / 'broken_neurons.py'}"
+HOSTILE = f"{REPO / 'tests' / 'hostile_neurons.py'}"
+
+
+@pytest.mark.parametrize(
+    ("prop", "rounds"),
+    [("zero_gradient_leaves_weights_unchanged", 1), ("small_step_does_not_increase_the_loss", 2)],
+)
+def test_a_property_sends_one_request_per_round_per_hundred_examples(
+    prop: str, rounds: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requests: list[int] = []
+    send_each = Remote.send_each
+
+    def counted(self: Remote, many: Any) -> Any:
+        requests.append(len(many))
+        return send_each(self, many)
+
+    monkeypatch.setattr(Remote, "send_each", counted)
+    with Session("neuron:Neuron", GOLDEN, examples=250) as session:
+        session.remote()  # started, and its precision probed
+        requests.clear()
+        outcome = session.property(prop)
+    assert outcome.status is Status.PASSED, outcome.message
+    assert len(requests) <= rounds * math.ceil(250 / batch.CHUNK), requests
+    assert sum(requests) >= 200  # the examples were judged, not skipped (small_step rejects a few)
+
+
+def test_a_failure_found_in_a_batch_is_replayed_and_shrunk_by_hypothesis() -> None:
+    with Session(f"{BROKEN}:MeanGradient", GOLDEN, examples=100) as session:
+        outcome = session.property("batch_gradient_is_the_sum_of_its_parts")
+    assert outcome.status is Status.FAILED, outcome.message
+    assert "p=Problem(X=array(" in outcome.message
+    assert "Failing example: test(" not in outcome.message  # the batch's own note: the replay found it
+
+
+def test_a_failure_the_replay_does_not_meet_again_still_fails_the_property() -> None:
+    with Session(f"{HOSTILE}:WrongOnlyOnce", GOLDEN, examples=100) as session:
+        outcome = session.property("row_order_does_not_change_the_gradient")
+    assert outcome.status is Status.FAILED, outcome.message
+    assert "dJ_dw with rows permuted" in outcome.message
+    assert "Failing example: test(p=Problem(" in outcome.message  # as the batch found it
