@@ -383,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status, chosen by the type of the error if there is one."""
     args = parser().parse_args(argv)
     if args.command in ("validate", "tdd"):
-        from golden.harness.process import guard_this_process
+        from golden.harness.guard import guard_this_process
 
         guard_this_process()
     try:

@@ -340,7 +340,7 @@ def worker() -> None:
     which ends a worker with SIGTERM: the IMPL's child is stopped, and the worker ends quietly.
     """
     from golden.files.case import GoldenCase
-    from golden.harness.process import guard_this_process
+    from golden.harness.guard import guard_this_process
 
     guard_this_process()  # the IMPL's process, of the same user, cannot write into our answers
     answers = os.fdopen(os.dup(1), "w")

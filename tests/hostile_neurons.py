@@ -460,7 +460,7 @@ class CallableAttributesNotMethods(Textbook):
 
 
 class WrongOnlyOnce(Textbook):
-    """Its 37th gradient call, counted across all its instances, doubles the answer; every other is right.
+    """Its 37th gradient call, counted across all its instances, adds 1 to the answer; every other is right.
 
     A mistake that a replay, example by example, does not meet again: the first failure found must stand.
     """
@@ -470,4 +470,4 @@ class WrongOnlyOnce(Textbook):
     def gradient(self, X: Any, y_true: Any) -> Any:
         type(self).calls += 1
         dJ_dw, dJ_db = super().gradient(X, y_true)
-        return (2 * dJ_dw, 2 * dJ_db) if type(self).calls == 37 else (dJ_dw, dJ_db)
+        return (dJ_dw + 1, dJ_db + 1) if type(self).calls == 37 else (dJ_dw, dJ_db)

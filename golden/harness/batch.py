@@ -22,6 +22,7 @@ implementation's own answers, and a failure is reported through Hypothesis whene
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
 import zlib
@@ -35,7 +36,7 @@ from hypothesis.errors import UnsatisfiedAssumption
 from golden.harness.protocol import short
 from golden.harness.proxy import Op, Pending, Remote
 
-CHUNK = 100  # examples per message: about 150 kB of requests for the largest problems, far under the cap
+CHUNK = 25  # examples per message: small enough to overlap drawing and the helper, 40 kB at most
 QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 
 Plan = Generator[tuple[Op, ...], Pending, None]
@@ -56,11 +57,12 @@ def check(
     def collect(**example: Any) -> None:
         batch.add(plan(**example), example)
 
-    try:
-        _under_hypothesis(collect, plan, chosen, start, strategies)()
-        batch.flush()
-    except Found:
-        pass
+    with remote.beside.batching() if remote.beside is not None else contextlib.nullcontext():
+        try:
+            _under_hypothesis(collect, plan, chosen, start, strategies)()
+            batch.flush()
+        except Found:
+            pass
     if batch.failure is None:
         return
 
@@ -86,12 +88,20 @@ class Found(BaseException):
     taking it for a failure of the example it is drawing."""
 
 
+Started = tuple[Plan, tuple[Op, ...], dict[str, Any]]  # a plan at its first request, and its example
+
+
 class Batch:
-    """Plans started by Hypothesis and waiting for their first answers, judged CHUNK at a time."""
+    """Plans started by Hypothesis and waiting for their first answers, judged CHUNK at a time.
+
+    A chunk is judged once the next one is drawn: meanwhile the oracle's helper (``remote.beside``) has
+    computed the values its plans asked for with ``beside.Later``, on another core.
+    """
 
     def __init__(self, remote: Remote) -> None:
         self.remote = remote
-        self.waiting: list[tuple[Plan, tuple[Op, ...], dict[str, Any]]] = []
+        self.drawn: list[Started] = []  # being drawn; their oracle values are queued for the helper
+        self.sent: list[Started] = []  # drawn; their oracle values are with the helper
         self.failure: Exception | None = None  # the first example that failed, with a note naming it
 
     def add(self, steps: Plan, example: dict[str, Any]) -> None:
@@ -100,16 +110,28 @@ class Batch:
             ops = next(steps)
         except StopIteration:
             return
-        self.waiting.append((steps, ops, example))
-        if len(self.waiting) >= CHUNK:
-            self.flush()
+        self.drawn.append((steps, ops, example))
+        if len(self.drawn) >= CHUNK:
+            self.rotate()
             if self.failure is not None:
                 raise Found
 
+    def rotate(self) -> None:
+        """The chunk just drawn goes to the helper; the one drawn before it is judged."""
+        ready, self.sent, self.drawn = self.sent, self.drawn, []
+        if self.remote.beside is not None:
+            self.remote.beside.collect()  # the answers for `ready`, computed while this chunk was drawn
+            self.remote.beside.send()
+        self.judge(ready)
+
     def flush(self) -> None:
-        """Send the waiting requests in one message and judge each example as its answers come, round
-        after round, until every plan has finished or one has failed."""
-        now, self.waiting = self.waiting, []
+        """Judge every chunk drawn (at the end of step 1)."""
+        self.rotate()
+        self.rotate()
+
+    def judge(self, now: list[Started]) -> None:
+        """Send the chunk's requests in one message and judge each example as its answers come, round after
+        round, until every plan has finished or one has failed."""
         while now and self.failure is None:
             then = []
             for (steps, _, example), answers in zip(

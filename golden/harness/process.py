@@ -64,23 +64,9 @@ class Child:
         if self._proc is not None:
             return
         self.info = {}
-        requests_r, requests_w = os.pipe()
-        replies_r, replies_w = os.pipe()
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")])),
-        }
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "golden.harness.child", str(requests_r), str(replies_w)],
-            pass_fds=(requests_r, replies_w),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=env,
+        self._proc, requests_w, replies_r = start_module(
+            "golden.harness.child", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
         )
-        os.close(requests_r)
-        os.close(replies_w)
         os.set_blocking(requests_w, False)  # a child that stops reading must not block us: see send
         self._to_child, self._from_child = requests_w, replies_r
         self._reader = protocol.Reader(replies_r)
@@ -172,6 +158,30 @@ class Child:
         return code if code is not None else proc.returncode
 
 
+def start_module(module: str, **popen: Any) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Start ``python -m module REQUESTS REPLIES`` (this interpreter, this package importable) with a pipe
+    each way: the process, the fd to write its requests to, and the fd to read its replies from."""
+    requests_r, requests_w = os.pipe()
+    replies_r, replies_w = os.pipe()
+    path = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, str(requests_r), str(replies_w)],
+            pass_fds=(requests_r, replies_w),
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": path},
+            **popen,
+        )
+    except BaseException:
+        os.close(requests_w)
+        os.close(replies_r)
+        raise
+    finally:
+        os.close(requests_r)
+        os.close(replies_w)
+    return proc, requests_w, replies_r
+
+
 _BY_VALUE = threading.Lock()  # cloudpickle's registry of modules pickled by value is global
 
 
@@ -211,16 +221,6 @@ def load_request(impl: type) -> tuple[str, dict[str, Any]]:
         ) from None
     path = [p for p in sys.path if isinstance(p, str)]
     return name, {"load_pickled": base64.b64encode(data).decode("ascii"), "name": name, "path": path}
-
-
-def guard_this_process() -> None:
-    """Make this process undumpable (Linux ``PR_SET_DUMPABLE`` 0): another process of the same user, the
-    implementation's among them, can then neither open its /proc/<pid>/fd nor read its memory. Root is not
-    bound by this; where it is unavailable, nothing happens. Used by the CLI and by grading workers."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
 
 
 def _exit(code: int | None) -> str:

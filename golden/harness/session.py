@@ -23,6 +23,7 @@ from golden.errors import ImplError, OptionError
 from golden.files.case import GoldenCase
 from golden.files.store import ROOT, GoldenSet, list_cases, load_set
 from golden.files.versions import CURRENT
+from golden.harness.beside import Beside
 from golden.harness.cases import run_case
 from golden.harness.conventions import Conventions, resolve
 from golden.harness.conventions import check as check_conventions
@@ -73,9 +74,11 @@ class Session:
         self.precision_source = "declared with --precision" if precision else ""
         self.forward_dtype = ""  # the dtype forward returned when the precision was detected from it
         self.child = Child(spec)
+        self.beside = Beside()  # the oracle's helper, started before the child when properties will run
         self.spec, self.golden, self.timeout, self.examples = self.child.spec, golden, timeout, examples
         self.timeouts_in_a_row = 0
         self._remote: Remote | None = None
+        self._spawned = False  # whether a child was ever started: the helper may start only before
 
     def __enter__(self) -> Session:
         return self
@@ -84,10 +87,20 @@ class Session:
         self, kind: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.child.stop()
+        self.beside.stop()
+
+    def start(self, properties: bool = True) -> None:
+        """Start the implementation's process, and first (when `properties` will run, and before any child
+        of this session ever ran) the oracle's helper: so the implementation cannot reach it."""
+        if properties and not self.beside.running and not self._spawned:
+            self.beside.start()
+        self._spawned = True
+        self.child.spawn()
 
     def remote(self) -> Remote:
         """The implementation, loaded in a running child (started now if need be); ImplError if it can't."""
         if not self.child.alive or self._remote is None:
+            self._spawned = True
             self.child.start(max(self.timeout, MIN_LOAD_TIMEOUT))
             remote = Remote(self.child, self.timeout)
             if self.precision is None:
@@ -97,6 +110,7 @@ class Session:
                 if not self.child.alive:  # the probe ended the child: start a fresh one
                     self.child.start(max(self.timeout, MIN_LOAD_TIMEOUT))
             remote.precision, remote.forward_dtype = self.precision, self.forward_dtype
+            remote.beside = self.beside if self.beside.running else None
             try:
                 declared = check_conventions(
                     self.child.info.get("conventions") or {}, f"{remote.name}.conventions"
@@ -133,7 +147,7 @@ class Session:
 
     def run(self, cases: list[GoldenCase], properties: bool = True) -> Iterator[Outcome]:
         """Every case, then (with `properties`) every property, in order."""
-        self.child.spawn()  # IMPL loads in the child while Hypothesis is imported here
+        self.start(properties)  # IMPL loads in the child while Hypothesis is imported here
         names = _property_names() if properties else []
         for case in cases:
             yield self.case(case)

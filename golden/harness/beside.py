@@ -1,0 +1,264 @@
+"""The oracle's values for generated problems, computed beside the validating process while it draws more.
+
+Every property compares the implementation's answers with the exact oracle and its bounds
+(``oracle.bounds``), which costs about 0.7 ms per problem in Fractions: more than Hypothesis takes to draw
+the problem. So a helper process computes them on the machine's other core while Hypothesis draws the next
+examples here (``golden.harness.batch`` sends it each chunk's problems, and judges that chunk once the next
+one is drawn). A value asked for before it was sent, or after the helper failed, is computed here.
+
+The helper is ours, not the implementation's: ``python -m golden.harness.beside REQUESTS REPLIES`` runs the
+oracle and nothing else. It makes itself undumpable (as the validating process does) before it says it is
+ready, and it is started, and ready, before the implementation's process, which so can never reach its
+pipes. Its answers are read as data under the wire's caps and checked against what was asked. If it ends,
+stalls or answers out of turn, it is stopped and every value is computed here: it costs time, never a
+verdict. It reads only what the parent writes, and ends when the parent closes the pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from fractions import Fraction
+from typing import Any
+
+from oracle import create_backprop_test_case, to_float
+from oracle.bounds import PRECISIONS, Bounded, Model, OutOfRange, bounds, round_up, to_fraction
+
+STAGES = ("z", "a", "dJ_dw", "dJ_db", "w_new", "b_new")
+WAIT = 10.0  # seconds to await an answer before the helper is given up and values are computed here
+
+# What a problem's oracle values are, on the wire and here: per stage (and w, b), the float64 nearest each
+# exact value, the bound around it, and the shape; None when a value does not fit in the precision.
+Answer = dict[str, Any] | None
+
+
+def compute(request: dict[str, Any]) -> Answer:
+    """The oracle's values and bounds for the problem in `request`, in its precision, under its conventions.
+
+    `request` holds X, y, w, b, alpha, activation, lr (numbers and lists of numbers), precision, and
+    conventions (derivative_at_zero, loss). The answer gives, for z, a, dJ_dw, dJ_db, w_new, b_new, w and b,
+    ``[values, bounds, shape]``: each value is the exact one rounded to float64 once, each bound is rounded
+    up and covers that rounding too, so that |got − value| <= bound holds for every admissible answer.
+    """
+    conventions = request["conventions"]
+    result = create_backprop_test_case(
+        request["X"],
+        request["y"],
+        request["w"],
+        request["b"],
+        request["lr"],
+        alpha=request["alpha"],
+        activation=request["activation"],
+        derivative_at_zero=conventions.get("derivative_at_zero", "one"),
+        loss=conventions.get("loss", "half_sum"),
+    )
+    precision = PRECISIONS[request["precision"]]
+    model = Model(precision)
+    try:
+        stages, _ = bounds(result, precision)
+        w = tuple(model.input(to_fraction(x)) for x in result.inputs.w)
+        held = {"w": w, "b": model.input(to_fraction(result.inputs.b))}
+    except OutOfRange:
+        return None
+    exact = {name: getattr(result.first, name) for name in STAGES}
+    exact |= {"w": result.inputs.w, "b": result.inputs.b}
+    mine = {name: getattr(stages, name) for name in STAGES} | held
+    answer = {}
+    for name, v in exact.items():
+        flat, flat_bounds = _flat(v), _flat(mine[name])
+        values = [to_float(x) for x in flat]
+        limits = [_bound(b, x) for b, x in zip(flat_bounds, flat, strict=True)]
+        answer[name] = [values, limits, [len(v)] if isinstance(v, tuple) else []]
+    return answer
+
+
+def _flat(v: Any) -> list[Any]:
+    return list(v) if isinstance(v, tuple) else [v]
+
+
+def _bound(b: Bounded, exact_value: Any) -> float:
+    return round_up(Fraction(b.e) + abs(Fraction(to_float(exact_value)) - b.v))  # b.e is measured around b.v
+
+
+class Later:
+    """The oracle's answer for one problem, to be had with ``get``: from the helper if it was sent there and
+    answered, else computed here at that moment."""
+
+    def __init__(self, request: dict[str, Any]) -> None:
+        self.request = request
+        self.answer: Answer = None
+        self.known = False
+        self.helper: Beside | None = None  # the helper it was sent to, until its answer is read
+
+    def get(self) -> Answer:
+        """The answer (None when a value does not fit in the precision)."""
+        if not self.known and self.helper is not None:
+            self.helper.collect()
+        if not self.known:
+            self.answer, self.known = compute(self.request), True
+        return self.answer
+
+
+class Beside:
+    """The helper process, seen from the validating process: ``start``, then ``send`` and ``collect`` in
+    turn (one message each way per chunk), then ``stop``. Any failure stops it for good."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._to = -1
+        self._queued: list[Later] = []  # asked for since the last send
+        self._batching = False  # whether answers asked for are queued (see batching)
+        self.share = 0.5  # of the answers queued, the part sent: balanced so that neither side waits
+        self._sent: list[Later] = []  # sent, answers not read yet
+
+    @property
+    def running(self) -> bool:
+        """Whether the helper is up and trusted."""
+        return self._proc is not None
+
+    def start(self) -> None:
+        """Start the helper and wait until it has made itself undumpable; if it cannot, run without it."""
+        from golden.harness import protocol
+        from golden.harness.process import start_module
+
+        try:
+            self._proc, self._to, replies = start_module(
+                "golden.harness.beside", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        except OSError:
+            return
+        self._reader = protocol.Reader(replies)
+        try:
+            ready = self._reader.receive(time.monotonic() + WAIT)
+        except protocol.WireError:
+            ready = None
+        if ready != {"ready": True}:
+            self.stop()
+
+    def later(self, request: dict[str, Any]) -> Later:
+        """A handle on the oracle's answer for `request`, queued for the next ``send`` while batching."""
+        handle = Later(request)
+        if self.running and self._batching:
+            self._queued.append(handle)
+        return handle
+
+    @contextlib.contextmanager
+    def batching(self) -> Iterator[None]:
+        """While in it, the answers asked for are queued for the helper; at its end, those sent are read
+        (or given up) and those queued are dropped: each is then computed here if asked for."""
+        self._batching = True
+        try:
+            yield
+        finally:
+            self._batching = False
+            self.collect()
+            self._queued = []
+
+    def send(self) -> None:
+        """Send every answer asked for since the last send (those already computed here excepted), in one
+        message; the answers of the message before must have been collected."""
+        from golden.harness import protocol
+
+        assert not self._sent, "collect the answers sent for before sending more"
+        queued, self._queued = [h for h in self._queued if not h.known], []
+        queued = queued[: math.ceil(self.share * len(queued))]  # the rest are computed here when asked for
+        if not queued or not self.running:
+            return
+        try:
+            protocol.send(self._to, [h.request for h in queued])
+        except OSError:
+            self.stop()
+            return
+        for handle in queued:
+            handle.helper = self
+        self._sent = queued
+
+    def collect(self) -> None:
+        """Read the answers to the last message (each handle learns its own); on failure, stop the helper:
+        the handles then compute their answers here."""
+        from golden.harness import protocol
+
+        sent, self._sent = self._sent, []
+        for handle in sent:
+            handle.helper = None
+        if not sent or not self.running:
+            return
+        # the helper answered already: give it a larger share next time; else a smaller one
+        done = bool(select.select([self._reader.fd], [], [], 0)[0])
+        self.share = min(1.0, self.share * 1.2) if done else max(0.05, self.share * 0.8)
+        try:
+            answers = self._reader.receive(time.monotonic() + WAIT)
+            if not isinstance(answers, list) or len(answers) != len(sent):
+                raise protocol.WireError("answered out of turn")
+            if not all(answer is None or _well_formed(answer) for answer in answers):
+                raise protocol.WireError("sent an answer of the wrong form")
+            for handle, answer in zip(sent, answers, strict=True):
+                handle.answer, handle.known = answer, True
+        except (protocol.WireError, OSError):
+            self.stop()
+
+    def stop(self) -> None:
+        """End the helper (it ends itself when its pipe closes; this makes sure) and reap it."""
+        proc, self._proc = self._proc, None
+        for handle in self._sent:
+            handle.helper = None
+        self._queued, self._sent = [], []
+        if self._to >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._to)
+            self._to = -1
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):
+            os.close(self._reader.fd)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            proc.kill()
+        proc.wait()
+
+
+def _well_formed(answer: Any) -> bool:
+    """An answer has, for each stage and w, b, a list of float values, as many float bounds, and a shape."""
+    if not isinstance(answer, dict) or set(answer) != {*STAGES, "w", "b"}:
+        return False
+    for entry in answer.values():
+        if not (isinstance(entry, list) and len(entry) == 3 and all(isinstance(x, list) for x in entry)):
+            return False
+        values, limits, shape = entry
+        if len(values) != len(limits) or not all(type(x) is float for x in values + limits):
+            return False
+        if shape not in ([], [len(values)]):
+            return False
+    return True
+
+
+def main(argv: list[str]) -> None:
+    """The helper: guard this process, say so, then answer each message of requests with their answers."""
+    from golden.harness.guard import guard_this_process
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it silently; the parent reports
+    guard_this_process()
+    requests, replies = int(argv[0]), int(argv[1])
+    ready = json.dumps({"ready": True}).encode()  # framed as the wire frames it, before numpy is imported
+    os.write(replies, struct.pack(">I", len(ready)) + ready)
+    from golden.harness import protocol
+
+    reader = protocol.Reader(requests)
+    while True:
+        try:
+            message = reader.receive()
+        except protocol.WireError:
+            return
+        protocol.send(replies, [compute(request) for request in message])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,132 @@
+"""The oracle's helper process computes what the validating process would, and can cost only time.
+
+``golden.harness.beside`` runs the oracle on another core while Hypothesis draws examples. Whatever
+happens to it (killed, answering garbage), the values judged with are the oracle's own, and the helper is
+started and guarded before the implementation's process exists.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+import pytest
+
+from golden.files.store import load_set
+from golden.harness.beside import Beside, compute
+from golden.harness.process import Child
+from golden.harness.session import Session
+from golden.outcome import Status
+
+GOLDEN = load_set()
+
+
+def request(precision: str = "float64", scale: float = 1.0, **changes: Any) -> dict[str, Any]:
+    """A small problem as ``compute`` reads it."""
+    problem = {
+        "X": [[0.5 * scale, -1.5 * scale], [2.0 * scale, 0.25 * scale]],
+        "y": [1.0, -0.5],
+        "w": [0.3, -0.7],
+        "b": 0.1,
+        "alpha": 0.01,
+        "activation": "leaky_relu",
+        "lr": 0.1,
+        "precision": precision,
+        "conventions": {},
+    }
+    return problem | changes
+
+
+REQUESTS = [
+    request(),
+    request("float32", activation="sigmoid"),
+    request("bfloat16", activation="tanh", conventions={"loss": "mean"}),
+    request("float16", scale=1e5),  # (a − y)² overflows float16: no bound exists there
+]
+
+
+def test_compute_gives_the_seed_s_values_and_none_out_of_range() -> None:
+    z = compute(request())
+    assert z is not None
+    assert z["z"][0] == [1.3, 0.525]  # by hand: 0.15 + 1.05 + 0.1 and 0.6 − 0.175 + 0.1, exactly
+    assert compute(REQUESTS[-1]) is None
+
+
+def test_the_helper_answers_exactly_what_compute_answers_here() -> None:
+    helper = Beside()
+    helper.start()
+    try:
+        assert helper.running
+        with helper.batching():
+            handles = [helper.later(r) for r in REQUESTS]
+            helper.share = 1.0
+            helper.send()
+            assert all(h.helper is helper for h in handles)  # sent, not computed here
+            answers = [h.get() for h in handles]
+    finally:
+        helper.stop()
+    assert answers == [compute(r) for r in REQUESTS]
+
+
+def test_an_answer_of_the_wrong_form_stops_the_helper_and_the_value_is_computed_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    helper = Beside()
+    helper.start()
+    with helper.batching():
+        handle = helper.later(REQUESTS[0])
+        helper.share = 1.0
+        helper.send()
+        monkeypatch.setattr(helper._reader, "receive", lambda *a, **k: [{"z": [[0.0], [1e9], [1]]}])
+        assert handle.get() == compute(REQUESTS[0])
+    assert not helper.running
+
+
+def test_a_helper_killed_mid_run_costs_time_not_the_verdict() -> None:
+    for spec, verdict in (
+        ("neuron:Neuron", Status.PASSED),
+        ("tests/broken_neurons.py:MeanGradient", Status.FAILED),
+    ):
+        with Session(spec, GOLDEN, examples=60) as session:
+            session.start()
+            proc = session.beside._proc
+            assert proc is not None
+            os.kill(proc.pid, signal.SIGKILL)
+            outcome = session.property("batch_gradient_is_the_sum_of_its_parts")
+            assert outcome.status is verdict, outcome.message
+            assert not session.beside.running
+        assert proc.poll() is not None  # reaped, nothing left
+
+
+def test_the_helper_is_ready_before_the_implementation_s_process_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bool] = []
+    spawn = Child.spawn
+
+    def spawning(self: Child) -> None:
+        seen.append(session.beside.running)
+        spawn(self)
+
+    monkeypatch.setattr(Child, "spawn", spawning)
+    with Session("neuron:Neuron", GOLDEN, examples=10) as session:
+        outcomes = list(session.run([], properties=True))
+        helper = session.beside._proc
+    assert seen and seen[0] is True
+    assert all(o.status is Status.PASSED for o in outcomes)
+    assert helper is not None and helper.poll() is not None  # stopped with the session
+
+
+def test_without_properties_no_helper_is_started() -> None:
+    with Session("neuron:Neuron", GOLDEN) as session:
+        list(session.run(list(GOLDEN.cases.values())[:1], properties=False))
+        assert not session.beside.running
+
+
+def test_a_session_whose_child_already_ran_starts_no_helper() -> None:
+    with Session("neuron:Neuron", GOLDEN, examples=10) as session:
+        session.remote()  # the child runs: a helper started now could be reached by it
+        session.start()
+        assert not session.beside.running
+        assert session.property("forward_is_row_wise").status is Status.PASSED
