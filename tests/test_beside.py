@@ -130,3 +130,13 @@ def test_a_session_whose_child_already_ran_starts_no_helper() -> None:
         session.start()
         assert not session.beside.running
         assert session.property("forward_is_row_wise").status is Status.PASSED
+
+
+def test_a_helper_not_confirmed_ready_before_the_child_starts_is_stopped() -> None:
+    helper = Beside()
+    helper.spawn()  # as validate does, before reading the golden files
+    proc = helper._proc
+    with Session("neuron:Neuron", GOLDEN, beside=helper) as session:
+        session.remote()  # the child starts without the session having waited for the helper
+        assert not session.beside.running
+    assert proc is not None and proc.poll() is not None

@@ -31,6 +31,7 @@ from fractions import Fraction
 from typing import Any
 
 from oracle import create_backprop_test_case, to_float
+from oracle.backprop import Result
 from oracle.bounds import PRECISIONS, Bounded, Model, OutOfRange, bounds, round_up, to_fraction
 
 STAGES = ("z", "a", "dJ_dw", "dJ_db", "w_new", "b_new")
@@ -49,18 +50,7 @@ def compute(request: dict[str, Any]) -> Answer:
     ``[values, bounds, shape]``: each value is the exact one rounded to float64 once, each bound is rounded
     up and covers that rounding too, so that |got − value| <= bound holds for every admissible answer.
     """
-    conventions = request["conventions"]
-    result = create_backprop_test_case(
-        request["X"],
-        request["y"],
-        request["w"],
-        request["b"],
-        request["lr"],
-        alpha=request["alpha"],
-        activation=request["activation"],
-        derivative_at_zero=conventions.get("derivative_at_zero", "one"),
-        loss=conventions.get("loss", "half_sum"),
-    )
+    result = solve(request)
     precision = PRECISIONS[request["precision"]]
     model = Model(precision)
     try:
@@ -79,6 +69,22 @@ def compute(request: dict[str, Any]) -> Answer:
         limits = [_bound(b, x) for b, x in zip(flat_bounds, flat, strict=True)]
         answer[name] = [values, limits, [len(v)] if isinstance(v, tuple) else []]
     return answer
+
+
+def solve(request: dict[str, Any]) -> Result:
+    """The oracle's exact values for the problem in `request` (no bounds: a fifth of ``compute``'s cost)."""
+    conventions = request["conventions"]
+    return create_backprop_test_case(
+        request["X"],
+        request["y"],
+        request["w"],
+        request["b"],
+        request["lr"],
+        alpha=request["alpha"],
+        activation=request["activation"],
+        derivative_at_zero=conventions.get("derivative_at_zero", "one"),
+        loss=conventions.get("loss", "half_sum"),
+    )
 
 
 def _flat(v: Any) -> list[Any]:
@@ -115,6 +121,7 @@ class Beside:
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
         self._to = -1
+        self._ready = False
         self._queued: list[Later] = []  # asked for since the last send
         self._batching = False  # whether answers asked for are queued (see batching)
         self.share = 0.5  # of the answers queued, the part sent: balanced so that neither side waits
@@ -122,14 +129,16 @@ class Beside:
 
     @property
     def running(self) -> bool:
-        """Whether the helper is up and trusted."""
-        return self._proc is not None
+        """Whether the helper is up, ready and trusted."""
+        return self._proc is not None and self._ready
 
-    def start(self) -> None:
-        """Start the helper and wait until it has made itself undumpable; if it cannot, run without it."""
+    def spawn(self) -> None:
+        """Start the helper without waiting for it (``start`` waits); if it cannot start, run without it."""
         from golden.harness import protocol
         from golden.harness.process import start_module
 
+        if self._proc is not None:
+            return
         try:
             self._proc, self._to, replies = start_module(
                 "golden.harness.beside", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -137,11 +146,22 @@ class Beside:
         except OSError:
             return
         self._reader = protocol.Reader(replies)
+        self._ready = False
+
+    def start(self) -> None:
+        """Start the helper if need be and wait until it has made itself undumpable (it says it is ready);
+        if it does not, stop it and run without it."""
+        from golden.harness import protocol
+
+        self.spawn()
+        if self._proc is None or self._ready:
+            return
         try:
             ready = self._reader.receive(time.monotonic() + WAIT)
         except protocol.WireError:
             ready = None
-        if ready != {"ready": True}:
+        self._ready = ready == {"ready": True}
+        if not self._ready:
             self.stop()
 
     def later(self, request: dict[str, Any]) -> Later:

@@ -29,11 +29,12 @@ from hypothesis.reporting import with_reporter
 from numpy.typing import NDArray
 
 from golden.harness.batch import QUIET, Plan, check
-from golden.harness.beside import Answer, Later
+from golden.harness.beside import Answer, Later, solve
 from golden.harness.compare import Divergence, numbers, pair, worst
 from golden.harness.protocol import Value, short
 from golden.harness.proxy import Op, Pending, Raised, Remote, RemoteNeuron
 from golden.outcome import Kind, Outcome, Status
+from oracle import to_float
 from oracle.backprop import LOSSES
 from oracle.bounds import PRECISIONS, round_up
 from oracle.exact import ACTIVATIONS
@@ -451,12 +452,14 @@ def agrees_with_the_oracle(remote: Remote, max_examples: int | None = None) -> N
     """
 
     def test(p: Problem, lr: float) -> Plan:
-        e = exact(p, remote, lr)
-        neuron = p.neuron(remote)
+        oracle, neuron = later(p, remote, lr), p.neuron(remote)
+        first = solve(oracle_request(p, remote, lr)).first  # the exact gradient, to feed the update
         reads = neuron.read("w"), neuron.read("b")
         ops = neuron.op("forward", p.X), neuron.op("gradient", p.X, p.y)
-        update = neuron.op("update_weights", e.values["dJ_dw"], float(e.values["dJ_db"]), lr)
+        exact_dJ_dw = np.array([to_float(x) for x in first.dJ_dw])
+        update = neuron.op("update_weights", exact_dJ_dw, to_float(first.dJ_db), lr)
         sent = yield *reads, *ops, update, neuron.read("w"), neuron.read("b")
+        e = oracle()
         w0, b0, a, grad, _, w, b = sent.values()
         precision = remote.precision
         e.check(read(w0, "w"), "w", "w read back vs the one set", precision)

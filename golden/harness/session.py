@@ -65,7 +65,10 @@ class Session:
         examples: int | None = None,
         precision: str | None = None,
         conventions: dict[str, str] | None = None,
+        beside: Beside | None = None,
     ) -> None:
+        """`beside` is the oracle's helper, perhaps spawned already (validate spawns it before reading the
+        golden files); the session starts one itself, before the child, when properties are to run."""
         check_budget(timeout, examples)
         check_precision(precision)
         self.declared_conventions = check_conventions(conventions or {}, "--convention")
@@ -74,7 +77,7 @@ class Session:
         self.precision_source = "declared with --precision" if precision else ""
         self.forward_dtype = ""  # the dtype forward returned when the precision was detected from it
         self.child = Child(spec)
-        self.beside = Beside()  # the oracle's helper, started before the child when properties will run
+        self.beside = beside or Beside()  # started before the child when properties will run
         self.spec, self.golden, self.timeout, self.examples = self.child.spec, golden, timeout, examples
         self.timeouts_in_a_row = 0
         self._remote: Remote | None = None
@@ -90,17 +93,24 @@ class Session:
         self.beside.stop()
 
     def start(self, properties: bool = True) -> None:
-        """Start the implementation's process, and first (when `properties` will run, and before any child
-        of this session ever ran) the oracle's helper: so the implementation cannot reach it."""
-        if properties and not self.beside.running and not self._spawned:
-            self.beside.start()
-        self._spawned = True
+        """Start the implementation's process, and first (when `properties` will run) the oracle's helper."""
+        self._before_child(properties)
         self.child.spawn()
+
+    def _before_child(self, properties: bool) -> None:
+        """Before any child of this session runs, the helper is ready (undumpable), or it is stopped: one
+        that was not ready before the implementation's process started is never trusted."""
+        if not self._spawned:
+            if properties:
+                self.beside.start()
+            if not self.beside.running:
+                self.beside.stop()
+        self._spawned = True
 
     def remote(self) -> Remote:
         """The implementation, loaded in a running child (started now if need be); ImplError if it can't."""
         if not self.child.alive or self._remote is None:
-            self._spawned = True
+            self._before_child(False)
             self.child.start(max(self.timeout, MIN_LOAD_TIMEOUT))
             remote = Remote(self.child, self.timeout)
             if self.precision is None:
@@ -263,8 +273,15 @@ def validate(
     The golden files are loaded and verified before IMPL starts; the outcomes are judged on that copy, in
     the `precision` declared, or the one the class declares, or the one its forward's dtype shows.
     """
-    golden = load_set(version, root, select_cases(version, pattern, root))  # Session checks the budget
-    with Session(spec, golden, timeout, examples, precision, conventions) as session:
+    beside = Beside()
+    if properties:
+        beside.spawn()  # ours: it loads the oracle while the golden files are read
+    try:
+        golden = load_set(version, root, select_cases(version, pattern, root))  # Session checks the budget
+    except BaseException:
+        beside.stop()
+        raise
+    with Session(spec, golden, timeout, examples, precision, conventions, beside) as session:
         outcomes = list(session.run(list(golden.cases.values()), properties))
         session.child.stop()
         return Verdict(session.spec, outcomes, session.describe(), golden.verify())
