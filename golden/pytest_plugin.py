@@ -140,6 +140,7 @@ def pytest_collection_modifyitems(
             config.getoption("neuron_precision"),
             parse_conventions(config.getoption("neuron_convention"), "--neuron-convention"),
         )
+        runner.start(properties=not config.getoption("neuron_no_properties"))  # the oracle's helper first
         runner.remote()  # a bad IMPL is a usage error now, not an error in every item
     except OracleError as e:
         raise pytest.UsageError(str(e)) from None
@@ -160,7 +161,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if SESSION not in config.stash:
         return
     runner = config.stash[SESSION]
-    runner.child.stop()
+    runner.close()
     problems = []
     changes = runner.golden.verify()
     if changes:
@@ -178,4 +179,4 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if SESSION in config.stash:
-        config.stash[SESSION].child.stop()
+        config.stash[SESSION].close()

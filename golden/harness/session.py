@@ -89,6 +89,11 @@ class Session:
     def __exit__(
         self, kind: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the implementation's process and the oracle's helper (the child restarts if asked; the helper
+        does not: it may start only before any child)."""
         self.child.stop()
         self.beside.stop()
 
