@@ -1,9 +1,10 @@
 """The property suite: invariants every neuron implementation keeps, checked with Hypothesis in the parent.
 
-Hypothesis runs here, in the validating process; each example calls the implementation through a
-``Remote`` (its methods are requests to the child), and every assertion is made here on the numbers that
-came back. A property is a function ``f(remote, max_examples=None)`` that raises AssertionError with the
-reason when an example breaks it.
+Hypothesis runs here, in the validating process. A property is a function ``f(remote, max_examples=None)``
+that raises AssertionError with the reason when an example breaks it. Each example is a *plan*
+(``golden.harness.batch``): it yields the calls it needs on the implementation (``Remote``, whose
+methods are requests to the child) and asserts, here, on the numbers that came back. Plans ask for the
+oracle's values with ``later`` before they yield, so that the oracle's helper computes them meanwhile.
 
 Every tolerance is derived for the precision the implementation is held to (``remote.precision``): the
 oracle computes each generated problem exactly and, with ``oracle.bounds``, a rigorous bound on what any
