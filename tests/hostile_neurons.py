@@ -460,7 +460,8 @@ class CallableAttributesNotMethods(Textbook):
 
 
 class WrongOnlyOnce(Textbook):
-    """Its 37th gradient call, counted across all its instances, adds 1 to the answer; every other is right.
+    """Its 37th gradient call, counted across all its instances, adds 1e6 to the answer (beyond any bound
+    here, even at a kink, where either branch's value is admitted); every other is right.
 
     A mistake that a replay, example by example, does not meet again: the first failure found must stand.
     """
@@ -470,4 +471,18 @@ class WrongOnlyOnce(Textbook):
     def gradient(self, X: Any, y_true: Any) -> Any:
         type(self).calls += 1
         dJ_dw, dJ_db = super().gradient(X, y_true)
-        return (dJ_dw + 1, dJ_db + 1) if type(self).calls == 37 else (dJ_dw, dJ_db)
+        return (dJ_dw + 1e6, dJ_db + 1e6) if type(self).calls == 37 else (dJ_dw, dJ_db)
+
+
+class WrongOnceThenHangs(WrongOnlyOnce):
+    """Wrong on its 37th gradient call, and from its 39th on, every one hangs: the replay cannot finish.
+
+    (row_order makes two calls per example: the 37th and 38th answer together, then the hang begins.)
+    """
+
+    calls = 0
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        if type(self).calls >= 38:
+            time.sleep(3600)
+        return super().gradient(X, y_true)

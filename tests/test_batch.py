@@ -8,10 +8,13 @@ that Hypothesis shrinks it; one the replay does not meet again still fails the p
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 
 from golden.files.store import load_set
 from golden.harness import batch
@@ -63,3 +66,37 @@ def test_a_failure_the_replay_does_not_meet_again_still_fails_the_property() -> 
     assert outcome.status is Status.FAILED, outcome.message
     assert "dJ_dw with rows permuted" in outcome.message
     assert "Failing example: test(p=Problem(" in outcome.message  # as the batch found it
+
+
+def test_a_failure_found_stands_when_its_replay_runs_out_of_time() -> None:
+    with Session(f"{HOSTILE}:WrongOnceThenHangs", GOLDEN, timeout=0.5, examples=100) as session:
+        outcome = session.property("row_order_does_not_change_the_gradient")
+    assert outcome.status is Status.FAILED, outcome.message
+    assert "Failing example: test(p=Problem(" in outcome.message
+
+
+def test_a_property_none_of_whose_examples_could_be_judged_is_an_error() -> None:
+    def never_judged(p: Any) -> Any:
+        yield ()
+        raise UnsatisfiedAssumption  # as an example out of the oracle's range after its request
+
+    with Session("neuron:Neuron", GOLDEN, examples=20) as session:
+        remote = session.remote()
+        with pytest.raises(Unsatisfiable, match="none of the 20 examples"):
+            batch.check(remote, never_judged, 20, p=st.integers())
+
+
+def test_the_examples_do_not_follow_the_caller_s_random_seed() -> None:
+    drawn: list[list[int]] = []
+
+    def record(p: int) -> Any:
+        drawn[-1].append(p)
+        yield ()
+
+    with Session("neuron:Neuron", GOLDEN) as session:
+        remote = session.remote()
+        for _ in range(2):
+            random.seed(0)  # as a notebook might
+            drawn.append([])
+            batch.check(remote, record, 20, p=st.integers())
+    assert drawn[0] != drawn[1]

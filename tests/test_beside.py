@@ -7,16 +7,22 @@ started and guarded before the implementation's process exists.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
+import resource
 import signal
+import time
 from typing import Any
 
 import pytest
 
+from golden.errors import OptionError
 from golden.files.store import load_set
+from golden.harness import beside
 from golden.harness.beside import Beside, compute
 from golden.harness.process import Child
-from golden.harness.session import Session
+from golden.harness.session import Session, validate
 from golden.outcome import Status
 
 GOLDEN = load_set()
@@ -140,3 +146,80 @@ def test_a_helper_not_confirmed_ready_before_the_child_starts_is_stopped() -> No
         session.remote()  # the child starts without the session having waited for the helper
         assert not session.beside.running
     assert proc is not None and proc.poll() is not None
+
+
+def helpers_of_this_process() -> list[int]:
+    """The pids of running helpers (golden.harness.beside) whose parent is this process."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat, open(f"/proc/{entry}/cmdline", "rb") as cmd:
+                    ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+                    if ppid == os.getpid() and b"golden.harness.beside" in cmd.read():
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def test_validate_refusing_an_option_leaves_no_helper_behind() -> None:
+    with pytest.raises(OptionError):
+        validate("neuron:Neuron", precision="float8")
+    assert helpers_of_this_process() == []
+
+
+def test_a_stopped_helper_costs_at_most_one_call_s_timeout() -> None:
+    with Session("neuron:Neuron", GOLDEN, timeout=0.5, examples=60) as session:
+        session.start()
+        proc = session.beside._proc
+        assert proc is not None
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            start = time.monotonic()
+            outcome = session.property("batch_gradient_is_the_sum_of_its_parts")
+            took = time.monotonic() - start
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # given up and reaped by then, normally
+                os.kill(proc.pid, signal.SIGCONT)
+    assert outcome.status is Status.PASSED, outcome.message
+    assert took < 0.5 + 3.0  # one wait of --timeout for the helper, then the values are computed here
+
+
+def test_the_helper_works_on_fds_above_1023() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"this machine allows {hard} open files; the test needs 1200")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    spare = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    helper = Beside()
+    try:
+        helper.start()
+        assert helper._reader.fd > 1023
+        with helper.batching():
+            handle = helper.later(REQUESTS[0])
+            helper.share = 1.0
+            helper.send()
+            assert handle.get() == compute(REQUESTS[0])
+            assert helper.running  # answered, not given up
+    finally:
+        helper.stop()
+        for fd in spare:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda a: a | {"dJ_dw": [a["dJ_dw"][0], [math.inf] * len(a["dJ_dw"][0]), a["dJ_dw"][2]]},
+        lambda a: a | {"w": [[*a["w"][0], 0.0], [*a["w"][1], 0.0], [len(a["w"][0]) + 1]]},
+        lambda a: a | {"a": [a["a"][0], [-1.0] * len(a["a"][0]), a["a"][2]]},
+        lambda a: {k: v for k, v in a.items() if k != "z"},
+    ],
+    ids=["infinite-bound", "wrong-shape", "negative-bound", "missing-stage"],
+)
+def test_an_answer_that_does_not_fit_its_request_is_refused(forge: Any) -> None:
+    answer = compute(REQUESTS[0])
+    assert beside._well_formed(answer, REQUESTS[0])
+    assert not beside._well_formed(forge(answer), REQUESTS[0])

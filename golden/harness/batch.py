@@ -24,15 +24,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import random
+import secrets
 import zlib
 from collections.abc import Callable, Generator
 from typing import Any
 
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
-from hypothesis.errors import UnsatisfiedAssumption
+from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 
+from golden.harness.process import Lost
 from golden.harness.protocol import short
 from golden.harness.proxy import Op, Pending, Remote
 
@@ -51,7 +52,7 @@ def check(
     if max_examples is not None:
         chosen = settings(chosen, max_examples=max_examples)
     # the same examples in steps 1 and 3: a seed of our own, a fixed one when the profile derandomizes
-    start = zlib.crc32(plan.__qualname__.encode()) if chosen.derandomize else random.getrandbits(64)
+    start = zlib.crc32(plan.__qualname__.encode()) if chosen.derandomize else secrets.randbits(64)
     batch = Batch(remote)
 
     def collect(**example: Any) -> None:
@@ -64,12 +65,15 @@ def check(
         except Found:
             pass
     if batch.failure is None:
+        if batch.drawn_in_all and not batch.judged:
+            raise Unsatisfiable(f"none of the {batch.drawn_in_all} examples drawn could be judged")
         return
 
     def live(**example: Any) -> None:
         run(remote, plan(**example))
 
-    _under_hypothesis(live, plan, chosen, start, strategies)()
+    with contextlib.suppress(Lost):  # the replay ran out of time, or the child ended: the failure stands
+        _under_hypothesis(live, plan, chosen, start, strategies)()
     raise batch.failure
 
 
@@ -103,6 +107,8 @@ class Batch:
         self.drawn: list[Started] = []  # being drawn; their oracle values are queued for the helper
         self.sent: list[Started] = []  # drawn; their oracle values are with the helper
         self.failure: Exception | None = None  # the first example that failed, with a note naming it
+        self.drawn_in_all = 0  # examples Hypothesis drew and whose plan asked for something
+        self.judged = 0  # examples whose plan ran to its end
 
     def add(self, steps: Plan, example: dict[str, Any]) -> None:
         """Start a plan (an ``assume`` there rejects the example, as Hypothesis does) and keep its request."""
@@ -111,6 +117,7 @@ class Batch:
         except StopIteration:
             return
         self.drawn.append((steps, ops, example))
+        self.drawn_in_all += 1
         if len(self.drawn) >= CHUNK:
             self.rotate()
             if self.failure is not None:
@@ -139,8 +146,10 @@ class Batch:
             ):
                 try:
                     then.append((steps, steps.send(answers), example))
-                except (StopIteration, UnsatisfiedAssumption):
-                    continue  # judged; or out of the oracle's range, an example Hypothesis would redraw
+                except StopIteration:
+                    self.judged += 1
+                except UnsatisfiedAssumption:
+                    continue  # out of the oracle's range: an example Hypothesis would redraw
                 except Exception as e:  # AssertionError, Raised, or a plan's own error: step 3 replays it
                     note = f"Failing example: {_describe(example)}"  # e.add_note, in Python 3.10 too
                     e.__notes__ = [*getattr(e, "__notes__", []), note]  # type: ignore[attr-defined]

@@ -6,12 +6,13 @@ the problem. So a helper process computes them on the machine's other core while
 examples here (``golden.harness.batch`` sends it each chunk's problems, and judges that chunk once the next
 one is drawn). A value asked for before it was sent, or after the helper failed, is computed here.
 
-The helper is ours, not the implementation's: ``python -m golden.harness.beside REQUESTS REPLIES`` runs the
-oracle and nothing else. It makes itself undumpable (as the validating process does) before it says it is
-ready, and it is started, and ready, before the implementation's process, which so can never reach its
-pipes. Its answers are read as data under the wire's caps and checked against what was asked. If it ends,
-stalls or answers out of turn, it is stopped and every value is computed here: it costs time, never a
-verdict. It reads only what the parent writes, and ends when the parent closes the pipe.
+The helper is ours, not the implementation's: ``python -m golden.harness.guard golden.harness.beside
+REQUESTS REPLIES`` runs the oracle and nothing else. It is made undumpable (as the validating process is)
+before it imports anything of its own, and says it is ready only then; the session starts it, and waits
+for it, before the implementation's process starts, so that process cannot reach its pipes. Its answers
+are read as data under the wire's caps and checked for form. If it ends, stalls (for longer than one
+call's ``--timeout``) or answers out of turn, it is stopped and every value is computed here: it costs
+time, never a verdict. It reads only what the parent writes, and ends when the parent closes the pipe.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class Beside:
         self._queued: list[Later] = []  # asked for since the last send
         self._batching = False  # whether answers asked for are queued (see batching)
         self.share = 0.5  # of the answers queued, the part sent: balanced so that neither side waits
+        self.wait = WAIT  # the longest wait for the helper (the session makes it its --timeout)
         self._sent: list[Later] = []  # sent, answers not read yet
 
     @property
@@ -141,11 +143,15 @@ class Beside:
             return
         try:
             self._proc, self._to, replies = start_module(
-                "golden.harness.beside", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                "golden.harness.guard",
+                "golden.harness.beside",
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
         except OSError:
             return
         self._reader = protocol.Reader(replies)
+        os.set_blocking(self._to, False)  # a helper that stops reading must not block us: see send
         self._ready = False
 
     def start(self) -> None:
@@ -194,8 +200,8 @@ class Beside:
         if not queued or not self.running:
             return
         try:
-            protocol.send(self._to, [h.request for h in queued])
-        except OSError:
+            protocol.send(self._to, [h.request for h in queued], time.monotonic() + self.wait)
+        except Exception:  # stopped, ended, or not reading: the values are computed here
             self.stop()
             return
         for handle in queued:
@@ -212,18 +218,21 @@ class Beside:
             handle.helper = None
         if not sent or not self.running:
             return
-        # the helper answered already: give it a larger share next time; else a smaller one
-        done = bool(select.select([self._reader.fd], [], [], 0)[0])
-        self.share = min(1.0, self.share * 1.2) if done else max(0.05, self.share * 0.8)
         try:
-            answers = self._reader.receive(time.monotonic() + WAIT)
+            # the helper answered already: give it a larger share next time; else a smaller one
+            poller = select.poll()  # poll, not select: any fd number works
+            poller.register(self._reader.fd, select.POLLIN)
+            done = bool(poller.poll(0))
+            self.share = min(1.0, self.share * 1.2) if done else max(0.05, self.share * 0.8)
+            answers = self._reader.receive(time.monotonic() + self.wait)
             if not isinstance(answers, list) or len(answers) != len(sent):
                 raise protocol.WireError("answered out of turn")
-            if not all(answer is None or _well_formed(answer) for answer in answers):
-                raise protocol.WireError("sent an answer of the wrong form")
+            for handle, answer in zip(sent, answers, strict=True):
+                if answer is not None and not _well_formed(answer, handle.request):
+                    raise protocol.WireError("sent an answer of the wrong form")
             for handle, answer in zip(sent, answers, strict=True):
                 handle.answer, handle.known = answer, True
-        except (protocol.WireError, OSError):
+        except Exception:  # whatever went wrong with the helper, the values are computed here
             self.stop()
 
     def stop(self) -> None:
@@ -245,27 +254,28 @@ class Beside:
         proc.wait()
 
 
-def _well_formed(answer: Any) -> bool:
-    """An answer has, for each stage and w, b, a list of float values, as many float bounds, and a shape."""
-    if not isinstance(answer, dict) or set(answer) != {*STAGES, "w", "b"}:
+def _well_formed(answer: Any, request: dict[str, Any]) -> bool:
+    """An answer has, for each stage and w, b, finite float values, as many finite bounds >= 0, and the
+    shape the request's problem gives that stage (m rows for z and a, n weights for the weights)."""
+    m, n = len(request["X"]), len(request["w"])
+    shapes = {"z": [m], "a": [m], "dJ_dw": [n], "w_new": [n], "w": [n], "dJ_db": [], "b_new": [], "b": []}
+    if not isinstance(answer, dict) or set(answer) != set(shapes):
         return False
-    for entry in answer.values():
+    for name, entry in answer.items():
         if not (isinstance(entry, list) and len(entry) == 3 and all(isinstance(x, list) for x in entry)):
             return False
         values, limits, shape = entry
-        if len(values) != len(limits) or not all(type(x) is float for x in values + limits):
+        if shape != shapes[name] or len(values) != len(limits) or len(values) != (shape or [1])[0]:
             return False
-        if shape not in ([], [len(values)]):
+        if not all(type(x) is float and math.isfinite(x) for x in values + limits) or min(limits) < 0:
             return False
     return True
 
 
 def main(argv: list[str]) -> None:
-    """The helper: guard this process, say so, then answer each message of requests with their answers."""
-    from golden.harness.guard import guard_this_process
-
+    """The helper (started through ``golden.harness.guard``, so already undumpable): say so, then answer
+    each message of requests with their answers."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it silently; the parent reports
-    guard_this_process()
     requests, replies = int(argv[0]), int(argv[1])
     ready = json.dumps({"ready": True}).encode()  # framed as the wire frames it, before numpy is imported
     os.write(replies, struct.pack(">I", len(ready)) + ready)

@@ -158,15 +158,15 @@ class Child:
         return code if code is not None else proc.returncode
 
 
-def start_module(module: str, **popen: Any) -> tuple[subprocess.Popen[bytes], int, int]:
-    """Start ``python -m module REQUESTS REPLIES`` (this interpreter, this package importable) with a pipe
+def start_module(*module: str, **popen: Any) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Start ``python -m module... REQUESTS REPLIES`` (this interpreter, this package importable) with a pipe
     each way: the process, the fd to write its requests to, and the fd to read its replies from."""
     requests_r, requests_w = os.pipe()
     replies_r, replies_w = os.pipe()
     path = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", module, str(requests_r), str(replies_w)],
+            [sys.executable, "-m", *module, str(requests_r), str(replies_w)],
             pass_fds=(requests_r, replies_w),
             stdin=subprocess.DEVNULL,
             env={**os.environ, "PYTHONPATH": path},

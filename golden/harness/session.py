@@ -78,6 +78,7 @@ class Session:
         self.forward_dtype = ""  # the dtype forward returned when the precision was detected from it
         self.child = Child(spec)
         self.beside = beside or Beside()  # started before the child when properties will run
+        self.beside.wait = min(self.beside.wait, timeout)  # a stalled helper costs at most one call's time
         self.spec, self.golden, self.timeout, self.examples = self.child.spec, golden, timeout, examples
         self.timeouts_in_a_row = 0
         self._remote: Remote | None = None
@@ -282,11 +283,12 @@ def validate(
     if properties:
         beside.spawn()  # ours: it loads the oracle while the golden files are read
     try:
-        golden = load_set(version, root, select_cases(version, pattern, root))  # Session checks the budget
+        golden = load_set(version, root, select_cases(version, pattern, root))
+        session = Session(spec, golden, timeout, examples, precision, conventions, beside)  # checks options
     except BaseException:
         beside.stop()
         raise
-    with Session(spec, golden, timeout, examples, precision, conventions, beside) as session:
+    with session:
         outcomes = list(session.run(list(golden.cases.values()), properties))
         session.child.stop()
         return Verdict(session.spec, outcomes, session.describe(), golden.verify())
