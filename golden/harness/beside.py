@@ -135,11 +135,12 @@ class Beside:
         return self._proc is not None and self._ready
 
     def spawn(self) -> None:
-        """Start the helper without waiting for it (``start`` waits); if it cannot start, run without it."""
+        """Start the helper without waiting for it (``start`` waits); if it cannot start, or this process
+        may run on one core only (where the helper would only compete with it), run without it."""
         from golden.harness import protocol
         from golden.harness.process import start_module
 
-        if self._proc is not None:
+        if self._proc is not None or _cores() < 2:
             return
         try:
             self._proc, self._to, replies = start_module(
@@ -252,6 +253,13 @@ class Beside:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             proc.kill()
         proc.wait()
+
+
+def _cores() -> int:
+    """How many cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _well_formed(answer: Any, request: dict[str, Any]) -> bool:
