@@ -28,6 +28,19 @@ from golden.outcome import Status
 GOLDEN = load_set()
 
 
+@pytest.fixture(autouse=True)
+def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The helper runs only where two cores are usable: these tests hold wherever they run."""
+    monkeypatch.setattr(beside, "_cores", lambda: 2)
+
+
+def test_on_one_core_no_helper_is_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(beside, "_cores", lambda: 1)
+    helper = Beside()
+    helper.start()
+    assert not helper.running and helper._proc is None
+
+
 def request(precision: str = "float64", scale: float = 1.0, **changes: Any) -> dict[str, Any]:
     """A small problem as ``compute`` reads it."""
     problem = {
