@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 
@@ -86,17 +87,14 @@ def test_a_property_none_of_whose_examples_could_be_judged_is_an_error() -> None
             batch.check(remote, never_judged, 20, p=st.integers())
 
 
-def test_the_examples_do_not_follow_the_caller_s_random_seed() -> None:
-    drawn: list[list[int]] = []
-
-    def record(p: int) -> Any:
-        drawn[-1].append(p)
+def test_the_seed_does_not_follow_the_caller_s_random_module_and_is_fixed_when_derandomized() -> None:
+    def plan() -> Any:
         yield ()
 
-    with Session("neuron:Neuron", GOLDEN) as session:
-        remote = session.remote()
-        for _ in range(2):
-            random.seed(0)  # as a notebook might
-            drawn.append([])
-            batch.check(remote, record, 20, p=st.integers())
-    assert drawn[0] != drawn[1]
+    seeds = []
+    for _ in range(2):
+        random.seed(0)  # as a notebook might
+        seeds.append(batch.seed_for(plan, settings(derandomize=False)))
+    assert seeds[0] != seeds[1]
+    fixed = {batch.seed_for(plan, settings(derandomize=True)) for _ in range(2)}
+    assert len(fixed) == 1

@@ -51,8 +51,7 @@ def check(
     chosen = settings(deadline=None, suppress_health_check=QUIET, database=None, report_multiple_bugs=False)
     if max_examples is not None:
         chosen = settings(chosen, max_examples=max_examples)
-    # the same examples in steps 1 and 3: a seed of our own, a fixed one when the profile derandomizes
-    start = zlib.crc32(plan.__qualname__.encode()) if chosen.derandomize else secrets.randbits(64)
+    start = seed_for(plan, chosen)
     batch = Batch(remote)
 
     def collect(**example: Any) -> None:
@@ -75,6 +74,12 @@ def check(
     with contextlib.suppress(Lost):  # the replay ran out of time, or the child ended: the failure stands
         _under_hypothesis(live, plan, chosen, start, strategies)()
     raise batch.failure
+
+
+def seed_for(plan: Callable[..., Plan], chosen: settings) -> int:
+    """The seed of steps 1 and 3 (the same examples in both): fixed per plan when the profile derandomizes,
+    else fresh from the OS (not from the random module, which the caller may have seeded)."""
+    return zlib.crc32(plan.__qualname__.encode()) if chosen.derandomize else secrets.randbits(64)
 
 
 def run(remote: Remote, steps: Plan) -> None:
