@@ -57,12 +57,10 @@ def check(
     def collect(**example: Any) -> None:
         batch.add(plan(**example), example)
 
-    with remote.beside.batching() if remote.beside is not None else contextlib.nullcontext():
-        try:
-            _under_hypothesis(collect, plan, chosen, start, strategies)()
-            batch.flush()
-        except Found:
-            pass
+    helper = remote.beside.batching() if remote.beside is not None else contextlib.nullcontext()
+    with helper, contextlib.suppress(Found):  # Found: an example failed, step 1 ends there
+        _under_hypothesis(collect, plan, chosen, start, strategies)()
+        batch.flush()
     if batch.failure is None:
         if batch.drawn_in_all and not batch.judged:
             raise Unsatisfiable(f"none of the {batch.drawn_in_all} examples drawn could be judged")

@@ -30,7 +30,7 @@ from hypothesis.reporting import with_reporter
 from numpy.typing import NDArray
 
 from golden.harness.batch import QUIET, Plan, check
-from golden.harness.beside import Answer, Later, solve
+from golden.harness.beside import Answer, Later, compute, solve
 from golden.harness.compare import Divergence, numbers, pair, worst
 from golden.harness.protocol import Value, short
 from golden.harness.proxy import Op, Pending, Raised, Remote, RemoteNeuron
@@ -105,7 +105,7 @@ def exact(p: Problem, remote: Remote, lr: float = 0.0) -> Exact:
 
     An example whose values do not fit in `precision` is rejected (``assume``).
     """
-    return _exact(Later(oracle_request(p, remote, lr)).get())
+    return _exact(compute(oracle_request(p, remote, lr)))
 
 
 def later(p: Problem, remote: Remote, lr: float = 0.0) -> Callable[[], Exact]:
