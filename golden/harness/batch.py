@@ -57,8 +57,7 @@ def check(
     def collect(**example: Any) -> None:
         batch.add(plan(**example), example)
 
-    helper = remote.beside.batching() if remote.beside is not None else contextlib.nullcontext()
-    with helper, contextlib.suppress(Found):  # Found: an example failed, step 1 ends there
+    with remote.beside.batching(), contextlib.suppress(Found):  # Found: an example failed, step 1 ends there
         _under_hypothesis(collect, plan, chosen, start, strategies)()
         batch.flush()
     if batch.failure is None:
@@ -129,9 +128,8 @@ class Batch:
     def rotate(self) -> None:
         """The chunk just drawn goes to the helper; the one drawn before it is judged."""
         ready, self.sent, self.drawn = self.sent, self.drawn, []
-        if self.remote.beside is not None:
-            self.remote.beside.collect()  # the answers for `ready`, computed while this chunk was drawn
-            self.remote.beside.send()
+        self.remote.beside.collect()  # the answers for `ready`, computed while this chunk was drawn
+        self.remote.beside.send()
         self.judge(ready)
 
     def flush(self) -> None:

@@ -14,7 +14,7 @@ def guard_this_process() -> None:
     """Make this process undumpable (Linux ``PR_SET_DUMPABLE`` 0): another process of the same user, the
     implementation's among them, can then neither open its /proc/<pid>/fd nor read its memory. Root is not
     bound by this; where it is unavailable, nothing happens. Used by the CLI, grading workers and the
-    oracle's helper (``golden.harness.beside``), which calls it before it imports anything else."""
+    oracle's helper (``golden.harness.beside``), which starts through this module (see above)."""
     with contextlib.suppress(Exception):
         import ctypes
 

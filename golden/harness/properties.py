@@ -30,7 +30,7 @@ from hypothesis.reporting import with_reporter
 from numpy.typing import NDArray
 
 from golden.harness.batch import QUIET, Plan, check
-from golden.harness.beside import Answer, Later, compute, solve
+from golden.harness.beside import Answer, compute, solve
 from golden.harness.compare import Divergence, numbers, pair, worst
 from golden.harness.protocol import Value, short
 from golden.harness.proxy import Op, Pending, Raised, Remote, RemoteNeuron
@@ -112,7 +112,7 @@ def later(p: Problem, remote: Remote, lr: float = 0.0) -> Callable[[], Exact]:
     """``exact(p, remote, lr)``, asked for now and had by calling the result: a plan asks before its
     first yield, so that the oracle's helper computes it while Hypothesis draws the next examples."""
     request = oracle_request(p, remote, lr)
-    handle = remote.beside.later(request) if remote.beside is not None else Later(request)
+    handle = remote.beside.later(request)
     return lambda: _exact(handle.get())
 
 

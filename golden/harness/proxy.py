@@ -42,7 +42,7 @@ class Remote:
         self.precision = "float64"  # what its answers are held to (golden.harness.session chooses)
         self.conventions: dict[str, str] = {}  # the conventions in force, when not the seed's
         self.forward_dtype = ""  # the dtype forward returned when the precision was detected from it
-        self.beside: Beside | None = None  # the oracle's helper process, when one runs (session starts it)
+        self.beside = Beside()  # the oracle's helper (the session's; one never started computes nothing)
         self._ids = itertools.count()
         self._unread: deque[Pending] = deque()  # requests sent whose answers were not read, in order
 

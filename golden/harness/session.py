@@ -126,7 +126,7 @@ class Session:
                 if not self.child.alive:  # the probe ended the child: start a fresh one
                     self.child.start(max(self.timeout, MIN_LOAD_TIMEOUT))
             remote.precision, remote.forward_dtype = self.precision, self.forward_dtype
-            remote.beside = self.beside if self.beside.running else None
+            remote.beside = self.beside
             try:
                 declared = check_conventions(
                     self.child.info.get("conventions") or {}, f"{remote.name}.conventions"
