@@ -2,7 +2,10 @@
 
 import sys
 
-from golden.cli import main
+from golden.harness.launch import forget_working_folder
 
-if __name__ == "__main__":  # guarded: the validate worker's spawned process imports this module
+if __name__ == "__main__":
+    forget_working_folder()  # `-m` put the working folder first on sys.path: no module comes from there
+    from golden.cli import main
+
     sys.exit(main())

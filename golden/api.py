@@ -24,6 +24,7 @@ from golden.errors import GoldenChanged
 from golden.files.store import ROOT, load_set
 from golden.files.versions import CURRENT
 from golden.harness.protocol import short
+from golden.harness.sandbox import Isolation, Limits, choose, parse_size
 from golden.harness.session import DEFAULT_TIMEOUT, Session, check_budget
 from golden.harness.session import validate as run_validation
 from golden.outcome import Outcome, Status
@@ -48,6 +49,7 @@ class ValidationReport:
     golden: str
     outcomes: list[Outcome] = field(default_factory=list)
     context: str = ""  # the precision and conventions the outcomes were judged in, and why
+    isolation: Isolation | None = None  # the sandbox level and limits it ran under
 
     @property
     def ok(self) -> bool:
@@ -55,17 +57,17 @@ class ValidationReport:
         return text_report.ok(self.outcomes)
 
     def __str__(self) -> str:
-        return text_report.text(self.impl, self.golden, self.outcomes, self.context)
+        return text_report.text(self.impl, self.golden, self.outcomes, self.context, self.isolation)
 
     __repr__ = __str__
 
     def json(self) -> str:
         """The report as JSON, as ``neuron-oracle validate --format json`` prints it."""
-        return text_report.as_json(self.impl, self.golden, self.outcomes, self.context)
+        return text_report.as_json(self.impl, self.golden, self.outcomes, self.context, self.isolation)
 
     def junit(self) -> str:
         """The report as JUnit XML, as ``--format junit`` prints it."""
-        return text_report.junit(self.impl, self.golden, self.outcomes, self.context)
+        return text_report.junit(self.impl, self.golden, self.outcomes, self.context, self.isolation)
 
     def _repr_html_(self) -> str:
         return html_table(self.impl, self.golden, self.outcomes, self.context)
@@ -98,6 +100,8 @@ def validate(
     precision: str | None = None,
     conventions: dict[str, str] | None = None,
     root: Path = ROOT,
+    sandbox: str = "auto",
+    max_memory: str | None = None,
 ) -> ValidationReport:
     """Hold `impl` to the golden cases, then the property suite, as ``neuron-oracle validate`` does.
 
@@ -123,6 +127,8 @@ def validate(
         the class declares.
     root
         The folder that holds the golden versions.
+    sandbox, max_memory
+        As ``--sandbox`` (auto is off here: this is no batch) and ``--max-memory`` (``"4G"``).
 
     Returns
     -------
@@ -137,10 +143,13 @@ def validate(
         An option out of range; a golden file that is malformed, or changed on disk during the run.
     """
     check_budget(timeout, examples, flag="")
-    verdict = run_validation(impl, golden, cases, timeout, properties, examples, root, precision, conventions)
+    isolation = _isolation(sandbox, max_memory)
+    verdict = run_validation(
+        impl, golden, cases, timeout, properties, examples, root, precision, conventions, isolation
+    )
     if verdict.changes:
         raise GoldenChanged.of(verdict.changes)
-    return ValidationReport(verdict.impl, golden, verdict.outcomes, verdict.precision)
+    return ValidationReport(verdict.impl, golden, verdict.outcomes, verdict.precision, verdict.isolation)
 
 
 def tdd(
@@ -152,6 +161,8 @@ def tdd(
     precision: str | None = None,
     conventions: dict[str, str] | None = None,
     root: Path = ROOT,
+    sandbox: str = "auto",
+    max_memory: str | None = None,
 ) -> TddReport:
     """Walk the seed's curriculum on `impl` and stop at the first red step, as ``neuron-oracle tdd`` does.
 
@@ -169,6 +180,8 @@ def tdd(
         As for ``validate`` (``--precision``, ``--convention``).
     root
         The folder that holds the golden versions.
+    sandbox, max_memory
+        As for ``validate``.
 
     Returns
     -------
@@ -178,14 +191,20 @@ def tdd(
     from golden.learn.tdd import walk
 
     check_budget(timeout, examples, flag="")
+    isolation = _isolation(sandbox, max_memory)
     golden_set = load_set(golden, root)
     again = f"tdd({impl.__name__})" if isinstance(impl, type) else f"tdd({impl!r})"
-    with Session(impl, golden_set, timeout, examples, precision, conventions) as session:
+    with Session(impl, golden_set, timeout, examples, precision, conventions, isolation=isolation) as session:
         found = walk(session.spec, session, golden_set.cases)
         command = f"neuron-oracle tdd {session.spec}"
     if changes := golden_set.verify():
         raise GoldenChanged.of(changes)
     return TddReport(found.screen.replace(command, again), found.green)
+
+
+def _isolation(sandbox: str, max_memory: str | None) -> Isolation:
+    limits = Limits(memory=parse_size(max_memory, "max_memory")) if max_memory else Limits()
+    return choose(sandbox, False, limits, "sandbox")
 
 
 def html_table(impl: str, golden: str, outcomes: list[Outcome], context: str = "") -> str:

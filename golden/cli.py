@@ -22,11 +22,19 @@ from golden.files.store import ROOT, display, list_cases, load_case
 from golden.files.versions import CURRENT
 from golden.harness.conventions import parse as parse_conventions
 from golden.harness.impl import DEFAULT
+from golden.harness.sandbox import DEFAULT_MEMORY, LEVELS, Isolation
 from golden.harness.session import DEFAULT_TIMEOUT, check_budget
 from oracle import ClaimError
 from oracle.bounds import PRECISIONS
 
 PROG = "neuron-oracle"
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity), not every CPU of the machine."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -123,21 +131,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from golden.harness.session import validate
 
     impls, batch = grade.expand(args.impl)
-    if batch or args.format in grade.FORMATS:
+    grading = batch or args.format in grade.FORMATS
+    isolation = _isolation(args, grading)
+    if grading:
+        options = grade.Options(
+            args.timeout,
+            args.examples,
+            not args.no_properties,
+            args.precision,
+            parse_conventions(args.convention),
+            isolation,
+        )
         return grade.command(
             impls,
             version=args.golden,
             pattern=args.cases,
             root=_root(args),
-            timeout=args.timeout,
-            examples=args.examples,
-            properties=not args.no_properties,
+            options=options,
             jobs=args.jobs,
             form=args.format,
             output=args.output,
             weights=args.weights,
-            precision=args.precision,
-            conventions=parse_conventions(args.convention),
         )
     if args.weights:
         raise OptionError(
@@ -154,17 +168,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
         root=_root(args),
         precision=args.precision,
         conventions=parse_conventions(args.convention),
+        isolation=isolation,
     )
     outcomes, changes = verdict.outcomes, verdict.changes
     render = {"text": report.text, "json": report.as_json, "junit": report.junit}[args.format]
     if args.output:
-        grade.write(Path(args.output), render(spec, args.golden, outcomes, verdict.precision))
-        print(report.text(spec, args.golden, outcomes, verdict.precision))
+        grade.write(Path(args.output), render(spec, args.golden, outcomes, verdict.precision, isolation))
+        print(report.text(spec, args.golden, outcomes, verdict.precision, isolation))
     else:
-        print(render(spec, args.golden, outcomes, verdict.precision))
+        print(render(spec, args.golden, outcomes, verdict.precision, isolation))
     if changes:
         raise GoldenChanged.of(changes)
     return 0 if report.ok(outcomes) else 1
+
+
+def _isolation(args: argparse.Namespace, grading: bool) -> Isolation:
+    """The isolation `args` ask for (``--sandbox``, ``--max-memory``); SandboxError if it cannot be had."""
+    from golden.harness.sandbox import Limits, choose, parse_size
+
+    limits = Limits(memory=parse_size(args.max_memory)) if args.max_memory else Limits()
+    return choose(args.sandbox, grading, limits)
 
 
 def cmd_scaffold(args: argparse.Namespace) -> int:
@@ -182,6 +205,8 @@ def cmd_tdd(args: argparse.Namespace) -> int:
     from golden.learn.tdd import run_tdd
     from golden.learn.watch import watch
 
+    isolation = _isolation(args, grading=False)
+
     def once() -> bool:
         try:
             report = run_tdd(
@@ -192,6 +217,7 @@ def cmd_tdd(args: argparse.Namespace) -> int:
                 examples=args.examples,
                 precision=args.precision,
                 conventions=parse_conventions(args.convention),
+                isolation=isolation,
             )
         except OracleError as e:
             if not args.watch:
@@ -287,6 +313,20 @@ def parser() -> argparse.ArgumentParser:
             help="judge IMPL in this precision (default: the class's `precision`, else forward's dtype)",
         )
 
+    def isolation_options(s: argparse.ArgumentParser) -> None:
+        s.add_argument(
+            "--sandbox",
+            choices=LEVELS,
+            default="auto",
+            help="run IMPL in a sandbox: no network, no view of other processes or files, as root an "
+            "unprivileged uid; auto: on when grading as root (default %(default)s)",
+        )
+        s.add_argument(
+            "--max-memory",
+            metavar="SIZE",
+            help=f"the data IMPL's process may use, e.g. 4G (default {DEFAULT_MEMORY >> 30}G)",
+        )
+
     def version(s: argparse.ArgumentParser, flag: str = "--version") -> None:
         s.add_argument(flag, default=CURRENT, metavar="VERSION", help="golden version (default %(default)s)")
 
@@ -324,10 +364,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--jobs",
         type=int,
-        default=os.cpu_count() or 1,
+        default=usable_cpus(),
         metavar="N",
-        help="IMPLs run at once, each in its own process (default the number of cores, %(default)s)",
+        help="IMPLs run at once, each in its own process (default: the CPUs this process may use, "
+        "%(default)s)",
     )
+    isolation_options(s)
     s.add_argument(
         "--output",
         metavar="PATH",
@@ -356,6 +398,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--watch", action="store_true", help="run again each time the file is saved, until Ctrl-C")
     version(s, "--golden")
     precision_option(s)
+    isolation_options(s)
     s.add_argument(
         "--timeout",
         type=float,
@@ -382,11 +425,11 @@ EXIT = {ClaimError: 1}  # the oracle's own error, which cannot know golden.error
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status, chosen by the type of the error if there is one."""
     args = parser().parse_args(argv)
-    if args.command in ("validate", "tdd"):
-        from golden.harness.guard import guard_this_process
-
-        guard_this_process()
     try:
+        if args.command in ("validate", "tdd"):
+            from golden.harness.guard import guard_this_process
+
+            guard_this_process()
         if getattr(args, "timeout", None) is not None:
             check_budget(args.timeout, args.examples)
         return int(args.func(args))

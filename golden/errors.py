@@ -33,6 +33,14 @@ class ImplError(OracleError):
     """IMPL cannot be named, found, loaded or started, or its class does not follow the protocol."""
 
 
+class GuardError(OracleError):
+    """A security step for our processes could not be applied (``prctl`` refused, ``ctypes`` missing)."""
+
+
+class SandboxError(OracleError):
+    """``--sandbox on`` was asked for and cannot be had here (no bubblewrap, no namespaces)."""
+
+
 class OptionError(OracleError, ValueError):
     """A command-line or plugin option out of its range (``--timeout inf``, ``--epochs 0`` …)."""
 

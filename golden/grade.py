@@ -15,20 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import glob
+import fnmatch
 import io
 import json
 import math
 import os
-import queue
 import re
-import secrets
 import signal
-import subprocess
 import sys
-import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +33,7 @@ from golden import report
 from golden.errors import ImplError, OptionError
 from golden.files.store import GoldenSet
 from golden.harness.protocol import short
+from golden.harness.sandbox import Isolation
 from golden.harness.session import MIN_LOAD_TIMEOUT, PROPERTY_FACTOR, Session
 from golden.outcome import Kind, Outcome, Status
 
@@ -46,38 +43,88 @@ GLOB = re.compile(r"[*?[]")
 def expand(impls: Sequence[str]) -> tuple[list[str], bool]:
     """The IMPLs to run, each glob replaced by the files it matches; and whether this is a batch.
 
-    A glob is recognised in the part before the last colon (``'subs/*.py:Neuron'``) and expanded with
-    ``glob.glob`` (``**`` included), sorted. A batch is several IMPLs, or any glob, even if it matched
-    one file: its result is a table. Duplicates are run once. ImplError when a glob matches no file.
+    A glob is recognised in the part before the last colon (``'subs/*.py:Neuron'``) and matched as
+    ``glob.glob`` would (``**`` included, hidden names only by a part that starts with a dot), sorted, but
+    by a walk of its own that does not follow a symlink to a folder (so a loop of them cannot make it
+    endless), and a file reached twice, by two names, is run once. A batch is several IMPLs, or any glob,
+    even if it matched one file: its result is a table. ImplError when a glob matches no file.
     """
     found: list[str] = []
+    seen: set[str] = set()
     batch = len(impls) > 1
     for spec in impls:
         path, sep, name = spec.rpartition(":")
         if not (sep and GLOB.search(path)):
-            found.append(spec)
+            real = os.path.realpath(path) if sep else spec
+            if real not in seen:
+                seen.add(real)
+                found.append(spec)
             continue
         batch = True
-        files = sorted(f for f in glob.glob(path, recursive=True) if os.path.isfile(f))
-        if not files:
+        matched = walk_glob(path)
+        if not matched:
             raise ImplError(f"IMPL {spec!r}: {path!r} matches no file")
-        found += [f"{f}:{name}" for f in files]
-    return list(dict.fromkeys(found)), batch
+        for file in matched:
+            if os.path.realpath(file) not in seen:
+                seen.add(os.path.realpath(file))
+                found.append(f"{file}:{name}")
+    return found, batch
+
+
+def walk_glob(pattern: str) -> list[str]:
+    """The regular files `pattern` matches, sorted, found without following symlinked folders."""
+    parts = pattern.split("/")
+    fixed: list[str] = []
+    while len(parts) > 1 and not GLOB.search(parts[0]):
+        fixed.append(parts.pop(0))
+    base = "/".join(fixed) or ("/" if pattern.startswith("/") else "")
+    start = base or "."
+    if not os.path.isdir(start):
+        return []
+    out = []
+    for folder, dirs, files in os.walk(start, followlinks=False):
+        dirs.sort()
+        rel = os.path.relpath(folder, start)
+        prefix = [] if rel == "." else rel.split(os.sep)
+        for name in files:
+            if _match([*prefix, name], parts) and os.path.isfile(os.path.join(folder, name)):
+                out.append(os.path.join(base, *prefix, name) if base else os.path.join(*prefix, name))
+    return sorted(out)
+
+
+def _match(names: list[str], parts: list[str]) -> bool:
+    """Whether path components `names` match pattern components `parts`: ``**`` stands for any number
+    of folders, and a name that starts with a dot is matched only by a part that does."""
+    if not parts:
+        return not names
+    if parts[0] == "**":
+        return any(
+            _match(names[i:], parts[1:]) and not any(n.startswith(".") for n in names[:i])
+            for i in range(len(names) + 1)
+        )
+    if not names or (names[0].startswith(".") and not parts[0].startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(names[0], parts[0]) and _match(names[1:], parts[1:])
+
+
+MAX_WEIGHTS = 1 << 20  # bytes of a weights file: a name and a number per case and property
 
 
 def load_weights(path: str, known: Sequence[str]) -> dict[str, float]:
     """Points per item from `path`, a JSON object mapping case and property names to numbers >= 0.
 
-    OptionError naming the file and the entry for anything else (a missing file, bad JSON, an unknown
-    name, a negative or non-numeric value).
+    Read as golden files are (a regular file of at most MAX_WEIGHTS bytes, parsed strictly, its nesting
+    and size bounded), and the points must add up to a finite number. OptionError naming the file and the
+    entry for anything else (a missing file, bad JSON, an unknown name, a negative or non-numeric value).
     """
+    from golden.errors import GoldenError
+    from golden.files.store import parse, read_regular
+
     where = f"--weights {path}"
     try:
-        data = json.loads(Path(path).read_bytes())
-    except OSError as e:
-        raise OptionError(f"{where}: {e.strerror or e}") from None
-    except ValueError as e:
-        raise OptionError(f"{where}: not JSON: {short(str(e))}") from None
+        data = parse(read_regular(Path(path), MAX_WEIGHTS, "a weights file"), Path(path), "a weights file")
+    except GoldenError as e:
+        raise OptionError(f"--weights {e}") from None
     if not isinstance(data, dict):
         raise OptionError(
             f"{where}: expected an object mapping case and property names to points, "
@@ -95,6 +142,8 @@ def load_weights(path: str, known: Sequence[str]) -> dict[str, float]:
         if points < 0:
             raise OptionError(f"{where}: {name!r} is {points!r}; expected a number of points >= 0")
         weights[name] = float(points)
+    if not math.isfinite(sum(weights.values())):
+        raise OptionError(f"{where}: the points add up to more than a float can hold; use smaller numbers")
     return weights
 
 
@@ -141,170 +190,100 @@ class Graded:
         return next((o for o in self.outcomes if o.status in (Status.FAILED, Status.ERROR)), None)
 
 
+@dataclass(frozen=True)
+class Options:
+    """What every IMPL of a batch is held to, and how it runs."""
+
+    timeout: float
+    examples: int | None
+    properties: bool
+    precision: str | None = None
+    conventions: dict[str, str] | None = None
+    isolation: Isolation = field(default_factory=lambda: Isolation(False, "asked for"))
+
+
 def grade(
     impls: Sequence[str],
     golden: GoldenSet,
+    options: Options,
     *,
-    timeout: float,
-    examples: int | None,
-    properties: bool,
     jobs: int,
     weights: dict[str, float] | None = None,
-    precision: str | None = None,
-    conventions: dict[str, str] | None = None,
     progress: bool = True,
+    graded: list[Graded] | None = None,
 ) -> list[Graded]:
     """Run every IMPL on the golden cases of `golden` (then the properties), `jobs` at a time.
 
-    Each of `jobs` worker processes (``python -m golden.grade``) is handed the golden cases as read here,
-    then one IMPL at a time, and runs it in a Session of its own: the judging, Hypothesis included, is
-    Python work that threads of one process could not share out. A worker lost with its IMPL (one that
-    kills its parent) costs that IMPL an error and is replaced. Results come in the order of `impls`. Each
-    IMPL is held to `precision` and `conventions`, or to those it declares (or its forward's dtype shows).
-    A progress bar
-    shows on a terminal (stderr) when `progress`. Ctrl-C stops every worker and child and raises
-    KeyboardInterrupt: no verdict.
+    Each of `jobs` worker processes (``golden.harness.pool``: guarded forks of this process) takes one
+    IMPL at a time and runs it in a Session of its own: the judging, Hypothesis included, is Python work
+    that threads of one process could not share out. A worker lost with its IMPL (one that kills or stops
+    its worker) is replaced and the IMPL graded once more, then reported as not graded. Results come in
+    the order of `impls`, appended to `graded` (pass a list to keep what was graded if this raises: Ctrl-C
+    stops every worker and child and raises KeyboardInterrupt). A progress bar shows on a terminal
+    (stderr) when `progress`.
     """
     from tqdm import tqdm
 
+    from golden.harness import pool
     from golden.harness.properties import PROPERTIES
 
-    items = list(golden.cases) + (list(PROPERTIES) if properties else [])
-    config = {
-        "golden": {
-            "version": golden.version,
-            "root": str(golden.root),
-            "documents": [case.document for case in golden.cases.values()],
-        },
-        "timeout": timeout,
-        "examples": examples,
-        "properties": properties,
-        "precision": precision,
-        "conventions": conventions,
-    }
+    items = list(golden.cases) + (list(PROPERTIES) if options.properties else [])
+    shared = _shared_folders(impls)
     # A worker that answers no more within every case's and property's budget, plus loading, is stopped.
-    per_impl = timeout * (len(golden.cases) + (PROPERTY_FACTOR * len(PROPERTIES) if properties else 0))
-    deadline = per_impl + MIN_LOAD_TIMEOUT + 60
-    results: list[Graded | None] = [None] * len(impls)
-    todo = iter(range(len(impls)))
-    lock, cancel = threading.Lock(), threading.Event()
-    finished: queue.SimpleQueue[int] = queue.SimpleQueue()
-    workers: list[subprocess.Popen[str]] = []
+    budget = len(golden.cases) + (PROPERTY_FACTOR * len(PROPERTIES) if options.properties else 0)
+    deadline = options.timeout * budget + MIN_LOAD_TIMEOUT + 60
+    results: dict[int, Graded] = {}
+    out = graded if graded is not None else []
 
-    def start() -> subprocess.Popen[str]:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "golden.grade"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=_worker_env(),
-        )
-        with lock:
-            workers.append(worker)
-        _send(worker, config)
-        return worker
+    def done(index: int, answer: dict[str, Any] | None, why: str) -> None:
+        g = Graded(impls[index], items, weights=weights or {})
+        if answer is None:
+            g.error = why
+        else:
+            g.error, g.loaded = answer["error"], answer["error"] is None
+            try:
+                g.outcomes = [_outcome(o) for o in answer["outcomes"]]
+            except (ValueError, KeyError, TypeError):
+                g.error = "its grading process answered with something else"
+        results[index] = g
+        while len(out) in results:  # in the order of `impls`, as far as they are done
+            out.append(results[len(out)])
+        bar.update()
 
-    def serve() -> None:
-        worker = start()
-        while not cancel.is_set():
-            with lock:
-                index = next(todo, None)
-            if index is None:
-                break
-            graded = Graded(impls[index], items, weights=weights or {})
-            reply = _ask(worker, {"impl": impls[index], "nonce": secrets.token_hex(16)}, deadline)
-            if reply is None:  # the worker ended, broke its protocol or its time: this IMPL did it, or Ctrl-C
-                code = worker.wait()
-                graded.error = f"its grading process ended while it ran ({_ended(code)})"
-                if not cancel.is_set():
-                    worker = start()
-            else:
-                graded.error, graded.outcomes = reply["error"], reply["outcomes"]
-                graded.loaded = reply["error"] is None
-            results[index] = graded
-            finished.put(index)
-        if worker.stdin is not None:
-            with contextlib.suppress(OSError):
-                worker.stdin.close()
-        worker.wait()
+    def one(spec: str, slot: int) -> dict[str, Any]:
+        return run_one(spec, golden, options, slot, expose_folder=_folder(spec) not in shared)
 
-    threads = [threading.Thread(target=serve, daemon=True) for _ in range(max(1, min(jobs, len(impls))))]
-    for thread in threads:
-        thread.start()
+    golden.watch_package()  # before any IMPL runs: their workers are copies of this process from now on
+    tqdm.monitor_interval = 0  # no monitor thread: this process forks its workers, and stays one thread
+    shown = None if progress else True
+    with (
+        tqdm(total=len(impls), desc="grading", unit="impl", file=sys.stderr, disable=shown) as bar,
+        _ignoring_stop_signals(),
+    ):
+        pool.run(list(impls), jobs, one, deadline, done)
+    return out
+
+
+def _folder(spec: str) -> str:
+    return os.path.dirname(os.path.abspath(spec.rpartition(":")[0]))
+
+
+def _shared_folders(impls: Sequence[str]) -> set[str]:
+    """The folders that hold more than one IMPL's file: a sandboxed IMPL there sees only its own file."""
+    return {folder for folder, n in Counter(_folder(spec) for spec in impls).items() if n > 1}
+
+
+@contextlib.contextmanager
+def _ignoring_stop_signals() -> Iterator[None]:
+    """SIGTSTP, SIGTTIN and SIGTTOU are ignored while a batch runs: a submission cannot pause the
+    grading with them (SIGSTOP cannot be ignored: see the README)."""
+    stops = (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
+    before = [signal.signal(s, signal.SIG_IGN) for s in stops]
     try:
-        with tqdm(
-            total=len(impls), desc="grading", unit="impl", file=sys.stderr, disable=None if progress else True
-        ) as bar:
-            done = 0
-            while done < len(impls):
-                with contextlib.suppress(queue.Empty):
-                    finished.get(timeout=0.2)
-                    done += 1
-                    bar.update()
-                if not any(t.is_alive() for t in threads) and finished.empty() and done < len(impls):
-                    raise RuntimeError("the grading processes ended before every IMPL was graded")
-    except BaseException:
-        cancel.set()
-        with lock:
-            for worker in workers:  # each stops its IMPL's child, then ends
-                with contextlib.suppress(ProcessLookupError):
-                    worker.send_signal(signal.SIGTERM)
-        for thread in threads:
-            thread.join()
-        raise
-    for thread in threads:
-        thread.join()
-    return [g for g in results if g is not None]
-
-
-def _worker_env() -> dict[str, str]:
-    from golden.harness.process import PACKAGE_PARENT
-
-    path = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": path}
-
-
-def _send(worker: subprocess.Popen[str], message: dict[str, Any]) -> None:
-    assert worker.stdin is not None
-    with contextlib.suppress(OSError):
-        worker.stdin.write(json.dumps(message) + "\n")
-        worker.stdin.flush()
-
-
-MAX_ANSWER = 64 * 1024 * 1024  # characters of one answer line; a longer one is not a worker's
-
-
-def _ask(worker: subprocess.Popen[str], message: dict[str, Any], deadline: float) -> dict[str, Any] | None:
-    """Send `message` to a worker and read its one-line JSON answer within `deadline` seconds.
-
-    None, with the worker killed, if it ended, took longer, or answered with anything but a well-formed
-    answer carrying the request's nonce (a line written into its pipe by someone else lacks it).
-    """
-    assert worker.stdout is not None
-    _send(worker, message)
-    watchdog = threading.Timer(deadline, worker.kill)  # SIGKILL ends even a stopped worker
-    watchdog.start()
-    try:
-        line = worker.stdout.readline(MAX_ANSWER)
+        yield
     finally:
-        watchdog.cancel()
-    try:
-        reply = json.loads(line)
-        if reply["nonce"] != message["nonce"] or not isinstance(reply["error"], str | None):
-            raise ValueError("a reply to another request")
-        reply["outcomes"] = [_outcome(o) for o in reply["outcomes"]]
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        with contextlib.suppress(OSError):
-            worker.kill()
-        return None
-    return dict(reply)
-
-
-def _ended(code: int) -> str:
-    if code < 0:
-        with contextlib.suppress(ValueError):
-            return f"killed by {signal.Signals(-code).name}"
-    return f"exit code {code}"
+        for s, handler in zip(stops, before, strict=True):
+            signal.signal(s, handler)
 
 
 def _outcome(data: dict[str, Any]) -> Outcome:
@@ -313,65 +292,26 @@ def _outcome(data: dict[str, Any]) -> Outcome:
 
 
 def run_one(
-    spec: str,
-    golden: GoldenSet,
-    timeout: float,
-    examples: int | None,
-    properties: bool,
-    precision: str | None,
-    conventions: dict[str, str] | None,
+    spec: str, golden: GoldenSet, options: Options, slot: int = 0, expose_folder: bool = True
 ) -> dict[str, Any]:
     """One IMPL's name and outcomes (as dicts), or why it could not be loaded: a worker's answer."""
     outcomes: list[Outcome] = []
     try:
-        with Session(spec, golden, timeout, examples, precision, conventions) as session:
+        with Session(
+            spec,
+            golden,
+            options.timeout,
+            options.examples,
+            options.precision,
+            options.conventions,
+            isolation=options.isolation.for_slot(slot),
+            expose_folder=expose_folder,
+        ) as session:
             spec = session.spec
-            outcomes = list(session.run(list(golden.cases.values()), properties))
+            outcomes = list(session.run(list(golden.cases.values()), options.properties))
     except ImplError as e:
         return {"impl": spec, "outcomes": [], "error": str(e)}
     return {"impl": spec, "outcomes": [o.as_dict() for o in outcomes], "error": None}
-
-
-def worker() -> None:
-    """A grading process: read the run's settings and golden cases, then grade one IMPL per line.
-
-    Answers go to the stdout it started with, one JSON line per IMPL; everything printed in this process
-    (the implementations' output, drained by their Sessions) goes to stderr. SIGINT is left to the parent,
-    which ends a worker with SIGTERM: the IMPL's child is stopped, and the worker ends quietly.
-    """
-    from golden.files.case import GoldenCase
-    from golden.harness.guard import guard_this_process
-
-    guard_this_process()  # the IMPL's process, of the same user, cannot write into our answers
-    answers = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        config = json.loads(sys.stdin.readline())
-        spec = config["golden"]
-        cases = {d["name"]: GoldenCase.from_document(d) for d in spec["documents"]}
-        golden = GoldenSet(spec["version"], Path(spec["root"]), cases)
-        for line in sys.stdin:
-            request = json.loads(line)
-            answer = run_one(
-                request["impl"],
-                golden,
-                config["timeout"],
-                config["examples"],
-                config["properties"],
-                config["precision"],
-                config["conventions"],
-            )
-            answers.write(json.dumps({**answer, "nonce": request["nonce"]}, allow_nan=True) + "\n")
-            answers.flush()
-    except KeyboardInterrupt:
-        sys.exit(130)
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 # -- the summary table ---------------------------------------------------------------------------------
@@ -389,6 +329,7 @@ COLUMNS = (
     "stage",
     "message",
     "diagnosis",
+    "sandbox",
 )
 
 
@@ -427,9 +368,9 @@ def verdict(graded: list[Graded]) -> str:
     return f"FAILED: {good} of {len(graded)} implementations OK"
 
 
-def text(graded: list[Graded], golden: str) -> str:
+def text(graded: list[Graded], golden: str, isolation: Isolation) -> str:
     """The table for a terminal: impl, score, passed, failed (with errors), first failure, and the
-    diagnosis of it, or the message when there is none."""
+    diagnosis of it, or the message when there is none; the isolation in force on the second line."""
     header = ("impl", "score", "passed", "failed", "first failure", "message")
     lines = []
     for g in graded:
@@ -455,18 +396,21 @@ def text(graded: list[Graded], golden: str) -> str:
         left = "  ".join(f"{c:{a}{w}}" for c, a, w in zip(cells[:5], aligns, widths, strict=True))
         return f"{left}  {short(cells[5], 120)}".rstrip()
 
-    out = [f"validated {len(graded)} implementations against golden {golden}", "", fmt(header)]
+    out = [f"validated {len(graded)} implementations against golden {golden}", isolation.describe(), ""]
+    out.append(fmt(header))
     out += [fmt(x) for x in lines]
     return "\n".join([*out, "", verdict(graded)])
 
 
-def as_csv(graded: list[Graded]) -> str:
-    """The table as CSV, a header then a row per IMPL (a cell that a spreadsheet would run is quoted)."""
+def as_csv(graded: list[Graded], isolation: Isolation) -> str:
+    """The table as CSV, a header then a row per IMPL (a cell that a spreadsheet would run is quoted); the
+    ``sandbox`` column says whether each ran sandboxed."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, COLUMNS, lineterminator="\n")
     writer.writeheader()
+    level = "on" if isolation.sandbox else "off"
     for g in graded:
-        writer.writerow({k: _inert(v) for k, v in row(g).items()})
+        writer.writerow({k: _inert(v) for k, v in row(g).items()} | {"sandbox": level})
     return buffer.getvalue().rstrip("\n")
 
 
@@ -475,8 +419,8 @@ def _inert(value: Any) -> Any:
     return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
 
 
-def as_json(graded: list[Graded], golden: str) -> str:
-    """The table as JSON: the golden version, the verdict, and a row per IMPL."""
+def as_json(graded: list[Graded], golden: str, isolation: Isolation) -> str:
+    """The table as JSON: the golden version, the isolation in force, the verdict, and a row per IMPL."""
     rows = []
     for g in graded:
         r = row(g)
@@ -499,21 +443,26 @@ def as_json(graded: list[Graded], golden: str) -> str:
                 "diagnosis": r["diagnosis"] or None,
             }
         )
-    table = {"golden": golden, "ok": all(g.ok for g in graded), "implementations": rows}
+    table = {
+        "golden": golden,
+        "isolation": isolation.as_dict(),
+        "ok": all(g.ok for g in graded),
+        "implementations": rows,
+    }
     return json.dumps(table, indent=2, ensure_ascii=False)
 
 
 # -- Gradescope ------------------------------------------------------------------------------------------
 
 
-def gradescope(g: Graded) -> dict[str, Any]:
+def gradescope(g: Graded, isolation: Isolation) -> dict[str, Any]:
     """Gradescope's autograder results.json for one IMPL: a test per case and property, and the score.
 
     Each test has ``name``, ``score`` (its points if it passed, else 0), ``max_score`` (its points),
     ``status`` (``passed`` or ``failed``: skipped and errored items earn nothing) and ``output`` (why it
     did not pass, and the classic mistake its values match when there is one). An item weighted 0 is left
-    out. The top-level ``score`` is the sum; ``output`` is the
-    verdict, or why the IMPL could not be loaded.
+    out. The top-level ``score`` is the sum; ``output`` is the verdict, or why the IMPL could not be
+    loaded, and on a second line the isolation it ran under.
     """
     tests = []
     for name in g.items:
@@ -538,7 +487,7 @@ def gradescope(g: Graded) -> dict[str, Any]:
             }
         )
     output = short(g.error, 400) if g.error is not None else f"{short(g.impl)}: {report.verdict(g.outcomes)}"
-    return {"score": g.score, "output": output, "tests": tests}
+    return {"score": g.score, "output": f"{output}\n{isolation.describe()}", "tests": tests}
 
 
 def results_names(impls: Sequence[str]) -> list[str]:
@@ -578,20 +527,17 @@ def command(
     version: str,
     pattern: str | None,
     root: Path,
-    timeout: float,
-    examples: int | None,
-    properties: bool,
+    options: Options,
     jobs: int,
     form: str,
     output: str | None,
     weights: str | None,
-    precision: str | None = None,
-    conventions: dict[str, str] | None = None,
 ) -> int:
     """``neuron-oracle validate`` grading `impls`: the table (or results.json) out, 0 only if all are OK.
 
     Every bad option is refused before any IMPL runs (one line, exit 2). A golden file changed on disk
-    during the run is a GoldenChanged after the table is out.
+    during the run is a GoldenChanged after the table is out. On Ctrl-C, or any error that ends the batch,
+    every grade computed so far is still printed (and written), and then the interruption is raised.
     """
     from golden.errors import GoldenChanged
     from golden.files.store import list_cases, load_set
@@ -612,43 +558,53 @@ def command(
     files = results_names(impls) if many_files else []
     points = load_weights(weights, [*list_cases(version, root), *PROPERTIES]) if weights else {}
     golden = load_set(version, root, select_cases(version, pattern, root))
-    graded = grade(
-        impls,
-        golden,
-        timeout=timeout,
-        examples=examples,
-        properties=properties,
-        jobs=jobs,
-        weights=points,
-        precision=precision,
-        conventions=conventions,
-        progress=len(impls) > 1,
-    )
-    table = text(graded, version)
-    if many_files:
-        assert output is not None
-        contents = {name: _json(gradescope(g)) for name, g in zip(files, graded, strict=True)}
-        write_many(Path(output), contents)
-        print(table)
-    else:
-        rendered = {
-            "text": lambda: table,
-            "csv": lambda: as_csv(graded),
-            "json": lambda: as_json(graded, version),
-            "gradescope": lambda: _json(gradescope(graded[0])),
-        }[form]()
-        if output:
-            write(Path(output), rendered)
-            print(table)
-        else:
-            print(rendered)
+    graded: list[Graded] = []
+    try:
+        grade(impls, golden, options, jobs=jobs, weights=points, progress=len(impls) > 1, graded=graded)
+    except BaseException:
+        if graded:  # what was graded before the batch stopped is not lost
+            stopped = f"neuron-oracle: the batch stopped after {len(graded)} of {len(impls)} IMPLs"
+            print(stopped, file=sys.stderr)
+            _report(graded, version, options.isolation, form, output, files[: len(graded)], many_files)
+        raise
+    _report(graded, version, options.isolation, form, output, files, many_files)
     changes = golden.verify()
     if changes:
         raise GoldenChanged(
-            f"{'; '.join(changes)}: golden files changed on disk while the IMPLs ran; the grades above were "
-            "judged on the copy read before they started; `neuron-oracle regen --force` restores them"
+            f"{'; '.join(changes)}: files of the toolkit changed on disk while the IMPLs ran; the grades "
+            "above were judged on what was read before they started"
         )
     return 0 if all(g.ok for g in graded) else 1
+
+
+def _report(
+    graded: list[Graded],
+    version: str,
+    isolation: Isolation,
+    form: str,
+    output: str | None,
+    files: list[str],
+    many_files: bool,
+) -> None:
+    """Print the table, or the format asked for, and write the results files."""
+    table = text(graded, version, isolation)
+    if many_files:
+        assert output is not None
+        contents = {name: _json(gradescope(g, isolation)) for name, g in zip(files, graded, strict=True)}
+        write_many(Path(output), contents)
+        print(table)
+        return
+    rendered = {
+        "text": lambda: table,
+        "csv": lambda: as_csv(graded, isolation),
+        "json": lambda: as_json(graded, version, isolation),
+        "gradescope": lambda: _json(gradescope(graded[0], isolation)),
+    }[form]()
+    if output:
+        write(Path(output), rendered)
+        print(table)
+    else:
+        print(rendered)
 
 
 def _json(data: Any) -> str:
@@ -672,7 +628,3 @@ def write_many(directory: Path, contents: dict[str, str]) -> None:
         else f"{len(contents)} files to {directory}"
     )
     print(f"neuron-oracle: wrote {where}", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    worker()

@@ -20,6 +20,7 @@ from golden.files.store import load_set
 from golden.files.versions import CURRENT
 from golden.harness.conventions import parse as parse_conventions
 from golden.harness.properties import PROPERTIES
+from golden.harness.sandbox import Isolation, Limits, choose, parse_size
 from golden.harness.session import DEFAULT_TIMEOUT, Session, check_budget, check_precision, select_cases
 from golden.outcome import Outcome, Status
 
@@ -53,6 +54,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="KEY=VALUE",
         help="derivative_at_zero=one|alpha|midpoint or loss=half_sum|sum|mean|half_mean (repeatable)",
     )
+    group.addoption(
+        "--neuron-sandbox",
+        default="auto",
+        metavar="LEVEL",
+        help="auto, on or off: run the implementation in a sandbox (auto: off, since this is no batch)",
+    )
+    group.addoption("--neuron-max-memory", metavar="SIZE", help="the data its process may use, e.g. 4G")
     group.addoption(
         "--neuron-precision",
         metavar="PRECISION",
@@ -119,8 +127,15 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         check_precision(config.getoption("neuron_precision"), "--neuron-precision")
         parse_conventions(config.getoption("neuron_convention"), "--neuron-convention")
+        _isolation(config)
     except OracleError as e:
         raise pytest.UsageError(str(e)) from None
+
+
+def _isolation(config: pytest.Config) -> Isolation:
+    size = config.getoption("neuron_max_memory")
+    limits = Limits(memory=parse_size(size, "--neuron-max-memory")) if size else Limits()
+    return choose(config.getoption("neuron_sandbox"), False, limits, "--neuron-sandbox")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k and -m deselect, so they apply to these items too
@@ -139,6 +154,7 @@ def pytest_collection_modifyitems(
             config.getoption("neuron_examples"),
             config.getoption("neuron_precision"),
             parse_conventions(config.getoption("neuron_convention"), "--neuron-convention"),
+            isolation=_isolation(config),
         )
         runner.start(properties=not config.getoption("neuron_no_properties"))  # the oracle's helper first
         runner.remote()  # a bad IMPL is a usage error now, not an error in every item

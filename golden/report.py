@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from golden.harness.protocol import short
 from golden.outcome import Kind, Outcome, Status
+
+if TYPE_CHECKING:
+    from golden.harness.sandbox import Isolation
 
 TITLES = {Kind.CASE: "golden cases", Kind.PROPERTY: "properties"}
 
@@ -41,16 +44,20 @@ def verdict(outcomes: list[Outcome]) -> str:
     return f"{'OK' if ok(outcomes) else 'FAILED'}: {summary(outcomes)}"
 
 
-def text(impl: str, golden: str, outcomes: list[Outcome], context: str = "") -> str:
+def text(
+    impl: str, golden: str, outcomes: list[Outcome], context: str = "", isolation: Isolation | None = None
+) -> str:
     """One line per case and property, the reason beside each that did not pass, the verdict last.
 
     The first lines name IMPL, the golden version, and the `context`: the precision it was held to and
-    the conventions in force, each with how it was chosen (``Session.describe``). A failure a classic
-    mistake explains is followed by a line saying which.
+    the conventions in force, each with how it was chosen (``Session.describe``), then the `isolation`
+    it ran under. A failure a classic mistake explains is followed by a line saying which.
     """
     first, *more = context.splitlines() or [""]
     held = f" in {short(first)}" if first else ""
     lines = [f"validating {short(impl)} against golden {golden}{held}", *(short(line) for line in more)]
+    if isolation is not None:
+        lines.append(isolation.describe())
     for kind, title in TITLES.items():
         mine = [o for o in outcomes if o.kind is kind]
         if mine:
@@ -67,7 +74,9 @@ def _reason(o: Outcome) -> str:
     return "" if o.status is Status.PASSED else f": {short(o.message, 400)}"
 
 
-def as_json(impl: str, golden: str, outcomes: list[Outcome], context: str = "") -> str:
+def as_json(
+    impl: str, golden: str, outcomes: list[Outcome], context: str = "", isolation: Isolation | None = None
+) -> str:
     """The whole report as JSON: impl, golden version, precision and conventions, each outcome (with its
     diagnosis, ``{"id", "message"}``, when a classic mistake explains it), the counts and the verdict.
 
@@ -80,6 +89,7 @@ def as_json(impl: str, golden: str, outcomes: list[Outcome], context: str = "") 
         "golden": golden,
         "precision": context.splitlines()[0] if context else "",
         "conventions": context.splitlines()[1].removeprefix("conventions: ") if context.count("\n") else "",
+        "isolation": isolation.as_dict() if isolation is not None else None,
         "ok": ok(outcomes),
         "counts": {status.value: counts[status] for status in Status},
         "outcomes": [{**o.as_dict(), "message": short(o.message, 400)} for o in outcomes],
@@ -87,14 +97,19 @@ def as_json(impl: str, golden: str, outcomes: list[Outcome], context: str = "") 
     return json.dumps(report, indent=2, ensure_ascii=False)
 
 
-def junit(impl: str, golden: str, outcomes: list[Outcome], context: str = "") -> str:
+def junit(
+    impl: str, golden: str, outcomes: list[Outcome], context: str = "", isolation: Isolation | None = None
+) -> str:
     """A JUnit XML report, one testsuite per kind (golden cases, properties), for CI dashboards.
 
-    A diagnosis is carried as the testcase's properties ``diagnosis`` (its id) and ``diagnosis_message``.
+    A diagnosis is carried as the testcase's properties ``diagnosis`` (its id) and ``diagnosis_message``;
+    the isolation in force as the attribute ``isolation`` of the testsuites.
     """
     first = context.splitlines()[0] if context else ""
     held = f" in {short(first)}" if first else ""
     suites = ET.Element("testsuites", name=f"neuron-oracle validate {short(impl)}{held}")
+    if isolation is not None:
+        suites.set("isolation", isolation.describe())
     for kind in Kind:
         mine = [o for o in outcomes if o.kind is kind]
         if not mine:

@@ -25,6 +25,7 @@ import jsonschema
 from golden.errors import GoldenError
 from golden.files.case import GoldenCase
 from golden.files.document import sha256
+from golden.files.pinned import PINNED
 from golden.files.versions import CURRENT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +68,7 @@ def display(path: Path) -> str:
     return printable(shown)
 
 
-def read_regular(path: Path, limit: int = MAX_FILE) -> bytes:
+def read_regular(path: Path, limit: int = MAX_FILE, what: str = "a golden file") -> bytes:
     """The bytes of `path`, which must be a regular file of at most `limit` bytes; GoldenError otherwise.
 
     A symlink is followed, but what it leads to must be a regular file too: a FIFO, a device, a directory
@@ -83,9 +84,7 @@ def read_regular(path: Path, limit: int = MAX_FILE) -> bytes:
             kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
             raise GoldenError(f"{display(path)}: expected a regular file, got {kind}{_via(path)}")
         if info.st_size > limit:
-            raise GoldenError(
-                f"{display(path)}: {info.st_size:,} bytes; a golden file holds at most {limit:,}"
-            )
+            raise GoldenError(f"{display(path)}: {info.st_size:,} bytes; {what} holds at most {limit:,}")
         with os.fdopen(os.dup(fd), "rb") as f:
             data = f.read(limit + 1)
     except OSError as e:
@@ -93,9 +92,7 @@ def read_regular(path: Path, limit: int = MAX_FILE) -> bytes:
     finally:
         os.close(fd)
     if len(data) > limit:
-        raise GoldenError(
-            f"{display(path)}: more than {limit:,} bytes; a golden file holds at most {limit:,}"
-        )
+        raise GoldenError(f"{display(path)}: more than {limit:,} bytes; {what} holds at most {limit:,}")
     return data
 
 
@@ -146,7 +143,7 @@ def version_dir(version: str, root: Path = ROOT) -> Path:
     return root / version
 
 
-def parse(data: bytes, path: Path) -> Any:
+def parse(data: bytes, path: Path, what: str = "a golden file") -> Any:
     """Parse JSON strictly: NaN, Infinity and numbers that overflow float64 are errors, not values."""
 
     def finite(text: str) -> float:
@@ -156,7 +153,7 @@ def parse(data: bytes, path: Path) -> Any:
         return value
 
     def constant(text: str) -> Any:
-        raise ValueError(f"{text} is not a number a golden file may hold")
+        raise ValueError(f"{text} is not a number {what} may hold")
 
     too_deep = f"{display(path)}: JSON nested too deeply: expected at most {MAX_DEPTH} levels, got more"
     commas = data.count(b",")
@@ -259,15 +256,29 @@ def load_case(name: str, version: str = CURRENT, root: Path = ROOT) -> GoldenCas
 
 @dataclass
 class GoldenSet:
-    """Golden cases read and verified at one moment, with the hash of every byte they were read from."""
+    """Golden cases read and verified at one moment, with the hash of every byte they were read from.
+
+    ``watch_package`` also records every file of this toolkit's own packages, bytecode included, just
+    before an implementation first runs; ``verify`` then reports any that changed, and removes bytecode
+    that appeared, so that no ``.pyc`` written by an implementation is loaded by a later run.
+    """
 
     version: str
     root: Path
     cases: dict[str, GoldenCase]
     hashes: dict[Path, str] = dataclass_field(default_factory=dict)
+    package: dict[Path, str] | None = None
+
+    def watch_package(self) -> None:
+        """Record the toolkit's files now (once: the first call counts)."""
+        if self.package is None:
+            self.package = package_files()
 
     def verify(self) -> list[str]:
-        """Each file that no longer holds the bytes it was read from, a line each; empty when intact."""
+        """Each file that no longer holds the bytes it was read from, a line each; empty when intact.
+
+        Bytecode that appeared in the toolkit's packages since ``watch_package`` is removed, and said so.
+        """
         changes = []
         for path, digest in self.hashes.items():
             try:
@@ -277,7 +288,50 @@ class GoldenSet:
                 continue
             if now != digest:
                 changes.append(f"{display(path)}: changed")
+        if self.package is not None:
+            changes += _package_changes(self.package, package_files())
         return changes
+
+
+PACKAGES = ("golden", "oracle", "neuron")  # this toolkit's own packages, beside each other
+
+
+def package_files() -> dict[Path, str]:
+    """Every file of the toolkit's packages (sources, data, bytecode) and its sha256."""
+    files = {}
+    for name in PACKAGES:
+        for folder, dirs, names in os.walk(ROOT.parent / name):
+            dirs.sort()
+            for file in names:
+                path = Path(folder) / file
+                try:
+                    with open(path, "rb") as f:
+                        files[path] = sha256(f.read(MAX_FILE))
+                except OSError:
+                    files[path] = ""
+    return files
+
+
+def _package_changes(before: dict[Path, str], now: dict[Path, str]) -> list[str]:
+    out = []
+    for path, digest in now.items():
+        if before.get(path) == digest:
+            continue
+        if path.suffix == ".pyc":  # bytecode of ours that we did not write: never to be loaded again
+            try:
+                path.unlink()
+                removed = "removed"
+            except OSError as e:
+                removed = f"could not be removed: {e.strerror or e}"
+            what = "appeared" if path not in before else "changed"
+            out.append(
+                f"{display(path)}: bytecode {what} in the toolkit's package while IMPL ran ({removed})"
+            )
+        else:
+            what = "added to" if path not in before else "changed in"
+            out.append(f"{display(path)}: {what} the toolkit's package while IMPL ran")
+    out += [f"{display(p)}: removed from the toolkit's package" for p in before if p not in now]
+    return out
 
 
 def load_set(version: str = CURRENT, root: Path = ROOT, names: list[str] | None = None) -> GoldenSet:
@@ -285,6 +339,7 @@ def load_set(version: str = CURRENT, root: Path = ROOT, names: list[str] | None 
     directory = version_dir(version, root)
     manifest_data = read_regular(directory / MANIFEST)
     manifest = load_manifest(version, root, manifest_data)
+    check_pinned(version, root, directory / MANIFEST, manifest_data)
     golden = GoldenSet(version, root, {}, {directory / MANIFEST: sha256(manifest_data)})
     for name in manifest["cases"] if names is None else names:
         if name not in manifest["cases"]:
@@ -297,9 +352,22 @@ def load_set(version: str = CURRENT, root: Path = ROOT, names: list[str] | None 
                 f"{display(path)}: sha256 differs from {MANIFEST}: edited by hand? "
                 "golden files are generated: run `neuron-oracle regen`"
             )
+        check_pinned(version, root, path, data)
         golden.cases[name] = GoldenCase.from_document(doc)
         golden.hashes[path] = sha256(data)
     return golden
+
+
+def check_pinned(version: str, root: Path, path: Path, data: bytes) -> None:
+    """A file of a released version bundled with the toolkit must hold the bytes it was released with
+    (``golden.files.pinned``): a case file rewritten together with its manifest is refused, by name."""
+    if version not in PINNED or root.resolve() != ROOT:
+        return
+    if sha256(data) != PINNED[version].get(path.name):
+        raise GoldenError(
+            f"{display(path)}: sha256 differs from the released golden {version} (pinned in the toolkit): "
+            f"changed since its release; `neuron-oracle regen --version {version}` restores it"
+        )
 
 
 def schema_kind(schema: int) -> str:

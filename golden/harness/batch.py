@@ -22,20 +22,30 @@ implementation's own answers, and a failure is reported through Hypothesis whene
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import secrets
+import shutil
+import tempfile
 import zlib
 from collections.abc import Callable, Generator
 from typing import Any
 
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 
 from golden.harness.process import Lost
 from golden.harness.protocol import short
 from golden.harness.proxy import Op, Pending, Remote
+
+# Hypothesis keeps what it stores (no example database here, but caches) in a folder of this process's own,
+# removed at exit: never .hypothesis/ in the working folder.
+_STORAGE = tempfile.mkdtemp(prefix="neuron-oracle-hypothesis-")
+set_hypothesis_home_dir(_STORAGE)
+atexit.register(shutil.rmtree, _STORAGE, True)
 
 CHUNK = 25  # examples per message: small enough to overlap drawing and the helper, 40 kB at most
 QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]

@@ -6,26 +6,22 @@ the problem. So a helper process computes them on the machine's other core while
 examples here (``golden.harness.batch`` sends it each chunk's problems, and judges that chunk once the next
 one is drawn). A value asked for before it was sent, or after the helper failed, is computed here.
 
-The helper is ours, not the implementation's: ``python -m golden.harness.guard golden.harness.beside
-REQUESTS REPLIES`` runs the oracle and nothing else. It is made undumpable (as the validating process is)
-before it imports anything of its own, and says it is ready only then; the session starts it, and waits
-for it, before the implementation's process starts, so that process cannot reach its pipes. Its answers
-are read as data under the wire's caps and checked for form. If it ends, stalls (for longer than one
-call's ``--timeout``) or answers out of turn, it is stopped and every value is computed here: it costs
-time, never a verdict. It reads only what the parent writes, and ends when the parent closes the pipe.
+The helper is ours, not the implementation's: a fork of the validating process (``launch.fork``) that runs
+the oracle and nothing else. It is undumpable from its first instant, as the process it copies is, and
+imports nothing; the session starts it before the implementation's process, so that process cannot
+reach its pipes. Its answers are read as data under the wire's caps and checked for form. If it ends,
+stalls (for longer than one call's ``--timeout``) or answers out of turn, it is stopped and every value
+is computed here: it costs time, never a verdict. It reads only what the parent writes, and ends when
+the parent closes the pipe.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import select
 import signal
-import struct
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from fractions import Fraction
@@ -120,9 +116,8 @@ class Beside:
     turn (one message each way per chunk), then ``stop``. Any failure stops it for good."""
 
     def __init__(self) -> None:
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._pid: int | None = None
         self._to = -1
-        self._ready = False
         self._queued: list[Later] = []  # asked for since the last send
         self._batching = False  # whether answers asked for are queued (see batching)
         self.share = 0.5  # of the answers queued, the part sent: balanced so that neither side waits
@@ -131,45 +126,40 @@ class Beside:
 
     @property
     def running(self) -> bool:
-        """Whether the helper is up, ready and trusted."""
-        return self._proc is not None and self._ready
+        """Whether the helper is up and trusted."""
+        return self._pid is not None
+
+    @property
+    def pid(self) -> int | None:
+        """The helper's process id while it runs."""
+        return self._pid
 
     def spawn(self) -> None:
-        """Start the helper without waiting for it (``start`` waits); if it cannot start, or this process
-        may run on one core only (where the helper would only compete with it), run without it."""
-        from golden.harness import protocol
-        from golden.harness.process import start_module
+        """Start the helper: a fork of this (guarded) process, so guarded from its first instant, that runs
+        ``serve`` and nothing else. Where this process may run on one core only (the helper would only
+        compete with it), or the fork fails, run without it."""
+        from golden.harness import launch, protocol, reap
 
-        if self._proc is not None or _cores() < 2:
+        if self._pid is not None or _cores() < 2:
             return
+        requests_r, requests_w = os.pipe()
+        replies_r, replies_w = os.pipe()
         try:
-            self._proc, self._to, replies = start_module(
-                "golden.harness.guard",
-                "golden.harness.beside",
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            self._pid = launch.fork(lambda: serve(requests_r, replies_w), keep=(requests_r, replies_w))
         except OSError:
+            os.close(requests_w)
+            os.close(replies_r)
             return
-        self._reader = protocol.Reader(replies)
+        finally:
+            os.close(requests_r)
+            os.close(replies_w)
+        reap.own(self._pid)
+        self._to, self._reader = requests_w, protocol.Reader(replies_r)
         os.set_blocking(self._to, False)  # a helper that stops reading must not block us: see send
-        self._ready = False
 
     def start(self) -> None:
-        """Start the helper if need be and wait until it has made itself undumpable (it says it is ready);
-        if it does not, stop it and run without it."""
-        from golden.harness import protocol
-
+        """Start the helper if need be (it is ready as soon as it exists)."""
         self.spawn()
-        if self._proc is None or self._ready:
-            return
-        try:
-            ready = self._reader.receive(time.monotonic() + WAIT)
-        except protocol.WireError:
-            ready = None
-        self._ready = ready == {"ready": True}
-        if not self._ready:
-            self.stop()
 
     def later(self, request: dict[str, Any]) -> Later:
         """A handle on the oracle's answer for `request`, queued for the next ``send`` while batching."""
@@ -238,7 +228,9 @@ class Beside:
 
     def stop(self) -> None:
         """End the helper (it ends itself when its pipe closes; this makes sure) and reap it."""
-        proc, self._proc = self._proc, None
+        from golden.harness import reap
+
+        pid, self._pid = self._pid, None
         for handle in self._sent:
             handle.helper = None
         self._queued, self._sent = [], []
@@ -246,13 +238,15 @@ class Beside:
             with contextlib.suppress(OSError):
                 os.close(self._to)
             self._to = -1
-        if proc is None:
+        if pid is None:
             return
         with contextlib.suppress(OSError):
             os.close(self._reader.fd)
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            proc.kill()
-        proc.wait()
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        reap.disown(pid)
 
 
 def _cores() -> int:
@@ -280,13 +274,8 @@ def _well_formed(answer: Any, request: dict[str, Any]) -> bool:
     return True
 
 
-def main(argv: list[str]) -> None:
-    """The helper (started through ``golden.harness.guard``, so already undumpable): say so, then answer
-    each message of requests with their answers."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it silently; the parent reports
-    requests, replies = int(argv[0]), int(argv[1])
-    ready = json.dumps({"ready": True}).encode()  # framed as the wire frames it, before numpy is imported
-    os.write(replies, struct.pack(">I", len(ready)) + ready)
+def serve(requests: int, replies: int) -> None:
+    """The helper's loop: answer each message of requests with their answers, until the pipe closes."""
     from golden.harness import protocol
 
     reader = protocol.Reader(requests)
@@ -296,7 +285,3 @@ def main(argv: list[str]) -> None:
         except protocol.WireError:
             return
         protocol.send(replies, [compute(request) for request in message])
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -3,10 +3,12 @@
 It only computes. It never sees an expected value, a tolerance or a verdict, and nothing it sends is
 trusted: the parent reads the replies as data (``golden.harness.protocol``) and judges them itself. So the
 implementation may patch this module, numpy or anything else in its own process without effect on the
-verdict. The parent starts it as ``python -m golden.harness.child REQUESTS REPLIES`` (two pipe fds), in a
-session of its own, with its stdout and stderr on a pipe the parent drains.
+verdict. The parent starts it through ``golden.harness.boot`` (isolated mode, guarded and limited first),
+as ``golden.harness.child REQUESTS REPLIES`` (two pipe fds), in a session of its own, with its stdout and
+stderr on a pipe the parent drains.
 
-Requests (JSON): ``{"load": "path.py:Name"}`` or ``{"load_pickled": base64, "name": "module:Name", "path":
+Requests (JSON): ``{"load": "/abs/path.py:Name", "shown": "path.py:Name"}`` (a spec; the path absolute,
+as shown) or ``{"load_pickled": base64, "name": "module:Name", "path":
 [the parent's sys.path]}`` (a class sent by value with cloudpickle: only this process unpickles) first,
 then ``{"batches": [[call, ...], ...]}``, answered with one reply per batch, in order, with calls::
 
@@ -64,13 +66,13 @@ def _load(request: dict[str, Any]) -> type:
     from golden.harness.impl import check_protocol, load_impl, one_line
 
     if "load_pickled" not in request:
-        return load_impl(str(request["load"]))
+        return load_impl(str(request["load"]), str(request.get("shown", request["load"])))
     import cloudpickle
 
     from golden.errors import ImplError
 
     name = str(request.get("name", "the class"))
-    sys.path += [p for p in request.get("path", []) if isinstance(p, str) and p not in sys.path]
+    sys.path += [p for p in request.get("path", []) if isinstance(p, str) and p and p not in sys.path]
     try:
         impl = cloudpickle.loads(base64.b64decode(request["load_pickled"]))
     except BaseException as e:  # a module it refers to by name may be missing here
@@ -143,7 +145,8 @@ def _argument(value: Any) -> Any:
 
 
 def _describe(e: BaseException) -> dict[str, Any]:
-    """An exception as data: its type's name, its message's first line, and whether it means 'not yet'."""
+    """An exception as data: its type's name, its message's first line, whether it means 'not yet', and
+    whether it is a MemoryError (the parent then names the limit)."""
     try:
         lines = str(e).strip().splitlines()
     except BaseException:  # an exception whose __str__ raises
@@ -152,6 +155,7 @@ def _describe(e: BaseException) -> dict[str, Any]:
         "type": protocol.short(type(e).__name__, 80),
         "message": protocol.short(lines[0] if lines else "", 200),
         "not_implemented": isinstance(e, NotImplementedError),
+        "memory": isinstance(e, MemoryError),
     }
 
 

@@ -27,13 +27,17 @@ from golden.outcome import REQUIRED_METHODS as REQUIRED
 DEFAULT = "neuron:Neuron"
 
 
-def load_impl(spec: str) -> type:
-    """Import ``package.module:Name`` or ``path/to/file.py:Name`` and check the class's methods."""
-    module_part, sep, name = spec.rpartition(":")
+def load_impl(path_spec: str, spec: str | None = None) -> type:
+    """Import ``package.module:Name`` or ``path/to/file.py:Name`` and check the class's methods.
+
+    Messages name IMPL as `spec` (as the user gave it), the file's path in `path_spec` made absolute.
+    """
+    spec = spec or path_spec
+    module_part, sep, name = path_spec.rpartition(":")
     if not sep or not module_part or not name:
         raise ImplError(f"IMPL {spec!r}: expected package.module:Name or path/to/file.py:Name")
     if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
-        module = _load_file(Path(module_part), spec)
+        module = _load_file(Path(module_part), spec, spec.rpartition(":")[0])
     else:
         try:
             module = importlib.import_module(module_part)
@@ -43,7 +47,7 @@ def load_impl(spec: str) -> type:
             raise ImplError(f"IMPL {spec!r}: importing {module_part} raised {one_line(e)}") from None
     impl = getattr(module, name, None)
     if impl is None:
-        raise ImplError(f"IMPL {spec!r}: module {module_part} has no attribute {name!r}")
+        raise ImplError(f"IMPL {spec!r}: module {spec.rpartition(':')[0]} has no attribute {name!r}")
     return check_protocol(impl, spec, name)
 
 
@@ -60,20 +64,22 @@ def check_protocol(impl: Any, spec: str, name: str) -> type:
     return impl
 
 
-def _load_file(path: Path, spec: str) -> Any:
+def _load_file(path: Path, spec: str, shown: str) -> Any:
     if not path.is_file():
-        raise ImplError(f"IMPL {spec!r}: no such file {str(path)!r}")
+        raise ImplError(f"IMPL {spec!r}: no such file {shown!r}")
     module_name = f"_neuron_impl_{path.stem}"
     loader_spec = importlib.util.spec_from_file_location(module_name, path)
     if loader_spec is None or loader_spec.loader is None:
-        raise ImplError(f"IMPL {spec!r}: {path} is not a Python file")
+        raise ImplError(f"IMPL {spec!r}: {shown} is not a Python file")
     module = importlib.util.module_from_spec(loader_spec)
     sys.modules[module_name] = module
-    sys.path.insert(0, str(path.resolve().parent))  # so the file can import its neighbours
+    # so the file can import its neighbours; last, so that no file beside it stands in for a module of
+    # the standard library, site-packages or this toolkit (a csv.py, a numpy.py, a golden.py)
+    sys.path.append(str(path.resolve().parent))
     try:
         loader_spec.loader.exec_module(module)
     except BaseException as e:  # SystemExit, KeyboardInterrupt at import: one line too
-        raise ImplError(f"IMPL {spec!r}: running {path} raised {one_line(e)}") from None
+        raise ImplError(f"IMPL {spec!r}: running {shown} raised {one_line(e)}") from None
     return module
 
 

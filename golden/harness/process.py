@@ -1,9 +1,12 @@
 """The parent's handle on the implementation's child process: start it, send it calls, bound it, end it.
 
-The child runs in a session (so a process group) of its own: ``os.killpg(0, …)`` in the implementation
-reaches only that group, and at a timeout or at the end of the run the whole group is killed, so nothing
-the implementation started outlives the run. Every reply is awaited with a deadline and read as data
-under a size cap. The child's stdout and stderr are drained by a thread onto ours, up to ``MAX_OUTPUT``.
+The child starts clean (``golden.harness.launch``: isolated mode, a private empty working folder, guarded
+and limited before it imports anything), at the isolation level in force (``golden.harness.sandbox``),
+in a session (so a process group) of its own: ``os.killpg(0, …)`` in the implementation reaches only that
+group. At a timeout or at the end of the run the whole group is killed, and then whatever left it
+(``golden.harness.reap``), so nothing the implementation started outlives the run. Every reply is awaited
+with a deadline and read as data under a size cap. The child's stdout and stderr are drained by a thread
+onto ours, up to ``MAX_OUTPUT``.
 """
 
 from __future__ import annotations
@@ -11,20 +14,24 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-from golden.errors import ImplError
-from golden.harness import protocol
+from golden.errors import ImplError, SandboxError
+from golden.harness import protocol, reap, sandbox
+from golden.harness.launch import boot_command, site_folders
+from golden.harness.sandbox import Isolation
 
 MAX_OUTPUT = 64 * 1024  # bytes of the implementation's own prints shown per child
-PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # where `golden` is importable from
+MAX_COPY = 64 << 20  # bytes of a submission's folder copied into the sandbox
+ENDING = 1.0  # seconds a child whose pipe closed gets to end of itself (bubblewrap's monitor follows it)
 
 
 class Lost(BaseException):
@@ -42,17 +49,25 @@ class Lost(BaseException):
 class Child:
     """One child process serving one implementation, started by ``start`` and ended by ``stop``."""
 
-    def __init__(self, impl: str | type) -> None:
+    def __init__(
+        self, impl: str | type, isolation: Isolation | None = None, expose_folder: bool = True
+    ) -> None:
         """`impl` is a spec (``path/to/file.py:Name``, ``package.module:Name``) or a class, sent by value.
 
         A class is pickled here, once (``load_request``); ImplError if it cannot be. ``spec`` names it in
-        messages as ``module:Name``.
+        messages as ``module:Name``. The child runs at `isolation`'s level (off by default); sandboxed, it
+        is shown a copy of the implementation's own folder, read-only, or of its file alone when not
+        `expose_folder` (a folder that holds several submissions).
         """
         self._load: dict[str, Any]
-        self.spec, self._load = (impl, {"load": impl}) if isinstance(impl, str) else load_request(impl)
+        self.spec, self._load = (impl, _spec_request(impl)) if isinstance(impl, str) else load_request(impl)
+        self.isolation = isolation or Isolation(False, "asked for")
+        self.expose_folder = expose_folder
         self.info: dict[str, Any] = {}
         self._proc: subprocess.Popen[bytes] | None = None
         self._to_child = self._from_child = -1
+        self._scratch = ""
+        self._drain: threading.Thread | None = None
 
     @property
     def alive(self) -> bool:
@@ -64,22 +79,79 @@ class Child:
         if self._proc is not None:
             return
         self.info = {}
-        self._proc, requests_w, replies_r = start_module(
-            "golden.harness.child", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        self._scratch = tempfile.mkdtemp(prefix="neuron-oracle-")
+        work = os.path.join(self._scratch, "work")  # its working folder; the sandbox's root, confined
+        os.mkdir(work)
+        isolation = self.isolation
+        expose = self._expose()
+        requests_r, requests_w = os.pipe()
+        replies_r, replies_w = os.pipe()
+        config = {
+            "module": "golden.harness.child",
+            "args": [str(requests_r), str(replies_w)],
+            "path": site_folders() + self._load.get("path_last", []),
+            "limits": isolation.limits.rlimits(isolation.uid is not None),
+            "uid": isolation.uid,
+            "replies": replies_w,
+        }
+        try:
+            self._proc = subprocess.Popen(
+                sandbox.command(isolation, boot_command(config), expose, work),
+                pass_fds=(requests_r, replies_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=work,
+                env=sandbox.environment(isolation.sandbox),
+            )
+        except BaseException:
+            for fd in (requests_w, replies_r):
+                os.close(fd)
+            raise
+        finally:
+            os.close(requests_r)
+            os.close(replies_w)
+        reap.own(self._proc.pid)
         os.set_blocking(requests_w, False)  # a child that stops reading must not block us: see send
         self._to_child, self._from_child = requests_w, replies_r
         self._reader = protocol.Reader(replies_r)
         assert self._proc.stdout is not None
-        threading.Thread(target=_drain, args=(self._proc.stdout,), daemon=True).start()
+        self._drain = threading.Thread(target=_drain, args=(self._proc.stdout,), daemon=True)
+        self._drain.start()
         self._spawned = time.monotonic()
         with contextlib.suppress(OSError):  # a child that ended before reading it: `start` says how
-            protocol.send(self._to_child, self._load)
+            load = {k: v for k, v in self._load.items() if k not in ("path_last", "file")}
+            protocol.send(self._to_child, load)
+
+    def _expose(self) -> list[tuple[str, str]]:
+        """What the sandboxed child is shown of the implementation, as (copy, original) binds: a copy of
+        its folder (or file), made here with permissions the sandbox's uid can read."""
+        path = self._load.get("file")
+        if not self.isolation.sandbox or not path:
+            return []
+        source = os.path.dirname(path) if self.expose_folder else path
+        copy = os.path.join(self._scratch, "impl")
+        try:
+            if os.path.isdir(source):
+                shutil.copytree(source, copy, symlinks=True, ignore=_too_much(source))
+            else:
+                shutil.copyfile(source, copy)
+            for folder, _, files in os.walk(copy):
+                os.chmod(folder, 0o755)
+                for name in files:
+                    with contextlib.suppress(OSError):
+                        os.chmod(os.path.join(folder, name), 0o644)
+            os.chmod(self._scratch, 0o755)
+        except (OSError, shutil.Error) as e:
+            raise ImplError(f"IMPL {self.spec!r}: its files cannot be copied into the sandbox: {e}") from None
+        return [(copy, source)]
 
     def start(self, timeout: float) -> dict[str, Any]:
         """Spawn the child if need be and wait until IMPL is loaded, `timeout` seconds from the spawn.
 
-        ImplError, with the child stopped, if IMPL cannot be loaded in that time.
+        ImplError, with the child stopped, if IMPL cannot be loaded in that time; SandboxError if its
+        process could not be guarded, confined or limited.
         """
         if self.alive:
             return self.info
@@ -90,14 +162,16 @@ class Child:
             self.stop()
             raise ImplError(f"IMPL {self.spec!r}: loading did not finish within {timeout:g} s") from None
         except (protocol.WireError, OSError):
-            code = self.stop()
-            raise ImplError(f"IMPL {self.spec!r}: loading ended its process ({_exit(code)})") from None
+            code = self.stop(ended=True)
+            raise ImplError(f"IMPL {self.spec!r}: loading ended its process ({self.exit(code)})") from None
         if isinstance(reply, dict) and isinstance(reply.get("error"), dict):
             self.stop()
             error = reply["error"]
             kind, message = str(error.get("type", "")), str(error.get("message", ""))
             if kind == "ImplError":  # the loader's own one-line message, naming IMPL
                 raise ImplError(protocol.short(message, 300))
+            if kind == "SandboxError":  # boot's: the process could not be guarded, confined or limited
+                raise SandboxError(f"IMPL {self.spec!r}: {protocol.short(message, 300)}")
             raise ImplError(
                 f"IMPL {self.spec!r}: loading raised {protocol.short(kind, 80)}: {protocol.short(message)}"
             )
@@ -135,14 +209,16 @@ class Child:
             self.stop()
             raise Lost("timed out; its process was stopped", timed_out=True) from None
         except (protocol.Closed, BrokenPipeError, OSError):
-            code = self.stop()
-            raise Lost(f"the implementation ended its process ({_exit(code)})") from None
+            code = self.stop(ended=True)
+            raise Lost(f"the implementation ended its process ({self.exit(code)})") from None
         except protocol.WireError as e:
             self.stop()
             raise Lost(f"the implementation's process {e}; it was stopped") from None
 
-    def stop(self) -> int | None:
-        """Kill the child's whole process group and reap it; its exit code (None if never started)."""
+    def stop(self, ended: bool = False) -> int | None:
+        """Kill the child's whole process group, then whatever it left outside it, and reap them; its exit
+        code (None if never started). Its private folder goes too. When it `ended` (its pipe closed), it is
+        given a moment to finish ending, so that its own exit code is the one reported."""
         proc, self._proc, self.info = self._proc, None, {}
         for fd in (self._to_child, self._from_child):
             if fd >= 0:
@@ -151,35 +227,54 @@ class Child:
         self._to_child = self._from_child = -1
         if proc is None:
             return None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(ENDING if ended else 0)
         code = proc.poll()  # an exit of its own, before our kill, is the one to report
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        reap.disown(proc.pid)
+        reap.sweep()  # what left its group (setsid, setpgid) and was adopted by us
+        if self._drain is not None:
+            self._drain.join(1.0)  # its pipe closes with the last process that held it
+            self._drain = None
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = ""
         return code if code is not None else proc.returncode
 
+    def exit(self, code: int | None) -> str:
+        """How the child's process ended: ``exit code 3``, ``killed by SIGKILL`` (bubblewrap reports its
+        sandbox's death by signal N as exit status 128 + N)."""
+        if code is not None and code > 128 and self.isolation.tool == "bubblewrap":
+            code = 128 - code
+        return _exit(code)
 
-def start_module(*module: str, **popen: Any) -> tuple[subprocess.Popen[bytes], int, int]:
-    """Start ``python -m module... REQUESTS REPLIES`` (this interpreter, this package importable) with a pipe
-    each way: the process, the fd to write its requests to, and the fd to read its replies from."""
-    requests_r, requests_w = os.pipe()
-    replies_r, replies_w = os.pipe()
-    path = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", *module, str(requests_r), str(replies_w)],
-            pass_fds=(requests_r, replies_w),
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": path},
-            **popen,
-        )
-    except BaseException:
-        os.close(requests_w)
-        os.close(replies_r)
-        raise
-    finally:
-        os.close(requests_r)
-        os.close(replies_w)
-    return proc, requests_w, replies_r
+
+def _spec_request(spec: str) -> dict[str, Any]:
+    """The load request for a spec. A file's path is made absolute, since the child starts in a folder of
+    its own, and named as given in messages; a module spec is imported, off the sandbox, from this folder
+    too, put last on the child's path."""
+    module_part, sep, name = spec.rpartition(":")
+    if sep and (module_part.endswith(".py") or "/" in module_part or "\\" in module_part):
+        path = os.path.abspath(module_part)
+        return {"load": f"{path}:{name}", "shown": spec, "file": path}
+    return {"load": spec, "path_last": [os.getcwd()]}
+
+
+def _too_much(source: str) -> Callable[[str, list[str]], list[str]]:
+    """An ignore function for copytree that refuses a folder of more than MAX_COPY bytes."""
+    seen = [0]
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        for name in names:
+            with contextlib.suppress(OSError):
+                seen[0] += os.lstat(os.path.join(folder, name)).st_size
+        if seen[0] > MAX_COPY:
+            raise shutil.Error(f"{source} holds more than {MAX_COPY >> 20} MiB")
+        return []
+
+    return ignore
 
 
 _BY_VALUE = threading.Lock()  # cloudpickle's registry of modules pickled by value is global

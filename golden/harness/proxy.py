@@ -129,7 +129,7 @@ class Remote:
             if error is not None:
                 if len(values) >= len(calls):
                     raise protocol.WireError("sent an error for a call it was not asked to make")
-                raise _raised(calls[len(values)], error)
+                raise _raised(calls[len(values)], error, self.child.isolation.limits.memory)
             pairs = [(int(c), int(a)) for c, a in changed if type(c) is int and type(a) is int]
             if len(values) != len(calls) or len(pairs) != len(changed):
                 raise protocol.WireError("sent a reply that does not match the request")
@@ -178,7 +178,8 @@ class Pending:
         remote._unread.popleft()
 
 
-def _raised(call: list[Any], error: Any) -> Raised:
+def _raised(call: list[Any], error: Any, memory: int) -> Raised:
+    """The Raised for `error`, as the child described it; a MemoryError names the limit in force."""
     kind, message, flag = error.get("type"), error.get("message"), error.get("not_implemented")
     if not (isinstance(kind, str) and isinstance(message, str) and isinstance(flag, bool)):
         raise protocol.WireError("sent a malformed error")
@@ -186,6 +187,8 @@ def _raised(call: list[Any], error: Any) -> Raised:
     if flag:
         return Raised(f"{what} is not implemented yet", True, call[0])
     detail = f"{protocol.short(kind, 80)}: {protocol.short(message)}" if message else protocol.short(kind, 80)
+    if error.get("memory") is True:
+        detail += f" (its process may use at most {memory / (1 << 30):g} GiB of memory: --max-memory)"
     return Raised(f"{what} raised {detail}", False, call[0])
 
 

@@ -23,12 +23,14 @@ from golden.errors import ImplError, OptionError
 from golden.files.case import GoldenCase
 from golden.files.store import ROOT, GoldenSet, list_cases, load_set
 from golden.files.versions import CURRENT
+from golden.harness import reap
 from golden.harness.beside import Beside
 from golden.harness.cases import run_case
 from golden.harness.conventions import Conventions, resolve
 from golden.harness.conventions import check as check_conventions
 from golden.harness.process import Child, Lost
 from golden.harness.proxy import Raised, Remote
+from golden.harness.sandbox import Isolation
 from golden.outcome import Kind, Outcome, Status
 from oracle.bounds import PRECISIONS
 
@@ -66,9 +68,12 @@ class Session:
         precision: str | None = None,
         conventions: dict[str, str] | None = None,
         beside: Beside | None = None,
+        isolation: Isolation | None = None,
+        expose_folder: bool = True,
     ) -> None:
         """`beside` is the oracle's helper, perhaps spawned already (validate spawns it before reading the
-        golden files); the session starts one itself, before the child, when properties are to run."""
+        golden files); the session starts one itself, before the child, when properties are to run. The
+        child runs at `isolation`'s level (``sandbox``; off by default); `expose_folder` as for ``Child``."""
         check_budget(timeout, examples)
         check_precision(precision)
         self.declared_conventions = check_conventions(conventions or {}, "--convention")
@@ -76,13 +81,15 @@ class Session:
         self.precision = precision  # declared, or detected when IMPL first loads
         self.precision_source = "declared with --precision" if precision else ""
         self.forward_dtype = ""  # the dtype forward returned when the precision was detected from it
-        self.child = Child(spec)
+        self.isolation = isolation or Isolation(False, "asked for")
+        self.child = Child(spec, self.isolation, expose_folder)
         self.beside = beside or Beside()  # started before the child when properties will run
         self.beside.wait = min(self.beside.wait, timeout)  # a stalled helper costs at most one call's time
         self.spec, self.golden, self.timeout, self.examples = self.child.spec, golden, timeout, examples
         self.timeouts_in_a_row = 0
         self._remote: Remote | None = None
         self._spawned = False  # whether a child was ever started: the helper may start only before
+        self._adopting = False  # whether this session asked for orphans to be adopted (reap.adopt)
 
     def __enter__(self) -> Session:
         return self
@@ -94,9 +101,12 @@ class Session:
 
     def close(self) -> None:
         """Stop the implementation's process and the oracle's helper (the child restarts if asked; the helper
-        does not: it may start only before any child)."""
+        does not: it may start only before any child), and whatever the implementation left running."""
         self.child.stop()
         self.beside.stop()
+        if self._adopting:
+            self._adopting = False
+            reap.release()
 
     def start(self, properties: bool = True) -> None:
         """Start the implementation's process, and first (when `properties` will run) the oracle's helper."""
@@ -104,13 +114,18 @@ class Session:
         self.child.spawn()
 
     def _before_child(self, properties: bool) -> None:
-        """Before any child of this session runs, the helper is ready (undumpable), or it is stopped: one
-        that was not ready before the implementation's process started is never trusted."""
+        """Before any child of this session runs: the helper is up (or never will be), everything the
+        judging imports is imported, orphans are adopted, and the toolkit's files are recorded, so that
+        any file of ours the implementation writes is found afterwards (``GoldenSet.verify``)."""
         if not self._spawned:
             if properties:
                 self.beside.start()
+                _property_names()  # Hypothesis and the properties, imported before the child exists
             if not self.beside.running:
                 self.beside.stop()
+            reap.adopt()
+            self._adopting = True
+            self.golden.watch_package()
         self._spawned = True
 
     def remote(self) -> Remote:
@@ -261,6 +276,7 @@ class Verdict:
     outcomes: list[Outcome]
     precision: str  # e.g. "float32 (detected: forward returns float32)"
     changes: list[str]  # golden files changed on disk during the run (normally none)
+    isolation: Isolation  # the sandbox level and limits the implementation ran under
 
 
 def validate(
@@ -273,25 +289,28 @@ def validate(
     root: Path = ROOT,
     precision: str | None = None,
     conventions: dict[str, str] | None = None,
+    isolation: Isolation | None = None,
 ) -> Verdict:
     """Run the golden cases of `version` (those matching `pattern`), then the properties, on IMPL `spec`.
 
     The golden files are loaded and verified before IMPL starts; the outcomes are judged on that copy, in
-    the `precision` declared, or the one the class declares, or the one its forward's dtype shows.
+    the `precision` declared, or the one the class declares, or the one its forward's dtype shows. IMPL
+    runs at `isolation`'s level (off by default).
     """
     beside = Beside()
     if properties:
         beside.spawn()  # ours: it loads the oracle while the golden files are read
     try:
         golden = load_set(version, root, select_cases(version, pattern, root))
-        session = Session(spec, golden, timeout, examples, precision, conventions, beside)  # checks options
+        session = Session(
+            spec, golden, timeout, examples, precision, conventions, beside, isolation
+        )  # checks options
     except BaseException:
         beside.stop()
         raise
     with session:
         outcomes = list(session.run(list(golden.cases.values()), properties))
-        session.child.stop()
-        return Verdict(session.spec, outcomes, session.describe(), golden.verify())
+    return Verdict(session.spec, outcomes, session.describe(), golden.verify(), session.isolation)
 
 
 def _property_names() -> list[str]:

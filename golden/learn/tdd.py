@@ -27,6 +27,7 @@ from golden.files.versions import CURRENT
 from golden.harness.properties import PROPERTIES
 from golden.harness.protocol import short
 from golden.harness.proxy import Remote
+from golden.harness.sandbox import Isolation
 from golden.harness.session import DEFAULT_TIMEOUT, Session
 from golden.learn.constructor import EXPECTED, N_FEATURES, own_parameters
 from golden.outcome import STAGE, Kind, Outcome, Status
@@ -136,6 +137,7 @@ def run_tdd(
     examples: int | None = None,
     precision: str | None = None,
     conventions: dict[str, str] | None = None,
+    isolation: Isolation | None = None,
 ) -> Report:
     """Walk the curriculum on IMPL `spec`; stop at the first red step, else run every case and property.
 
@@ -144,9 +146,8 @@ def run_tdd(
     or the class's own, or its forward's dtype), as validate judges them.
     """
     golden = load_set(version, root)
-    with Session(spec, golden, timeout, examples, precision, conventions) as session:
+    with Session(spec, golden, timeout, examples, precision, conventions, isolation=isolation) as session:
         report = walk(spec, session, golden.cases)
-        session.child.stop()
     changes = golden.verify()
     if changes:
         from golden.errors import GoldenChanged
