@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 import pytest
+from helpers import alive
 
 from golden.errors import OptionError
 from golden.files.store import load_set
@@ -115,7 +116,7 @@ def test_a_helper_killed_mid_run_costs_time_not_the_verdict() -> None:
             outcome = session.property("batch_gradient_is_the_sum_of_its_parts")
             assert outcome.status is verdict, outcome.message
             assert not session.beside.running
-        assert not running(pid)  # reaped, nothing left
+        assert not alive(pid)  # reaped, nothing left
 
 
 def test_the_helper_is_ready_before_the_implementation_s_process_starts(
@@ -134,7 +135,7 @@ def test_the_helper_is_ready_before_the_implementation_s_process_starts(
         helper = session.beside.pid
     assert seen and seen[0] is True
     assert all(o.status is Status.PASSED for o in outcomes)
-    assert helper is not None and not running(helper)  # stopped with the session
+    assert helper is not None and not alive(helper)  # stopped with the session
 
 
 def test_without_properties_no_helper_is_started() -> None:
@@ -158,16 +159,7 @@ def test_a_helper_spawned_before_the_session_serves_it_and_ends_with_it() -> Non
     with Session("neuron:Neuron", GOLDEN, beside=helper, examples=10) as session:
         assert session.property("agrees_with_the_oracle").status is Status.PASSED
         assert session.beside.running
-    assert pid is not None and not running(pid)
-
-
-def running(pid: int) -> bool:
-    """Whether process `pid` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    assert pid is not None and not alive(pid)
 
 
 def children_of_this_process() -> list[int]:
@@ -180,7 +172,7 @@ def children_of_this_process() -> list[int]:
                     ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
             except (OSError, ValueError, IndexError):
                 continue
-            if ppid == os.getpid() and running(int(entry)):
+            if ppid == os.getpid() and alive(int(entry)):
                 found.append(int(entry))
     return found
 

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
+from helpers import alive
 
 REPO = Path(__file__).resolve().parent.parent
 BROKEN = (REPO / "tests" / "broken_neurons.py").read_text()
@@ -253,3 +257,293 @@ def test_a_watcher_of_an_ordinary_user_cannot_open_any_grading_process_fds(tmp_p
     assert rows[0]["message"].startswith("its grading process ended while it ran"), rows[0]
     opened = marker.read_text().splitlines() if marker.exists() else []
     assert [line for line in opened if line.startswith("ours")] == []
+
+
+# -- 4. nothing the implementation starts outlives the run -----------------------------------------------
+
+DAEMON = """
+import os, time
+
+class Daemon(Textbook):
+    def forward(self, X):
+        if os.fork() == 0:
+            if HOW == "setsid":
+                os.setsid()
+            else:
+                os.setpgid(0, 0)
+            if os.fork() == 0:
+                with open(PIDS, "a") as f:
+                    f.write(f"{os.getpid()}\\n")
+                time.sleep(2)  # until the validator has exited, then the grade is rewritten
+                with open(RESULTS, "w") as f:
+                    f.write('{"score": 1e9, "output": "forged", "tests": []}')
+            os._exit(0)
+        return super().forward(X)
+"""
+
+
+@pytest.mark.parametrize("how", ["setsid", "setpgid"])
+def test_a_daemon_that_leaves_the_childs_group_is_gone_before_the_result_is_written(
+    tmp_path: Path, how: str
+) -> None:
+    pids, results = tmp_path / "pids", tmp_path / "results.json"
+    where = f"HOW, PIDS, RESULTS = {how!r}, {str(pids)!r}, {str(results)!r}"
+    (tmp_path / "neuron.py").write_text(f"{BROKEN}\n{where}\n{DAEMON}\nNeuron = Daemon\n")
+    out = cli(
+        "validate", "neuron.py:Neuron", "--format", "gradescope", "--output", str(results), *FAST, *OFF,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    written = results.read_text()
+    time.sleep(3)  # longer than the daemon waits
+    assert results.read_text() == written
+    assert json.loads(written)["score"] == 1
+    for pid in pids.read_text().split():
+        assert not alive(int(pid)), f"{how} daemon {pid} outlived the run"
+
+
+# -- 5. what a submission leaves behind decides no later run ---------------------------------------------
+
+FORGED_BYTECODE = """
+import importlib.util, marshal, os
+from pathlib import Path
+
+import golden
+
+source = Path(golden.__file__).parent / "harness" / "compare.py"
+first = "    ratio_max, error_max, bound_max = 0.0, 0.0, 0.0"  # of worst(): every error is then 0
+text = source.read_text().replace(first, "    return 0.0, 0.0, 0.0")
+code = compile(text, str(source), "exec")
+stat = source.stat()
+header = importlib.util.MAGIC_NUMBER + (0).to_bytes(4, "little")
+header += (int(stat.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little")
+header += (stat.st_size & 0xFFFFFFFF).to_bytes(4, "little")
+target = Path(importlib.util.cache_from_source(str(source)))
+target.parent.mkdir(exist_ok=True)
+target.write_bytes(header + marshal.dumps(code))  # matches the unchanged source: it would be loaded
+"""
+
+
+@pytest.fixture
+def package(tmp_path: Path) -> Path:
+    """A copy of the toolkit's packages, imported instead of the checkout's (PYTHONPATH puts it first)."""
+    copy = tmp_path / "package"
+    for name in ("golden", "oracle", "neuron"):
+        shutil.copytree(REPO / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def test_bytecode_planted_in_the_package_is_found_removed_and_never_loaded(
+    tmp_path: Path, package: Path
+) -> None:
+    (tmp_path / "planter.py").write_text(ZERO + FORGED_BYTECODE)
+    (tmp_path / "zero.py").write_text(ZERO)
+    env = {"PYTHONPATH": str(package)}
+    first = cli("validate", "planter.py:Neuron", *FAST, *OFF, cwd=tmp_path, env=env)
+    assert first.returncode == 2, first.stdout + first.stderr
+    assert "compare.cpython" in first.stderr and "(removed)" in first.stderr, first.stderr
+    assert not list((package / "golden" / "harness").glob("__pycache__/compare.*.pyc"))
+    second = cli("validate", "zero.py:Neuron", *FAST, *OFF, cwd=tmp_path, env=env)
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert "FAILED: 0 passed, 1 failed" in second.stdout
+
+
+def test_a_golden_file_rewritten_with_its_manifest_is_refused_by_name(tmp_path: Path, package: Path) -> None:
+    import hashlib
+
+    folder = package / "golden" / "v2"
+    case = folder / "negative_gradients_increase_weights.json"
+    doc = json.loads(case.read_text())
+    doc["expected"]["a"] = [0.0]  # what a zero neuron answers
+    case.write_text(json.dumps(doc, indent=2) + "\n")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["cases"][case.stem] = hashlib.sha256(case.read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (tmp_path / "zero.py").write_text(ZERO)
+    env = {"PYTHONPATH": str(package)}
+    out = cli(
+        "validate", "zero.py:Neuron", "--cases", "negative_*", "--no-properties", *OFF, cwd=tmp_path, env=env
+    )
+    assert out.returncode == 2
+    assert "manifest.json: sha256 differs from the released golden v2" in out.stderr, out.stderr
+    restored = cli("regen", "--version", "v2", cwd=tmp_path, env=env)
+    assert restored.returncode == 0, restored.stderr
+    assert cli("check", "--version", "v2", cwd=tmp_path, env=env).returncode == 0
+    assert cli("validate", "zero.py:Neuron", *FAST, *OFF, cwd=tmp_path, env=env).returncode == 1
+
+
+def test_regen_never_changes_a_bundled_released_version_even_with_force(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from golden.errors import ReleasedVersion
+    from golden.files import generate
+    from golden.files.store import ROOT
+
+    real = generate.generate
+    monkeypatch.setattr(generate, "generate", lambda v: real(v) | {"manifest.json": b"{}\n"})
+    before = (ROOT / "v2" / "manifest.json").read_bytes()
+    with pytest.raises(ReleasedVersion, match="released and bundled with the toolkit: it never changes"):
+        generate.regen("v2", ROOT, force=True)
+    assert (ROOT / "v2" / "manifest.json").read_bytes() == before
+
+
+# -- 6. every run ends, whatever the child signals ------------------------------------------------------
+
+STOPPER = """
+import os, signal
+
+class Stopper(Textbook):
+    def forward(self, X):
+        os.kill(os.getppid(), SIGNAL)  # its worker
+        return super().forward(X)
+"""
+
+
+@pytest.mark.parametrize(("name", "verdict"), [("SIGSTOP", "was stopped by a signal"), ("SIGTSTP", None)])
+def test_a_submission_that_stops_its_worker_costs_itself_only(
+    tmp_path: Path, name: str, verdict: str | None
+) -> None:
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "a_stopper.py").write_text(f"{BROKEN}\n{STOPPER}\nSIGNAL = signal.{name}\nNeuron = Stopper\n")
+    (subs / "b_good.py").write_text(f"{BROKEN}\nNeuron = Textbook\n")
+    (subs / "c_zero.py").write_text(ZERO)
+    start = time.monotonic()
+    out = cli("validate", "subs/*.py:Neuron", "--jobs", "1", "--format", "json", *FAST, *OFF, cwd=tmp_path)
+    assert time.monotonic() - start < 60
+    rows = json.loads(out.stdout)["implementations"]
+    assert [r["ok"] for r in rows] == [verdict is None, True, False], rows
+    if verdict:  # SIGSTOP cannot be ignored: the watchdog ends the worker, grades it again, then says so
+        assert rows[0]["message"].startswith(f"its grading process {verdict}"), rows[0]
+        assert rows[0]["message"].endswith(", twice")
+
+
+def test_glob_expansion_does_not_follow_symlinked_folders_and_runs_each_file_once(tmp_path: Path) -> None:
+    from golden.grade import expand
+
+    subs = tmp_path / "subs"
+    (subs / "alice").mkdir(parents=True)
+    (subs / "alice" / "neuron.py").write_text(ZERO)
+    (subs / "alice" / "loop").symlink_to("..")
+    (subs / "alice" / "again").symlink_to(".")
+    (subs / "bob").symlink_to("alice")
+    os.chdir(tmp_path)
+    start = time.monotonic()
+    found, batch = expand(["subs/**/neuron.py:Neuron"])
+    assert time.monotonic() - start < 1
+    assert found == ["subs/alice/neuron.py:Neuron"] and batch
+    assert expand(["subs/alice/neuron.py:Neuron", "subs/bob/neuron.py:Neuron"])[0] == [
+        "subs/alice/neuron.py:Neuron"
+    ]
+
+
+# -- 7. the smaller promises -----------------------------------------------------------------------------
+
+
+def test_a_weights_file_nested_100000_deep_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "w.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "zero.py").write_text(ZERO)
+    out = cli(
+        "validate", "zero.py:Neuron", "--format", "csv", "--weights", "w.json", *FAST, *OFF, cwd=tmp_path
+    )
+    assert out.returncode == 2
+    assert out.stderr.startswith("neuron-oracle: error: --weights w.json: JSON nested too deeply")
+    assert len(out.stderr.splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_weights_whose_sum_is_infinite_are_refused_and_a_large_one_keeps_results_valid_json(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "zero.py").write_text(f"{BROKEN}\nNeuron = Textbook\n")
+    (tmp_path / "huge.json").write_text(
+        '{"negative_gradients_increase_weights": 1e308, "single_feature": 1e308}'
+    )
+    out = cli(
+        "validate", "zero.py:Neuron", "--format", "csv", "--weights", "huge.json", *FAST, *OFF, cwd=tmp_path
+    )
+    assert out.returncode == 2 and "the points add up to more than a float can hold" in out.stderr
+    (tmp_path / "large.json").write_text('{"negative_gradients_increase_weights": 1e308}')
+    out = cli(
+        "validate", "zero.py:Neuron", "--format", "gradescope", "--output", "r.json",
+        "--weights", "large.json", *FAST, *OFF, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert score(tmp_path / "r.json") == (1e308, 1e308)
+
+
+@pytest.mark.parametrize("front_end", ["validate", "tdd", "pytest"])
+def test_no_front_end_leaves_hypothesis_storage_in_the_working_folder(tmp_path: Path, front_end: str) -> None:
+    spec = f"{REPO}/tests/broken_neurons.py:Textbook"
+    args = {
+        "validate": [NEURON_ORACLE, "validate", spec, "--cases", "single_*", "--examples", "5", *OFF],
+        "tdd": [NEURON_ORACLE, "tdd", spec, "--examples", "5"],
+        "pytest": [
+            *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--neuron-impl={spec}"),
+            *("--neuron-cases=single_*", "--neuron-examples=5", "--rootdir", str(tmp_path)),
+        ],
+    }[front_end]
+    out = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_10_gib_allocation_fails_its_case_naming_the_memory_limit(tmp_path: Path) -> None:
+    hog = "class Hog(Textbook):\n    def forward(self, X):\n        return np.ones(10 * 2**30 // 8)\n"
+    (tmp_path / "hog.py").write_text(f"{BROKEN}\n{hog}\nNeuron = Hog\n")
+    out = cli("validate", "hog.py:Neuron", *FAST, *OFF, cwd=tmp_path)
+    assert out.returncode == 1, out.stderr
+    assert "forward raised MemoryError" in out.stdout
+    assert "(its process may use at most 2 GiB of memory: --max-memory)" in out.stdout
+
+
+def test_ctrl_c_during_a_batch_keeps_and_prints_every_grade_computed(tmp_path: Path) -> None:
+    subs, started = tmp_path / "subs", tmp_path / "started"
+    subs.mkdir()
+    (subs / "a_good.py").write_text(f"{BROKEN}\nNeuron = Textbook\n")
+    slow = f"class Slow(Textbook):\n    def forward(self, X):\n        open({str(started)!r}, 'w').close()\n"
+    slow += "        time.sleep(60)\n"
+    (subs / "b_slow.py").write_text(f"{BROKEN}\n{slow}\nNeuron = Slow\n")
+    proc = subprocess.Popen(
+        [NEURON_ORACLE, "validate", "subs/*.py:Neuron", "--jobs", "1", "--format", "csv", *FAST, *OFF],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "the batch stopped after 1 of 2 IMPLs" in err and "no verdict" in err
+    assert [line.split(",")[:2] for line in out.splitlines()] == [
+        ["impl", "ok"],
+        ["subs/a_good.py:Neuron", "True"],
+    ]
+
+
+def test_jobs_defaults_to_the_cpus_this_process_may_use(tmp_path: Path) -> None:
+    if not hasattr(os, "sched_setaffinity") or not shutil.which("taskset"):
+        pytest.skip("needs Linux's taskset")
+    out = cli("validate", "--help", cwd=tmp_path, prefix=("taskset", "-c", "0"))
+    assert "the CPUs this process may use, 1)" in " ".join(out.stdout.split())
+
+
+def test_a_ctypes_py_in_the_working_folder_cannot_switch_the_guard_off(tmp_path: Path) -> None:
+    marker = tmp_path / "imported"
+    (tmp_path / "ctypes.py").write_text(forger(marker))
+    out = cli("validate", f"{REPO}/tests/broken_neurons.py:Textbook", *FAST, *OFF, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert not marker.exists()
+
+
+def test_a_guard_that_cannot_be_applied_is_an_error_not_a_silence(monkeypatch: pytest.MonkeyPatch) -> None:
+    from golden.errors import GuardError
+    from golden.harness import guard
+
+    if not guard.available():
+        pytest.skip("the guard exists on Linux only")
+    monkeypatch.setitem(sys.modules, "ctypes", None)  # import ctypes now fails
+    with pytest.raises(GuardError, match="ctypes cannot be imported"):
+        guard.guard_this_process()

@@ -137,11 +137,11 @@ class Child:
                 shutil.copytree(source, copy, symlinks=True, ignore=_too_much(source))
             else:
                 shutil.copyfile(source, copy)
-            for folder, _, files in os.walk(copy):
+            for folder, _, files in os.walk(copy):  # never follows a symlink: its target is not ours
                 os.chmod(folder, 0o755)
                 for name in files:
-                    with contextlib.suppress(OSError):
-                        os.chmod(os.path.join(folder, name), 0o644)
+                    if not os.path.islink(path := os.path.join(folder, name)):
+                        os.chmod(path, 0o644)
             os.chmod(self._scratch, 0o755)
         except (OSError, shutil.Error) as e:
             raise ImplError(f"IMPL {self.spec!r}: its files cannot be copied into the sandbox: {e}") from None
