@@ -145,22 +145,49 @@ def create_backprop_test_case(
 
 
 def _step(inp: Inputs, w: tuple[Exact, ...], b: Exact, act: ExactActivation) -> Step:
+    """One step of the module's formulas. A row that repeats, with its target, is computed once and counted
+    in the sums, and so is a feature that repeats, its column of X with its weight: a batch of 1025 rows
+    made of a few distinct ones costs what those cost. Exact arithmetic: the values are those of the loops
+    over every row and every feature. (Rows are told apart by the identity of their numbers, which the
+    reader gives one object per distinct value: equal rows not told apart are only computed twice.)"""
     X, y, alpha, lr = inp.X, inp.y_true, inp.alpha, inp.learning_rate
-    m, n = len(X), len(w)
-    z = tuple(sum((X[i][j] * w[j] for j in range(n)), start=b) for i in range(m))
-    a = tuple(act.f(z_i, alpha) for z_i in z)
-    p, q, r, s = LOSSES[inp.loss](m)
-    u = tuple(a[i] - y[i] for i in range(m))
-    J = tuple(ui * ui * p / q for ui in u)
-    dJ_da = tuple(ui * r / s for ui in u)
-    da_dz = tuple(slope(act, z_i, alpha, inp.derivative_at_zero) for z_i in z)
-    dJ_dz = tuple(dJ_da[i] * da_dz[i] for i in range(m))
+    p, q, r, s = LOSSES[inp.loss](len(X))
+    rows = _groups([(*map(id, x), id(t)) for x, t in zip(X, y, strict=True)])  # first i -> rows like it
+    features = _groups([(*(id(x[j]) for x in X), id(w_j)) for j, w_j in enumerate(w)])
+    one = {}  # each distinct row's z, a, J, dJ_da, da_dz and dJ_dz = dJ_da·da_dz
+    for i in rows:
+        x, t = X[i], y[i]
+        z = sum((len(same) * x[j] * w[j] for j, same in features.items()), start=b)  # Σ_j x_j·w_j + b
+        a = act.f(z, alpha)
+        dJ_da, da_dz = (a - t) * r / s, slope(act, z, alpha, inp.derivative_at_zero)
+        one[i] = (z, a, (a - t) * (a - t) * p / q, dJ_da, da_dz, dJ_da * da_dz)
     zero = b * 0
-    dJ_dw = tuple(sum((dJ_dz[i] * X[i][j] for i in range(m)), start=zero) for j in range(n))
-    dJ_db = sum(dJ_dz, start=zero)
-    w_new = tuple(w[j] - lr * dJ_dw[j] for j in range(n))
-    b_new = b - lr * dJ_db
-    return Step(z, a, J, dJ_da, da_dz, dJ_dw, dJ_db, w_new, b_new)
+    each = [one[first] for first in _firsts(rows)]
+    dJ_dw_of = {
+        j: sum((len(same) * one[i][5] * X[i][j] for i, same in rows.items()), start=zero) for j in features
+    }
+    dJ_dw = tuple(dJ_dw_of[first] for first in _firsts(features))
+    dJ_db = sum((len(same) * one[i][5] for i, same in rows.items()), start=zero)
+    z, a, J, dJ_da, da_dz = (tuple(v[stage] for v in each) for stage in range(5))  # row by row
+    w_new = tuple(w_j - lr * g for w_j, g in zip(w, dJ_dw, strict=True))
+    return Step(z, a, J, dJ_da, da_dz, dJ_dw, dJ_db, w_new, b - lr * dJ_db)
+
+
+def _groups(keys: list[tuple[int, ...]]) -> dict[int, list[int]]:
+    """The positions of equal keys, grouped: the first position of each -> every position with that key."""
+    found: dict[tuple[int, ...], list[int]] = {}
+    for position, key in enumerate(keys):
+        found.setdefault(key, []).append(position)
+    return {same[0]: same for same in found.values()}
+
+
+def _firsts(groups: dict[int, list[int]]) -> list[int]:
+    """For every position, the first position of its group."""
+    out = [0] * sum(len(same) for same in groups.values())
+    for first, same in groups.items():
+        for position in same:
+            out[position] = first
+    return out
 
 
 def slope(act: ExactActivation, z: Exact, alpha: Exact, at_zero: str) -> Exact:
@@ -174,7 +201,14 @@ def slope(act: ExactActivation, z: Exact, alpha: Exact, at_zero: str) -> Exact:
 def _read(
     X: Any, y_true: Any, w: Any, b: Any, lr: Any, alpha: Any, act: ExactActivation, steps: int
 ) -> Inputs:
-    num = act.number
+    read: dict[Any, Exact] = {}  # each distinct number read once: a tall X repeats its values
+
+    def num(x: Any) -> Exact:
+        key = (type(x), x)  # 1 and 1.0 spell different decimals
+        if key not in read:
+            read[key] = act.number(x)
+        return read[key]
+
     rows = tuple(tuple(num(x) for x in row) for row in X)
     weights = tuple(num(x) for x in w)
     m, n = len(rows), len(weights)

@@ -49,7 +49,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import cached_property
 
-from oracle.backprop import LOSSES, Inputs, Result
+from oracle.backprop import LOSSES, Inputs, Result, _firsts, _groups
 from oracle.exact import PRECISION, sigmoid, sigmoid_prime, tanh, tanh_prime
 
 ULPS_EXP = 4  # sigmoid and tanh: the error budget of an exp-based activation, in ulps of p
@@ -125,10 +125,16 @@ class OutOfRange(ArithmeticError):
 
 @dataclass(frozen=True)
 class Bounded:
-    """An exact value v and a bound e on how far any admissible computed value lies from it."""
+    """An exact value v and a bound e on how far any admissible computed value lies from it.
+
+    ``i`` is the part of e carried from the uncertainty of a step's starting parameters (see
+    ``trajectory``): e − i bounds the rounding that the step itself adds, at any starting point the
+    uncertainty allows. For a case's own inputs it is 0.
+    """
 
     v: Fraction
     e: float  # an upper bound, computed with upward-inflated float64 arithmetic (see ``_up``)
+    i: float = 0.0
 
 
 def _up(x: float) -> float:
@@ -139,6 +145,11 @@ def _up(x: float) -> float:
     them grow x by less than (1 + 2**-48); 1e-320 covers results that underflowed.
     """
     return x * (1 + 2**-48) + 1e-320
+
+
+def _times(count: int, x: float) -> float:
+    """count·x for a term that stands for `count` equal ones, pushed up past its rounding (x itself for 1)."""
+    return x if count == 1 else _up(count * x)
 
 
 def _mag(v: Fraction) -> float:
@@ -168,15 +179,17 @@ class Model:
             raise OutOfRange(f"a sum of {k} terms is too long for {self.p.name} (k·u = {k * self.u:g})")
         return _up(k * self.u / (1 - k * self.u))
 
-    def _check(self, v: Fraction, e: float) -> Bounded:
+    def _check(self, v: Fraction, e: float, i: float = 0.0) -> Bounded:
         if _mag(v) + e > self.largest:
             raise OutOfRange(f"{float(v):.6g} does not fit in {self.p.name} (largest {self.largest:g})")
-        return Bounded(v, e)
+        return Bounded(v, e, i)
 
-    def _rounded(self, v: Fraction, carried: float, roundings: int) -> Bounded:
-        """v from operands whose errors move it by at most `carried`, then rounded `roundings` times."""
+    def _rounded(self, v: Fraction, carried: float, roundings: int, inherited: float = 0.0) -> Bounded:
+        """v from operands whose errors move it by at most `carried` (`inherited` of it from a step's
+        starting parameters), then rounded `roundings` times."""
         growth = self._growth[roundings]
-        return self._check(v, _up(carried + growth * (_mag(v) + carried) + roundings * self.eta))
+        e = _up(carried + growth * (_mag(v) + carried) + roundings * self.eta)
+        return self._check(v, e, inherited)
 
     def input(self, x: Fraction) -> Bounded:
         """A case's input: read as the decimal it spells, handed over as float64, maybe rounded to p."""
@@ -192,62 +205,82 @@ class Model:
 
     def add(self, a: Bounded, b: Bounded) -> Bounded:
         """a + b, stored."""
-        return self._op(a.v + b.v, _up(a.e + b.e), a.e == b.e == 0)
+        return self._op(a.v + b.v, _up(a.e + b.e), a.e == b.e == 0, inherited=_up(a.i + b.i))
 
     def sub(self, a: Bounded, b: Bounded) -> Bounded:
         """a − b, stored."""
-        return self._op(a.v - b.v, _up(a.e + b.e), a.e == b.e == 0)
+        return self._op(a.v - b.v, _up(a.e + b.e), a.e == b.e == 0, inherited=_up(a.i + b.i))
 
     def mul(self, a: Bounded, b: Bounded, roundings: int = 2) -> Bounded:
         """a · b, stored (two roundings), or inside a dot product (one)."""
         carried = _up(_mag(a.v) * b.e + _mag(b.v) * a.e + a.e * b.e)
-        return self._op(a.v * b.v, carried, a.e == b.e == 0, roundings)
+        inherited = _up(_mag(a.v) * b.i + _mag(b.v) * a.i + a.i * b.i)
+        return self._op(a.v * b.v, carried, a.e == b.e == 0, roundings, inherited)
 
-    def _op(self, v: Fraction, carried: float, exact_operands: bool, roundings: int = 2) -> Bounded:
+    def _op(
+        self, v: Fraction, carried: float, exact_operands: bool, roundings: int = 2, inherited: float = 0.0
+    ) -> Bounded:
         if exact_operands and self.p.normal(v):
             return Bounded(v, 0.0)
-        return self._rounded(v, carried, roundings)
+        return self._rounded(v, carried, roundings, inherited)
 
-    def sum(self, terms: Sequence[Bounded]) -> Bounded:
-        """Σ terms in any order, stored: Σ e_i + γ_k·G + k·η, or exact when every partial sum is."""
-        if len(terms) == 1:
+    def sum(self, terms: Sequence[Bounded], counts: Sequence[int] | None = None) -> Bounded:
+        """Σ terms in any order, stored: Σ e_i + γ_k·G + k·η, or exact when every partial sum is.
+
+        With `counts`, term i stands for counts[i] equal terms: the sum of all of them is bounded."""
+        counts = counts or [1] * len(terms)
+        k = sum(counts)
+        if k == 1:
             return terms[0]
-        v = sum((t.v for t in terms), Fraction(0))
-        if all(t.e == 0 for t in terms) and self._exact_sum(terms):
+        v = sum((c * t.v for t, c in zip(terms, counts, strict=True)), Fraction(0))
+        if all(t.e == 0 for t in terms) and self._exact_sum(terms, counts):
             return Bounded(v, 0.0)
-        carried = _up(math.fsum(t.e for t in terms))
-        gauge = _up(math.fsum(_mag(t.v) + t.e for t in terms))
-        k = len(terms)
+        carried = _up(math.fsum(_times(c, t.e) for t, c in zip(terms, counts, strict=True)))
+        gauge = _up(math.fsum(_times(c, _mag(t.v) + t.e) for t, c in zip(terms, counts, strict=True)))
         if gauge > self.largest:  # a partial sum may reach the gauge: it must fit too
             raise OutOfRange(
                 f"a partial sum of up to {gauge:.6g} does not fit in {self.p.name} (largest {self.largest:g})"
             )
-        return self._check(v, _up(carried + self._gamma(k) * gauge + k * self.eta))
+        inherited = _up(math.fsum(_times(c, t.i) for t, c in zip(terms, counts, strict=True)))
+        return self._check(v, _up(carried + self._gamma(k) * gauge + k * self.eta), inherited)
 
-    def _exact_sum(self, terms: Sequence[Bounded]) -> bool:
-        nonzero = [t.v for t in terms if t.v != 0]
+    def _exact_sum(self, terms: Sequence[Bounded], counts: Sequence[int]) -> bool:
+        nonzero = [(t.v, c) for t, c in zip(terms, counts, strict=True) if t.v != 0]
         if not nonzero:
             return True
-        if any(x.denominator & (x.denominator - 1) for x in nonzero):  # not dyadic
+        if any(x.denominator & (x.denominator - 1) for x, _ in nonzero):  # not dyadic
             return False
-        k = min(_valuation2(x) for x in nonzero)
-        total = sum((abs(x) for x in nonzero), Fraction(0))
+        k = min(_valuation2(x) for x, _ in nonzero)
+        total = sum((c * abs(x) for x, c in nonzero), Fraction(0))
         return k >= self.p.emin and total < Fraction(2) ** (k + self.p.bits) and total <= self.p.largest
 
-    def dot(self, xs: Sequence[Bounded], ws: Sequence[Bounded], plus: Bounded | None = None) -> Bounded:
-        """Σ x_i·w_i (+ plus) in any order, each product rounded once or fused."""
-        single = len(xs) == 1 and plus is None  # a lone product is stored, not summed: two roundings
+    def dot(
+        self,
+        xs: Sequence[Bounded],
+        ws: Sequence[Bounded],
+        plus: Bounded | None = None,
+        counts: Sequence[int] | None = None,
+    ) -> Bounded:
+        """Σ x_i·w_i (+ plus) in any order, each product rounded once or fused; with `counts`, product i
+        stands for counts[i] equal products."""
+        counts = list(counts or [1] * len(xs))
+        single = sum(counts) == 1 and plus is None  # a lone product is stored, not summed: two roundings
         terms = [self.mul(x, w, roundings=2 if single else 1) for x, w in zip(xs, ws, strict=True)]
-        return self.sum([*terms, *([plus] if plus is not None else [])])
+        if plus is None:
+            return self.sum(terms, counts)
+        return self.sum([*terms, plus], [*counts, 1])
 
     def exp_based(self, v: Fraction, z: Bounded, lipschitz: float) -> Bounded:
         """f(z) for an exp-based f, exact value v (from Decimal), |f'| <= lipschitz: ULPS_EXP ulps of p."""
         carried = _up(lipschitz * z.e + float(DECIMAL_SLACK) * 2 * _mag(v))
         ulps = _up(2 * ULPS_EXP * self.u * (_mag(v) + carried) + ULPS_EXP * self.eta)
-        return self._check(v, _up(carried + ulps))
+        return self._check(v, _up(carried + ulps), _up(lipschitz * z.i))
 
     def either(self, exact: Fraction, *branches: Bounded) -> Bounded:
-        """Where a kink leaves the branch open: a bound around `exact` that holds for either branch."""
+        """Where a kink leaves the branch open: a bound around `exact` that holds for either branch.
+
+        None of it counts as inherited (i = 0): e − i then over-states a step's own rounding, which is safe.
+        """
         return Bounded(exact, _up(max(_mag(b.v - exact) + b.e for b in branches)))
 
 
@@ -293,6 +326,14 @@ class StageBounds:
     dJ_db: Bounded
     w_new: tuple[Bounded, ...]
     b_new: Bounded
+    # what they are computed from, for predicting a mistaken computation in the same model (diagnosis)
+    X: tuple[tuple[Bounded, ...], ...] = ()
+    w: tuple[Bounded, ...] = ()
+    b: Bounded = Bounded(Fraction(0), 0.0)
+    lr: Bounded = Bounded(Fraction(0), 0.0)
+    slope: tuple[Bounded, ...] = ()  # da/dz at the computed z (the gradient's, not the golden z's)
+    fed_dJ_dw: tuple[Bounded, ...] = ()  # the golden gradient, as update_weights is handed it
+    fed_dJ_db: Bounded = Bounded(Fraction(0), 0.0)
 
 
 @dataclass(frozen=True)
@@ -305,36 +346,96 @@ class StepBounds:
     b_new: Bounded
 
 
-def bounds(result: Result, precision: Precision) -> tuple[StageBounds, tuple[StepBounds, ...]]:
+def bounds(
+    result: Result, precision: Precision, contraction: bool = False
+) -> tuple[StageBounds, tuple[StepBounds, ...]]:
     """Bounds for every stage of `result`, and for every step of its trajectory, in `precision`.
 
     Each stage is fed what the harness feeds it: ``da_dz`` is taken at the golden z (activation_derivative
     is handed it), ``w_new`` and ``b_new`` come from the golden gradient (update_weights is handed it);
-    the gradient and every trajectory step come from the implementation's own values, step after step.
-    Raises OutOfRange when a value does not fit in `precision`.
+    the gradient and every trajectory step come from the implementation's own values, step after step
+    (``trajectory``; with `contraction`, as the oracle of golden v3 bounds them). Raises OutOfRange when a
+    value does not fit in `precision`.
     """
     m = Model(precision)
     inp, first = result.inputs, result.first
-    X = [[m.input(to_fraction(x)) for x in row] for row in inp.X]
-    y = [m.input(to_fraction(t)) for t in inp.y_true]
+    read: dict[Fraction, Bounded] = {}  # each distinct input bounded once: a tall X repeats its values
+    X = [[read.get(x) or read.setdefault(x, m.input(to_fraction(x))) for x in row] for row in inp.X]
+    y = [read.get(t) or read.setdefault(t, m.input(to_fraction(t))) for t in inp.y_true]
     lr, alpha = m.input(to_fraction(inp.learning_rate)), m.input(to_fraction(inp.alpha))
-    w, b = [m.input(to_fraction(x)) for x in inp.w], m.input(to_fraction(inp.b))
-    z, a, dJ_da, J, _, dJ_dw, dJ_db = _forward_backward(m, inp, X, y, w, b, alpha)
-    golden_z = [m.input(to_fraction(zi)) for zi in first.z]
+    w = [read.get(x) or read.setdefault(x, m.input(to_fraction(x))) for x in inp.w]
+    b = m.input(to_fraction(inp.b))
+    z, a, dJ_da, J, slope, dJ_dw, dJ_db = _forward_backward(m, inp, X, y, w, b, alpha)
+    golden_z = [read.get(zi) or read.setdefault(zi, m.input(to_fraction(zi))) for zi in first.z]
     act, at_zero = inp.activation, inp.derivative_at_zero
-    da_dz = tuple(_derivative(m, act, zi, _activation(m, act, zi, alpha), alpha, at_zero) for zi in golden_z)
-    fed_w = [m.input(to_fraction(g)) for g in first.dJ_dw]
+    slope_at: dict[int, Bounded] = {}  # da/dz at each distinct golden z, once
+
+    def derivative(zi: Bounded) -> Bounded:
+        if id(zi) not in slope_at:
+            slope_at[id(zi)] = _derivative(m, act, zi, _activation(m, act, zi, alpha), alpha, at_zero)
+        return slope_at[id(zi)]
+
+    da_dz = tuple(derivative(zi) for zi in golden_z)
+    fed_w = tuple(m.input(to_fraction(g)) for g in first.dJ_dw)
+    fed_b = m.input(to_fraction(first.dJ_db))
     w_new = tuple(m.sub(wj, m.mul(lr, g)) for wj, g in zip(w, fed_w, strict=True))
-    b_new = m.sub(b, m.mul(lr, m.input(to_fraction(first.dJ_db))))
-    stages = StageBounds(z, a, J, dJ_da, da_dz, dJ_dw, dJ_db, w_new, b_new)
-    steps = []
-    for _ in result.steps if len(result.steps) > 1 else ():
-        *_, g_w, g_b = _forward_backward(m, inp, X, y, w, b, alpha)
-        w = [m.sub(wj, m.mul(lr, g)) for wj, g in zip(w, g_w, strict=True)]
-        b = m.sub(b, m.mul(lr, g_b))
-        steps.append(StepBounds(g_w, g_b, tuple(w), b))
+    b_new = m.sub(b, m.mul(lr, fed_b))
+    stages = StageBounds(
+        z, a, J, dJ_da, da_dz, dJ_dw, dJ_db, w_new, b_new,
+        X=tuple(map(tuple, X)), w=tuple(w), b=b, lr=lr, slope=slope, fed_dJ_dw=fed_w, fed_dJ_db=fed_b,
+    )  # fmt: skip
+    steps = trajectory(m, result, X, y, alpha, contraction) if len(result.steps) > 1 else []
     _agree(result, stages, steps)
     return stages, tuple(steps)
+
+
+def trajectory(
+    m: Model, result: Result, X: list[list[Bounded]], y: list[Bounded], alpha: Bounded, contraction: bool
+) -> list[StepBounds]:
+    """Each step's bounds, each step starting from the parameters the implementation computed before.
+
+    A step starts from parameters known within e_j of the exact ones (the inputs' rounding, at first).
+    Its gradient's bound is the model's. Its update's bound, the model's too, adds the step's rounding to
+    every error it carries, and so grows at every step, even where gradient descent shrinks errors. With
+    `contraction`, where the step is affine on all its starting points (every row's z on one side of the
+    kink, or no kink) and its map θ ↦ θ − lr·∇J(θ) = M·θ + c contracts, ρ = ||M||_∞ < 1 (computed
+    exactly), the bound is also at most ρ·max_j e_j plus the largest rounding the step adds itself (e − i
+    of each parameter), and the least of the two holds: |θ̂' − θ'| ≤ |F̂(θ̂) − F(θ̂)| + |F(θ̂) − F(θ)|.
+    """
+    inp = result.inputs
+    lr = m.input(to_fraction(inp.learning_rate))
+    start = [m.input(to_fraction(x)) for x in [*inp.w, inp.b]]
+    out = []
+    for step in result.steps:
+        w = [Bounded(s.v, s.e, s.e) for s in start[:-1]]  # every point within e of the exact ones
+        b = Bounded(start[-1].v, start[-1].e, start[-1].e)
+        z, _, _, _, slope, g_w, g_b = _forward_backward(m, inp, X, y, w, b, alpha)
+        new = [m.sub(wj, m.mul(lr, g)) for wj, g in zip(w, g_w, strict=True)] + [m.sub(b, m.mul(lr, g_b))]
+        rho = _contraction(inp, X, slope) if contraction and all(_side(zi) for zi in z) else None
+        if rho is not None and rho < 1:
+            most = _up(float(rho) * max(s.e for s in start) + max(p.e - p.i * (1 - 2**-40) for p in new))
+            new = [Bounded(p.v, min(p.e, most)) for p in new]
+        out.append(StepBounds(g_w, g_b, tuple(new[:-1]), new[-1]))
+        start = new
+        del step  # the exact values are the Bounded values' own (``_agree`` checks them)
+    return out
+
+
+def _contraction(inp: Inputs, X: list[list[Bounded]], slope: Vector) -> Fraction | None:
+    """ρ = ||I − lr·A||_∞ for the affine step's map, exactly; None where the step is not affine.
+
+    On a fixed branch, a_i = s_i·z_i (s_i = 1, alpha or 0), so ∇J(θ) = c·Σ_i s_i·(s_i·x̃_i·θ − y_i)·x̃_i
+    with x̃_i = (x_i, 1) and c the loss's factor on dJ_da: A = c·Σ_i s_i²·x̃_i·x̃_iᵀ.
+    """
+    if inp.activation not in ("identity", "leaky_relu", "relu") or any(s.e for s in slope):
+        return None
+    _, _, r, q = LOSSES[inp.loss](len(X))
+    c, lr = Fraction(r, q), to_fraction(inp.learning_rate)
+    rows = [[x.v for x in row] + [Fraction(1)] for row in X]
+    k = len(rows[0])
+    A = [[c * sum((s.v**2 * row[p] * row[q_] for s, row in zip(slope, rows, strict=True)), Fraction(0))
+          for q_ in range(k)] for p in range(k)]  # fmt: skip
+    return max(sum((abs((p == q_) - lr * A[p][q_]) for q_ in range(k)), Fraction(0)) for p in range(k))
 
 
 def _forward_backward(
@@ -349,21 +450,32 @@ def _forward_backward(
     """z, a, dJ_da, J, da_dz, dJ_dw and dJ_db of one step, as the implementation computes them.
 
     The loss's factors (½, 2/m …) are constants the implementation may hold rounded, so they enter as
-    inputs; the seed's ½Σ needs none on dJ_da.
+    inputs; the seed's ½Σ needs none on dJ_da. A row that repeats (with its target), and a feature that
+    repeats (its column with its weight), is bounded once and counted in the sums, as ``oracle.backprop``
+    computes it: the bounds are those of every row and feature, at the cost of the distinct ones. Rows are
+    told apart by the identity of their Bounded inputs, one object per distinct value (``bounds``).
     """
-    activation = inp.activation
-    z = tuple(m.dot(row, w, plus=b) for row in X)
-    a = tuple(_activation(m, activation, zi, alpha) for zi in z)
-    u = tuple(m.sub(ai, yi) for ai, yi in zip(a, y, strict=True))
+    activation, at_zero = inp.activation, inp.derivative_at_zero
     p, q, r, s = LOSSES[inp.loss](len(X))
     per_J, per_dJ = m.input(Fraction(p, q)), m.input(Fraction(r, s))
-    dJ_da = u if r == s else tuple(m.mul(per_dJ, ui) for ui in u)
-    J = tuple(m.mul(per_J, m.mul(ui, ui)) for ui in u)
-    at_zero = inp.derivative_at_zero
-    slope = tuple(_derivative(m, activation, zi, ai, alpha, at_zero) for zi, ai in zip(z, a, strict=True))
-    delta = [m.mul(g, d) for g, d in zip(dJ_da, slope, strict=True)]
-    dJ_dw = tuple(m.dot(delta, [row[j] for row in X]) for j in range(len(w)))
-    return z, a, dJ_da, J, slope, dJ_dw, m.sum(delta)
+    rows = _groups([(*map(id, x), id(t)) for x, t in zip(X, y, strict=True)])
+    features = _groups([(*(id(x[j]) for x in X), id(w_j)) for j, w_j in enumerate(w)])
+    counts = [len(same) for same in features.values()]
+    one = {}
+    for i in rows:
+        x = X[i]
+        z = m.dot([x[j] for j in features], [w[j] for j in features], plus=b, counts=counts)
+        a = _activation(m, activation, z, alpha)
+        u = m.sub(a, y[i])
+        dJ_da = u if r == s else m.mul(per_dJ, u)
+        slope = _derivative(m, activation, z, a, alpha, at_zero)
+        one[i] = (z, a, dJ_da, m.mul(per_J, m.mul(u, u)), slope, m.mul(dJ_da, slope))
+    each = [one[first] for first in _firsts(rows)]
+    z_, a_, dJ_da_, J_, slope_ = (tuple(v[stage] for v in each) for stage in range(5))
+    deltas, times = [one[i][5] for i in rows], [len(same) for same in rows.values()]
+    dJ_dw_of = {j: m.dot(deltas, [X[i][j] for i in rows], counts=times) for j in features}
+    dJ_dw = tuple(dJ_dw_of[first] for first in _firsts(features))
+    return z_, a_, dJ_da_, J_, slope_, dJ_dw, m.sum(deltas, times)
 
 
 def _activation(m: Model, name: str, z: Bounded, alpha: Bounded) -> Bounded:

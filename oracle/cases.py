@@ -332,6 +332,16 @@ def zero_z_exact_in_every_precision() -> Result:
     return create_backprop_test_case([[1.0, 2.0]], 1.0, [0.5, -0.25], 0.0, 0.125)
 
 
+def _contracts_by_three_quarters(r: Result) -> bool:
+    """θ_k = θ* + (3/4)^k·(θ_0 − θ*) at every step, θ* = (0.5, 0.5, 2) the exact fit."""
+    best, start = (Fraction(1, 2), Fraction(1, 2), Fraction(2)), (*r.inputs.w, r.inputs.b)
+    return all(
+        (*s.w_new, s.b_new)
+        == tuple(t + Fraction(3, 4) ** k * (t0 - t) for t, t0 in zip(best, start, strict=True))
+        for k, s in enumerate(r.steps, 1)
+    )
+
+
 def _is_sum_of_rows(r: Result) -> bool:
     """dJ_dw and dJ_db of the batch equal the sums of those of each row computed alone."""
     inp = r.inputs
@@ -341,3 +351,118 @@ def _is_sum_of_rows(r: Result) -> bool:
     ]
     dJ_dw = tuple(sum(g) for g in zip(*(s.dJ_dw for s in rows), strict=True))
     return dJ_dw == r.first.dJ_dw and sum(s.dJ_db for s in rows) == r.first.dJ_db
+
+
+# -- golden v3: shapes past the block and tile edges where reductions go wrong, and a long trajectory --
+
+
+TALL = 1025  # one row past every power-of-two block up to 1024, and 25 past a block of 1000
+
+
+def _tall_rows() -> tuple[list[list[float]], list[float]]:
+    """1025 rows of three features in {−1, 0, 1}; y_i = z_i except on every eighth row and the last,
+    where y_i = z_i + 1: there (a − y) = −1, elsewhere 0."""
+    w, b = [0.5, -0.25, 0.75], Fraction("2.125")
+    X, y = [], []
+    for i in range(TALL):
+        row = [1 if i % 2 else -1, i % 3 - 1, 1 if i // 4 % 2 else 0]
+        z = sum((x * Fraction(str(wj)) for x, wj in zip(row, w, strict=True)), b)
+        X.append([float(x) for x in row])
+        y.append(float(z + (1 if i % 8 == 7 or i == TALL - 1 else 0)))
+    return X, y
+
+
+def _partial_blocks(r: Result) -> bool:
+    """Every partial last block of 8, 16, 64 and 1000 rows adds to dJ_db, so dropping it shows."""
+    delta = [g * d for g, d in zip(r.first.dJ_da, r.first.da_dz, strict=True)]
+    return all(sum(delta[len(delta) // k * k :]) != 0 for k in (8, 16, 64, 1000))
+
+
+@case(
+    "1025 rows, every z > 0: the last partial block of 8, 16, 64 or 1000 rows changes dJ_db, the mean "
+    "(dJ_db / 1025) is far from the sum, and every value is exact in every precision",
+    lambda r: len(r.inputs.X) == TALL and all(z > 0 for z in r.first.z) and _partial_blocks(r),
+    since=3,
+)
+def tall_batch_past_block_edges() -> Result:
+    """1025 rows: a reduction that blocks, tiles or splits its rows must keep the last partial block."""
+    # z_i ∈ {11/8, …, 27/8}; (a − y) = −1 on rows 7, 15, …, 1023 and 1024 (129 rows), 0 elsewhere
+    # dJ_db = −129; the last partial block of 8, 16 or 64 rows (row 1024 alone) holds −1 of it, that of
+    # 1000 rows (rows 1000 to 1024) −4; every sum of these integers is exact, even in bfloat16
+    X, y = _tall_rows()
+    return create_backprop_test_case(X, y, [0.5, -0.25, 0.75], "2.125", "0.0009765625")
+
+
+WIDE = 300  # features: past tiles of 32, 128 and 256
+_ROW_0: dict[int, int | str] = {
+    0: 1,
+    31: 1,
+    33: -1,
+    127: 1,
+    128: 1,
+    131: "-0.5",
+    255: 1,
+    256: -1,
+    257: 1,
+    299: 1,
+}
+_ROW_1: dict[int, int | str] = {1: -1, 34: -1, 130: -1, 258: -1, 298: -1}
+
+
+def _truncated_z_differs(r: Result) -> bool:
+    """z of the first row changes when the features from 32, 128 or 256 on are left out."""
+    X, w, b = r.inputs.X[0], r.inputs.w, r.inputs.b
+    return all(
+        sum((x * wj for x, wj in zip(X[:k], w[:k], strict=True)), b) != r.first.z[0] for k in (32, 128, 256)
+    )
+
+
+@case(
+    "300 features, an all-zero row and mostly zero columns: leaving out the features from 32, 128 or 256 on "
+    "changes z and dJ_dw, and every value is exact in every precision",
+    lambda r: (
+        len(r.inputs.w) == WIDE
+        and _truncated_z_differs(r)
+        and all(r.first.dJ_dw[j] != 0 for j in (256, 257, 299))
+        and all(x == 0 for x in r.inputs.X[2])
+    ),
+    since=3,
+)
+def wide_batch_past_feature_tiles() -> Result:
+    """Three rows of 300 features: a dot product that tiles its features must reach the last one."""
+    # w_j = ((j mod 5) − 2)/4; row 0 is 1 at features 0, 31, 127, 128, 255, 257, 299, −1 at 33, 256 and
+    # −0.5 at 131, so z = −0.5 − 0.25 − 0.25 + 0 + 0.25 + 0.125 − 0.5 + 0.25 + 0 + 0.5 + b = 0.125 (b = 0.5);
+    # without the features from 32 on z would be −0.25, from 128 on −0.5, from 256 on −0.625
+    # row 1 is −1 at features 1, 34, 130, 258, 298: z = 0.25; row 2 is all zeros: z = b = 0.5
+    # y = z + [−1, 0.5, −0.25], so dJ_da = [1, −0.5, 0.25], dJ_db = 0.75, dJ_dw[299] = 1, dJ_dw[258] = 0.5
+    rows: list[list[int | str]] = [
+        [_ROW_0.get(j, 0) for j in range(WIDE)],
+        [_ROW_1.get(j, 0) for j in range(WIDE)],
+    ]
+    rows.append([0] * WIDE)
+    w = [Fraction((j % 5) - 2, 4) for j in range(WIDE)]
+    z = [sum((Fraction(str(x)) * wj for x, wj in zip(row, w, strict=True)), Fraction(1, 2)) for row in rows]
+    y = [z[0] - 1, z[1] + Fraction(1, 2), z[2] - Fraction(1, 4)]
+    X = [[float(Fraction(str(x))) for x in row] for row in rows]
+    return create_backprop_test_case(X, [float(t) for t in y], [float(x) for x in w], 0.5, "0.0078125")
+
+
+@case(
+    "60 steps on one instance from the same start: the loss falls at every step, and each step contracts "
+    "the error it carries by 3/4 (the rows are orthogonal: A = 4·I, lr = 1/16)",
+    lambda r: (
+        len(r.steps) == 60
+        and all(s.loss < prev.loss for prev, s in zip(r.steps, r.steps[1:], strict=False))
+        and all(z > 0 for s in r.steps for z in s.z)
+        and _contracts_by_three_quarters(r)
+    ),
+    since=3,
+)
+def long_trajectory_contracts() -> Result:
+    """Sixty gradient-descent steps on one instance: an update that goes wrong after its fifth, tenth or
+    fortieth call shows, and where descent contracts, the bounds stay small in every precision."""
+    # X̃ = [x, 1] has orthogonal columns, so θ_k = θ* + (3/4)^k·(θ_0 − θ*) with θ* = (w, b) = (0.5, 0.5, 2),
+    # the exact fit of y = [3, 2, 2, 1]; from w = [0, 0], b = 1.5 every z stays in [1, 3] (no kink)
+    # step 1: z = 1.5 for every row, dJ_da = [−1.5, −0.5, −0.5, 0.5], dJ_dw = [−2, −2], dJ_db = −2
+    X = [[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]]
+    return create_backprop_test_case(X, [3.0, 2.0, 2.0, 1.0], [0.0, 0.0], 1.5, "0.0625", steps=60)

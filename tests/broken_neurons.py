@@ -272,6 +272,102 @@ class ExitsTheProcess(Textbook):
         os._exit(3)
 
 
+def hard_coded_alpha(alpha: float) -> type:
+    """Leaky ReLU with its own alpha in the forward pass, whatever the neuron's alpha."""
+
+    class HardcodedAlphaOf(Textbook):
+        def forward(self, X: Any) -> Any:
+            z = self.linear(X)
+            return np.where(z < 0, alpha * z, z)
+
+    HardcodedAlphaOf.__name__ = HardcodedAlphaOf.__qualname__ = (
+        f"HardcodedAlpha{str(alpha).replace('.', '_')}"
+    )
+    return HardcodedAlphaOf
+
+
+HARD_CODED = {f"HardcodedAlpha{str(a).replace('.', '_')}": hard_coded_alpha(a) for a in (0.1, 0.2, 0.05)}
+globals().update(HARD_CODED)
+
+
+class LearningRateTwice(Textbook):
+    """The learning rate applied twice over: w ← w − 2·lr·dJ_dw."""
+
+    def update_weights(self, dJ_dw: Any, dJ_db: Any, learning_rate: float) -> None:
+        super().update_weights(dJ_dw, dJ_db, 2 * learning_rate)
+
+
+class LossTimesFour(Textbook):
+    """J = 2(a − y)², so every gradient is four times the seed's."""
+
+    def loss(self, X: Any, y_true: Any) -> Any:
+        return 2 * (self.forward(X) - y_true) ** 2
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        dJ_dw, dJ_db = super().gradient(X, y_true)
+        return 4 * dJ_dw, 4 * dJ_db
+
+
+# -- mistakes that live at block, tile and call-count edges (golden v3 and the properties find them) ----
+
+
+def drops_last_partial_block(rows: int) -> type:
+    """A gradient that accumulates rows in blocks of `rows` and forgets the last partial block."""
+
+    class DropsLastPartialBlock(Textbook):
+        def gradient(self, X: Any, y_true: Any) -> Any:
+            X = np.asarray(X)
+            y = np.broadcast_to(np.asarray(y_true, dtype=np.float64), (X.shape[0],))
+            whole = X.shape[0] // rows * rows if X.shape[0] >= rows else X.shape[0]
+            return super().gradient(X[:whole], y[:whole])
+
+    DropsLastPartialBlock.__name__ = DropsLastPartialBlock.__qualname__ = f"DropsLastPartialBlockOf{rows}"
+    return DropsLastPartialBlock
+
+
+def ignores_features_past(features: int) -> type:
+    """A dot product that tiles its features and stops after the first `features`."""
+
+    class IgnoresFeaturesPast(Textbook):
+        def linear(self, X: Any) -> Any:
+            X = np.asarray(X)
+            return X[:, :features] @ np.asarray(self.w)[:features] + self.b
+
+    IgnoresFeaturesPast.__name__ = IgnoresFeaturesPast.__qualname__ = f"IgnoresFeaturesPast{features}"
+    return IgnoresFeaturesPast
+
+
+class BiasGradientMeanFromFiveRows(Textbook):
+    """The bias gradient becomes the mean once a batch has 5 rows or more."""
+
+    def gradient(self, X: Any, y_true: Any) -> Any:
+        dJ_dw, dJ_db = super().gradient(X, y_true)
+        m = np.asarray(X).shape[0]
+        return dJ_dw, dJ_db / m if m >= 5 else dJ_db
+
+
+def wrong_after_calls(calls: int) -> type:
+    """An update that counts its calls and flips its sign after the first `calls`."""
+
+    class WrongAfterCalls(Textbook):
+        def update_weights(self, dJ_dw: Any, dJ_db: Any, learning_rate: float) -> None:
+            self.calls = getattr(self, "calls", 0) + 1
+            sign = -1.0 if self.calls > calls else 1.0
+            super().update_weights(sign * np.asarray(dJ_dw), sign * float(dJ_db), learning_rate)
+
+    WrongAfterCalls.__name__ = WrongAfterCalls.__qualname__ = f"WrongAfter{calls}Calls"
+    return WrongAfterCalls
+
+
+EDGES = {
+    **{f"DropsLastPartialBlockOf{k}": drops_last_partial_block(k) for k in (8, 16, 64, 1000)},
+    **{f"IgnoresFeaturesPast{k}": ignores_features_past(k) for k in (32, 128, 256)},
+    "BiasGradientMeanFromFiveRows": BiasGradientMeanFromFiveRows,
+    **{f"WrongAfter{k}Calls": wrong_after_calls(k) for k in (5, 10, 40)},
+}
+globals().update(EDGES)
+
+
 # (first case that fails, stage named, words the message must contain) for each classic mistake
 EXPECTED = {
     "MeanBiasGradient": ("batch_input_gradients", "dJ_db", "dJ_db expected -0.45, got -0.2249999999999999"),
@@ -336,6 +432,8 @@ DIAGNOSED = {
     "update_not_in_place": "UpdateNotInPlace",
     "lower_precision": "LowerPrecisionInside",
     "stale_forward": "StaleForward",
+    "learning_rate_factor": "LearningRateTwice",
+    "loss_scale": "LossTimesFour",
 }
 
 
@@ -391,6 +489,10 @@ def in_precision(base: type, precision: str) -> type:
     return type(f"{base.__name__}_{precision}", (base,), {**body, "__doc__": f"{base.__doc__} ({precision})"})
 
 
+_VARIED = {"Textbook", *EXPECTED, *DIAGNOSED.values(), *HARD_CODED} - {
+    "ScalesXInPlace",
+    "LowerPrecisionInside",
+}
 for _precision in PRECISIONS:
-    for _name in ("Textbook", *(n for n in EXPECTED if n not in ("ScalesXInPlace", "LowerPrecisionInside"))):
+    for _name in sorted(_VARIED):
         globals()[f"{_name}_{_precision}"] = in_precision(globals()[_name], _precision)

@@ -224,3 +224,35 @@ def test_the_derivative_at_zero_each_library_takes(
 ) -> None:
     """The README's Conventions table: each library's Leaky ReLU derivative at z = 0, by its autodiff."""
     assert derivative_at_zero(library) == pytest.approx(expected, abs=1e-15)
+
+
+# -- diagnosis in every precision, and the constants a mistake used -----------------------------------
+
+# A neuron that computes in float32 but returns float64 is a mistake only in float64.
+LOW = sorted(m for m in broken_neurons.DIAGNOSED if m != "lower_precision")
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+@pytest.mark.parametrize("mistake", LOW)
+def test_every_mistake_is_diagnosed_in_float32_and_bfloat16_too(mistake: str, precision: str) -> None:
+    if precision == "bfloat16":
+        pytest.importorskip("torch", reason="bfloat16 results are torch tensors: pip install torch==2.13.0")
+    name = f"{broken_neurons.DIAGNOSED[mistake]}_{precision}"
+    found = [o.diagnosis for o in outcomes(f"{REPO / 'tests' / 'broken_neurons.py'}:{name}") if o.diagnosis]
+    assert mistake in {d["id"] for d in found}, found
+
+
+def test_a_float32_neuron_with_alpha_at_zero_is_told_to_declare_it() -> None:
+    """TensorFlow's tf.nn.leaky_relu takes alpha at z = 0; a float32 neuron doing so is diagnosed, though
+    its alpha (0.01) is no float32 number: the prediction is judged with its own float32 bound."""
+    found = diagnosed(f"{REPO / 'tests' / 'broken_neurons.py'}:AlphaAtZero_float32")
+    assert "derivative_alpha_at_zero" in found
+
+
+@pytest.mark.parametrize("alpha", ["0.1", "0.2", "0.05"])
+def test_a_hard_coded_alpha_is_named_with_the_value_it_used(alpha: str) -> None:
+    name = f"HardcodedAlpha{alpha.replace('.', '_')}"
+    found = [o.diagnosis for o in outcomes(f"{REPO / 'tests' / 'broken_neurons.py'}:{name}") if o.diagnosis]
+    hard = [d["message"] for d in found if d["id"] == "hard_coded_alpha"]
+    assert hard, found
+    assert all(f"uses alpha = {alpha}, not self.alpha" in message for message in hard), hard

@@ -80,6 +80,7 @@ class GoldenCase:
     reason: str
     document: dict[str, Any]
     bounds: dict[str, Any] | None = None  # schema 2: per precision, a bound shaped as each expected value
+    oracle: str = "2"  # the oracle version that made it (its manifest's): how its bounds were derived
 
     def bounds_in(self, precision: str) -> dict[str, Any] | None:
         """The bounds of `precision` (None for a schema 1 case); KeyError naming why there are none."""
@@ -91,8 +92,8 @@ class GoldenCase:
         return dict(chosen)
 
     @classmethod
-    def from_document(cls, doc: dict[str, Any]) -> GoldenCase:
-        """Read a checked document."""
+    def from_document(cls, doc: dict[str, Any], oracle: str = "2") -> GoldenCase:
+        """Read a checked document, made by oracle version `oracle`."""
         exp = dict(doc["expected"])
         steps = tuple(StepValues(**s) for s in exp.pop("trajectory", []))
         inputs = {k: v for k, v in doc["inputs"].items() if k != "loss"}
@@ -111,4 +112,5 @@ class GoldenCase:
             reason=tol["reason"],
             document=doc,
             bounds={k: v for k, v in doc["bounds"].items() if k != "derivation"} if "bounds" in doc else None,
+            oracle=oracle,
         )

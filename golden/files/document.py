@@ -23,6 +23,12 @@ DERIVATION = (
     "admitted. Compare exactly: |got − expected| <= bound"
 )
 
+CONTRACTION = (
+    "; a trajectory step that is affine on every starting point its bound allows, and whose map "
+    "θ ↦ θ − lr·∇J contracts (ρ = ||I − lr·A||_∞ < 1, exactly), carries at most ρ times the error it starts "
+    "with, plus its own rounding"
+)
+
 ARITHMETIC = {
     "fraction": "exact rational (fractions.Fraction); each value rounded once to float64",
     "decimal": f"decimal.Decimal at {PRECISION} significant digits; each value rounded once to float64",
@@ -61,11 +67,12 @@ def tolerance(inputs: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any
     }
 
 
-def build(case: Case, schema_version: int = SCHEMA_VERSION) -> dict[str, Any]:
+def build(case: Case, schema_version: int = SCHEMA_VERSION, oracle_version: str = "2") -> dict[str, Any]:
     """The golden document of `case`: its inputs and every intermediate, rounded once to float64.
 
-    Schema 1 (golden v1) holds one tolerance for the case; schema 2 (golden v2) a bound for every value
-    in every precision of ``oracle.bounds.PRECISIONS`` instead.
+    Schema 1 (golden v1) holds one tolerance for the case; schema 2 (golden v2, v3) a bound for every
+    value in every precision of ``oracle.bounds.PRECISIONS`` instead, made by oracle `oracle_version`
+    (from 3 on, a trajectory's bounds follow contraction).
     """
     result: Result = case.run()
     inp, first = result.inputs, result.first
@@ -101,14 +108,16 @@ def build(case: Case, schema_version: int = SCHEMA_VERSION) -> dict[str, Any]:
     }
     if schema_version == 1:
         return {**document, "tolerance": tolerance(inputs, expected)}
-    per_precision = {name: precision_bounds(result, p) for name, p in PRECISIONS.items()}
-    return {**document, "bounds": {"derivation": DERIVATION, **per_precision}}
+    contraction = int(oracle_version) >= 3
+    per_precision = {name: precision_bounds(result, p, contraction) for name, p in PRECISIONS.items()}
+    derivation = DERIVATION + (CONTRACTION if contraction else "")
+    return {**document, "bounds": {"derivation": derivation, **per_precision}}
 
 
-def precision_bounds(result: Result, precision: Precision) -> dict[str, Any]:
+def precision_bounds(result: Result, precision: Precision, contraction: bool = False) -> dict[str, Any]:
     """Each expected value's bound in `precision`, shaped as `expected`; or why there is none."""
     try:
-        stages, steps = bounds(result, precision)
+        stages, steps = bounds(result, precision, contraction)
     except OutOfRange as e:
         return {"unavailable": str(e)}
     first, model = result.first, Model(precision)

@@ -55,19 +55,9 @@ def run_case(
             case.name, d.status, Kind.CASE, d.stage, d.message, check.agreed, ratios=check.ratios, **d.extra
         )
         if d.status is Status.FAILED and d.got_values is not None and d.stage is not None:
-            bound = (bounds or {}).get(d.stage) if bounds else _tolerance(case, d.stage)
-            outcome.diagnosis = diagnose(case, d.stage, d.got_values, bound, precision, conventions.as_dict())
+            outcome.diagnosis = diagnose(case, d.stage, d.got_values, precision, conventions.as_dict())
         return outcome
     return Outcome(case.name, Status.PASSED, Kind.CASE, agreed=check.agreed, ratios=check.ratios)
-
-
-def _tolerance(case: GoldenCase, stage: str) -> Any:
-    """golden v1: the case's tolerance as a bound on each value of `stage` (atol + rtol·|expected|)."""
-    try:
-        expected = np.asarray(case.expected.stage(stage), dtype=np.float64)
-    except AttributeError:
-        return None
-    return case.atol + case.rtol * np.abs(expected)
 
 
 def _stages(remote: Remote, case: GoldenCase, check: Checker, bounds: dict[str, Any]) -> None:

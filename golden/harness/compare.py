@@ -19,6 +19,7 @@ from golden.harness.protocol import Value, short
 from golden.outcome import Status
 
 Array = NDArray[np.float64]
+SHOWN = 8  # values of a stage a message shows in full; a larger array is named by index
 
 
 class Divergence(Exception):
@@ -96,11 +97,13 @@ class Checker:
                 expected=expected,
                 got=_json(got),
             )
-        if bound is None:
+        if bound is None:  # golden v1: its tolerance
+            limits = np.broadcast_to(self.atol + self.rtol * np.abs(want), got.shape)
             wrong = not np.isclose(got, want, rtol=self.rtol, atol=self.atol).all()
             why = f" (rtol {self.rtol:g}, atol {self.atol:g})"
         else:
-            error, ratio, limit = worst(got, want, np.asarray(bound, dtype=np.float64))
+            limits = np.broadcast_to(np.asarray(bound, dtype=np.float64), got.shape)
+            error, ratio, limit = worst(got, want, limits)
             self.ratios[stage] = max(ratio, self.ratios.get(stage, 0.0))
             wrong = ratio > 1
             times = f"{ratio:.2g} ×" if math.isfinite(ratio) else "above"
@@ -111,10 +114,19 @@ class Checker:
                 if self.agreed
                 else "no stage before it"
             )
+            if got.size > SHOWN:  # a large array: where it first differs and how far at most, not all of it
+                first, furthest = beyond(got, np.broadcast_to(want, got.shape), limits)
+                at = f"expected {want.flat[first]!r}, got {got.flat[first]!r}"
+                differs = (
+                    f"{label(stage, what)} differs first at index {first}: {at}; the largest error is at "
+                    f"index {furthest}{why}"
+                )
+            else:
+                differs = f"{label(stage, what)} expected {fmt(want)}, got {fmt(got)}{why}"
             raise Divergence(
                 Status.FAILED,
                 stage,
-                f"{label(stage, what)} expected {fmt(want)}, got {fmt(got)}{why}; {before}",
+                f"{differs}; {before}",
                 got_values=got,
                 expected=expected,
                 got=_json(got),
@@ -127,22 +139,48 @@ class Checker:
 def worst(got: Array, want: Array, bound: Array) -> tuple[float, float, float]:
     """The element with the largest error/bound: its error, the ratio (inf over a bound of 0), its bound.
 
-    Exact: floats become Fractions, so no rounding here can move a verdict.
+    Exact where it decides: an element whose float64 error |got − want|, pushed up past its one rounding
+    (2**-53 relative; a subnormal difference is exact), lies below its bound is within it exactly; every
+    other element is compared in Fractions, so no rounding here can move a verdict. (The ratio reported
+    for an element within its bound is the float64 quotient.)
     """
     ratio_max, error_max, bound_max = 0.0, 0.0, 0.0
-    shape = got.shape
-    wants = np.broadcast_to(want, shape).ravel().tolist()
-    bounds = np.broadcast_to(bound, shape).ravel().tolist()
-    for g, w, b in zip(got.ravel().tolist(), wants, bounds, strict=True):
-        error = abs(Fraction(g) - Fraction(w))
+    g = got.ravel()
+    w, b = np.broadcast_to(want, got.shape).ravel(), np.broadcast_to(bound, got.shape).ravel()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        err = np.abs(g - w)
+        within = err * (1 + 2**-50) < b
+        quotient = np.where(within, err / np.where(b > 0, b, 1.0), -1.0)
+    if within.any():
+        best = int(np.argmax(quotient))
+        ratio_max, error_max, bound_max = float(quotient[best]), float(err[best]), float(b[best])
+    for index in np.flatnonzero(~within).tolist():
+        error = abs(Fraction(g[index]) - Fraction(w[index]))
         if error == 0:
             continue
-        ratio = float(error / Fraction(b)) if b > 0 else math.inf
-        if error > Fraction(b) and ratio <= 1:
+        limit = float(b[index])
+        ratio = float(error / Fraction(limit)) if limit > 0 else math.inf
+        if error > Fraction(limit) and ratio <= 1:
             ratio = math.nextafter(1.0, math.inf)  # above the bound, though the float ratio rounds to 1
         if ratio >= ratio_max:
-            ratio_max, error_max, bound_max = ratio, float(error), b
+            ratio_max, error_max, bound_max = ratio, float(error), limit
     return error_max, ratio_max, bound_max
+
+
+def beyond(got: Array, want: Array, bound: Array) -> tuple[int, int]:
+    """The flat index of the first element beyond its bound, and of the one furthest beyond it (the
+    largest error/bound; any beyond a bound of 0 is further), compared exactly."""
+    first, furthest, most = -1, -1, (False, Fraction(0))
+    values = zip(got.ravel().tolist(), want.ravel().tolist(), bound.ravel().tolist(), strict=True)
+    for index, (g, w, b) in enumerate(values):
+        error = abs(Fraction(g) - Fraction(w))
+        if error <= Fraction(b):
+            continue
+        first = index if first < 0 else first
+        how_far = (b == 0, error if b == 0 else error / Fraction(b))
+        if how_far > most:
+            furthest, most = index, how_far
+    return first, furthest
 
 
 def label(stage: str, what: str) -> str:

@@ -81,7 +81,7 @@ def resolve(option: dict[str, str], declared: dict[str, str] | None, owner: str)
     return Conventions(chosen["derivative_at_zero"], chosen["loss"], tuple(sources.items()))
 
 
-_COMPUTED: dict[tuple[str, str, str, str], GoldenCase] = {}
+_COMPUTED: dict[tuple[str, str, str, str, str], GoldenCase] = {}
 
 
 def under(case: GoldenCase, conventions: Conventions) -> GoldenCase:
@@ -89,7 +89,7 @@ def under(case: GoldenCase, conventions: Conventions) -> GoldenCase:
     if conventions.seed:
         return case
     inputs = json.dumps(case.document["inputs"], sort_keys=True)  # the same name may hold other inputs
-    key = (case.name, inputs, conventions.derivative_at_zero, conventions.loss)
+    key = (case.name, inputs, case.oracle, conventions.derivative_at_zero, conventions.loss)
     if key not in _COMPUTED:
         _COMPUTED[key] = _under(case, conventions.derivative_at_zero, conventions.loss)
     return _COMPUTED[key]
@@ -113,8 +113,8 @@ def _under(case: GoldenCase, derivative_at_zero: str, loss: str) -> GoldenCase:
         loss=loss,
     )
     oracle_case = Case(case.name, case.description, case.claim, lambda r: True, lambda: result)
-    document = build(oracle_case, case.document["schema_version"])
-    recomputed = GoldenCase.from_document(document)
+    document = build(oracle_case, case.document["schema_version"], case.oracle)
+    recomputed = GoldenCase.from_document(document, case.oracle)
     if case.bounds is None:  # golden v1: its tolerance still applies
         return replace(recomputed, rtol=case.rtol, atol=case.atol, reason=case.reason)
     return recomputed

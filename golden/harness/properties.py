@@ -30,14 +30,14 @@ from hypothesis.reporting import with_reporter
 from numpy.typing import NDArray
 
 from golden.harness.batch import QUIET, Plan, check
-from golden.harness.beside import Answer, compute, solve
+from golden.harness.beside import Answer, _bound, compute, solve
 from golden.harness.compare import Divergence, numbers, pair, worst
 from golden.harness.protocol import Value, short
 from golden.harness.proxy import Op, Pending, Raised, Remote, RemoteNeuron
 from golden.outcome import Kind, Outcome, Status
 from oracle import to_float
 from oracle.backprop import LOSSES
-from oracle.bounds import PRECISIONS, round_up
+from oracle.bounds import PRECISIONS, Model, OutOfRange, round_up, to_fraction
 from oracle.exact import ACTIVATIONS
 
 # Numeric code: no deadline (a first call may compile or warm a cache), no health check for slow data,
@@ -139,15 +139,30 @@ def _exact(answer: Answer) -> Exact:
     return Exact(values, limits)
 
 
+# Shapes where blocking, tiling and splitting bugs live: just past powers of two and common tile sizes.
+TALL = (5, 9, 17, 33, 65, 129, 257, 513, 1001, 1025, 1100)  # rows: past blocks of 4 … 1024, and of 1000
+WIDE = (5, 9, 17, 33, 65, 129, 257, 300)  # features: past tiles of 4 … 256
+LARGE = 12  # one problem in LARGE is tall or wide
+DYADIC = (-2.0, -1.5, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
+
+
 @st.composite
 def problems(
-    draw: st.DrawFn, remote: Remote, bound: float = 10.0, min_rows: int = 1, kinks: bool = True
+    draw: st.DrawFn,
+    remote: Remote,
+    bound: float = 10.0,
+    min_rows: int = 1,
+    kinks: bool = True,
+    large: bool = True,
 ) -> Problem:
     """Problems for the implementation: 1 to 3 features, `min_rows` to 4 rows, values in [-bound, bound].
 
     With `kinks`, a quarter of them start at the kink: w = 0 and b = 0, so every z is exactly 0 and the
-    derivative there (the convention at z = 0) enters every stage that follows.
+    derivative there (the convention at z = 0) enters every stage that follows. With `large`, one in
+    ``LARGE`` is a tall or wide problem instead (``large_problems``).
     """
+    if large and draw(st.integers(0, LARGE - 1), label="large") == 0:
+        return draw(large_problems(remote, min_rows))
     if remote.precision in ("float16", "bfloat16"):
         bound = min(bound, 3.0)  # (a − y)² stays below float16's largest value, 65504
     n = draw(st.integers(1, 3))
@@ -158,6 +173,40 @@ def problems(
     w, b = (np.zeros(n), 0.0) if at_kink else (vector(draw, n, value), draw(value))
     alpha = draw(st.floats(0, 1))
     return Problem(X, y, w, b, alpha, draw(st.sampled_from(known_activations(remote))))
+
+
+@st.composite
+def large_problems(draw: st.DrawFn, remote: Remote, min_rows: int = 1) -> Problem:
+    """A tall problem (up to 1,100 rows of 1 to 3 features) or a wide one (`min_rows` to 3 rows of up to
+    300 features), its shape from ``TALL`` or ``WIDE``: a few small dyadic rows (or columns) drawn, and
+    repeated in a pattern to fill it, the last one of its own; one of them may be all zeros. A few draws
+    fill a large X, and the exact oracle computes each distinct row or column once (``oracle.backprop``).
+
+    In float16 and bfloat16 the shapes stop where a sum of that many terms still has a bound there
+    (k·u < ½: 1,023 and 127 terms).
+    """
+    most = int(0.5 / float(PRECISIONS[remote.precision].u)) - 3
+    tall = draw(st.booleans(), label="tall")
+    sizes = [s for s in (TALL if tall else WIDE) if s <= most]
+    long_side = draw(st.sampled_from(sizes), label="rows" if tall else "features")
+    m, n = (long_side, draw(st.integers(1, 3))) if tall else (draw(st.integers(min_rows, 3)), long_side)
+    value = st.sampled_from(DYADIC)
+    kinds = draw(st.integers(1, 3), label="distinct")  # distinct rows (tall) or columns (wide), and a last
+    across = n if tall else m
+    parts = [vector(draw, across, value) for _ in range(kinds + 1)]
+    if draw(st.booleans(), label="a zero part"):
+        parts[0] = np.zeros(across)
+    stride = draw(st.integers(1, 7), label="stride")
+    pattern = [(i * stride) % kinds for i in range(long_side - 1)] + [kinds]  # the last row or column apart
+    X = np.array([parts[k] for k in pattern])
+    if not tall:
+        X = X.T
+    targets = vector(draw, kinds + 1, value)
+    y = np.array([targets[k] for k in pattern]) if tall else vector(draw, m, value)
+    weights = vector(draw, kinds + 1, value)
+    w = vector(draw, n, value) if tall else np.array([weights[k] for k in pattern])
+    alpha = draw(st.sampled_from((0.01, 0.25, 0.1)))
+    return Problem(X, y, w, draw(value), alpha, draw(st.sampled_from(known_activations(remote))))
 
 
 def vector(draw: st.DrawFn, size: int, elements: st.SearchStrategy[float]) -> Array:
@@ -321,7 +370,11 @@ def row_order_does_not_change_the_gradient(remote: Remote, max_examples: int | N
     """Permuting the rows of X (and y with them) does not change the gradient beyond twice its bound."""
 
     def test(p: Problem, data: st.DataObject) -> Plan:
-        order = np.array(data.draw(st.permutations(range(p.X.shape[0])), label="order"))
+        m = p.X.shape[0]
+        if m <= 8:
+            order = np.array(data.draw(st.permutations(range(m)), label="order"))
+        else:  # a tall batch: reversed and rotated, which moves every block's rows to other blocks
+            order = np.roll(np.arange(m)[::-1], data.draw(st.integers(0, m - 1), label="rotation"))
         oracle, neuron = later(p, remote), p.neuron(remote)
         sent = yield neuron.op("gradient", p.X, p.y), neuron.op("gradient", p.X[order], p.y[order])
         e = oracle()
@@ -338,18 +391,21 @@ def row_order_does_not_change_the_gradient(remote: Remote, max_examples: int | N
 
 
 def forward_is_row_wise(remote: Remote, max_examples: int | None = None) -> None:
-    """forward on a batch equals forward on each row alone, within twice the bound of a."""
+    """forward on a batch equals forward on each row alone, within twice the bound of a (for a tall
+    batch, on its first two rows, one in the middle and its last two)."""
 
     def test(p: Problem) -> Plan:
         oracle, neuron = later(p, remote), p.neuron(remote)
-        singles = (p.X[i : i + 1] for i in range(p.X.shape[0]))
-        sent = yield tuple(neuron.op("forward", X) for X in (p.X, *singles))
+        m = p.X.shape[0]
+        chosen = list(range(m)) if m <= 8 else [0, 1, m // 2, m - 2, m - 1]
+        sent = yield tuple(neuron.op("forward", X) for X in (p.X, *(p.X[i : i + 1] for i in chosen)))
         e = oracle()
         batch, *rows = (read(v, "forward") for v in sent.values())
-        error, ratio, _ = worst(batch, np.concatenate(rows), 2 * e.bounds["a"])
+        alone = np.concatenate(rows)
+        error, ratio, _ = worst(batch[chosen], alone, 2 * e.bounds["a"][chosen])
         assert ratio <= 1, (
-            f"forward of the batch {batch.tolist()} vs of each row {np.concatenate(rows).tolist()}: "
-            f"{error:.2g} apart, beyond twice the {remote.precision} bound"
+            f"forward of the batch on rows {chosen}, {batch[chosen].tolist()}, vs of each row alone, "
+            f"{alone.tolist()}: {error!r} apart, beyond twice the {remote.precision} bound of a"
         )
 
     check(remote, test, max_examples, p=problems(remote))
@@ -387,7 +443,7 @@ def gradient_matches_central_differences(remote: Remote, max_examples: int | Non
             f"(dJ_dw, dJ_db) = {got.tolist()}; central differences give {numeric}"
         )
 
-    check(remote, test, max_examples, p=problems(remote, bound=3.0, kinks=False))
+    check(remote, test, max_examples, p=problems(remote, bound=3.0, kinks=False, large=False))
 
 
 def small_step_does_not_increase_the_loss(remote: Remote, max_examples: int | None = None) -> None:
@@ -431,7 +487,7 @@ def small_step_does_not_increase_the_loss(remote: Remote, max_examples: int | No
             f"beyond the {remote.precision} bounds ({float(slack):.2g})"
         )
 
-    check(remote, test, max_examples, p=problems(remote, bound=3.0, kinks=False))
+    check(remote, test, max_examples, p=problems(remote, bound=3.0, kinks=False, large=False))
 
 
 def inputs_are_not_mutated(remote: Remote, max_examples: int | None = None) -> None:
@@ -479,6 +535,58 @@ def agrees_with_the_oracle(remote: Remote, max_examples: int | None = None) -> N
     check(remote, test, max_examples, p=problems(remote), lr=st.floats(0, 1))
 
 
+UPDATES = 50  # calls of update_weights on one instance: past a fifth, a tenth and a fortieth
+
+
+def many_updates_on_one_instance_follow_the_exact_ones(
+    remote: Remote, max_examples: int | None = None
+) -> None:
+    """One instance, updated 50 times in a row with the same gradient, is where the exact updates put it
+    after each call: w_k = w_0 − k·lr·dJ_dw, b_k likewise. An update that keeps state (a step count, a
+    schedule, a momentum) and goes wrong after some calls shows.
+
+    Each update's bound is the model's (``oracle.bounds.Model``) for w ← w − lr·g, step after step, in the
+    precision judged: the update map moves every error by nothing but its own rounding, so the bound grows
+    by one update's rounding per call. A quarter of the examples (they make 150 calls each).
+    """
+
+    def test(p: Problem, lr: float, data: st.DataObject) -> Plan:
+        g_w = np.array(data.draw(st.lists(st.sampled_from(DYADIC), min_size=p.w.size, max_size=p.w.size)))
+        g_b = data.draw(st.sampled_from(DYADIC), label="dJ_db")
+        neuron = p.neuron(remote)
+        ops: list[Op] = []
+        for _ in range(UPDATES):
+            ops += [neuron.op("update_weights", g_w, g_b, lr), neuron.read("w"), neuron.read("b")]
+        sent = yield tuple(ops)
+        model = Model(PRECISIONS[remote.precision])
+        try:
+            rate = model.input(to_fraction(Fraction(lr)))
+            steps = [model.input(to_fraction(Fraction(g))) for g in (*g_w.tolist(), g_b)]
+            now = [model.input(to_fraction(Fraction(x))) for x in (*p.w.tolist(), p.b)]
+        except OutOfRange:
+            raise UnsatisfiedAssumption from None
+        values = sent.values()
+        for k in range(UPDATES):
+            try:
+                now = [model.sub(x, model.mul(rate, g)) for x, g in zip(now, steps, strict=True)]
+            except OutOfRange:
+                raise UnsatisfiedAssumption from None
+            w_k, b_k = read(values[3 * k + 1], "w"), read(values[3 * k + 2], "b")
+            got = np.append(w_k, b_k)
+            want = np.array([to_float(x.v) for x in now])
+            limit = np.array([_bound(x, x.v) for x in now])
+            assert got.shape == want.shape, f"after update {k + 1}, w and b have shape {got.shape}"
+            error, ratio, _ = worst(got, want, limit)
+            assert ratio <= 1, (
+                f"after update {k + 1} of {UPDATES} on one instance, (w, b) = {got.tolist()}; exactly "
+                f"{want.tolist()}: error {error!r} is {ratio:.2g} × the {remote.precision} bound"
+            )
+
+    examples = max(1, (max_examples or settings().max_examples) // 4)
+    rates = st.sampled_from((0.0625, 0.01, 0.001, 0.5))
+    check(remote, test, examples, p=problems(remote, large=False), lr=rates, data=st.data())
+
+
 PROPERTIES: dict[str, Callable[..., None]] = {
     f.__name__: f
     for f in (
@@ -491,6 +599,7 @@ PROPERTIES: dict[str, Callable[..., None]] = {
         small_step_does_not_increase_the_loss,
         inputs_are_not_mutated,
         agrees_with_the_oracle,
+        many_updates_on_one_instance_follow_the_exact_ones,
     )
 }
 
