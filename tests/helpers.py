@@ -33,7 +33,7 @@ def validate(*args: str) -> subprocess.CompletedProcess[str]:
 NUMBER = r"-?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|nan|inf|-inf"
 COMPUTED = (
     (re.compile(rf"(\bgot\s+)(\[[\[\]\s,\-+.\deinaf]*\]|{NUMBER})"), r"\1<computed>"),
-    (re.compile(rf"\berror (?:{NUMBER}) is (?:{NUMBER}) ×"), "error <computed> is <computed> ×"),
+    (re.compile(rf"\berror (?:{NUMBER}) is (?:(?:{NUMBER}) ×|above)"), "error <computed> is <computed> ×"),
 )
 
 

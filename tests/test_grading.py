@@ -166,7 +166,7 @@ def test_gradescope_writes_one_results_json_to_stdout(mixed: Path) -> None:
     results = json.loads(out.stdout)
     gradescope_valid(results)
     tests = {t["name"]: t for t in results["tests"]}
-    assert len(tests) == CASES + 9  # and the nine properties
+    assert len(tests) == CASES + 10  # and the ten properties
     assert tests["batch_input_gradients"]["status"] == "failed"
     assert "dJ_db expected -0.45" in tests["batch_input_gradients"]["output"]
     assert tests["single_feature"] == {

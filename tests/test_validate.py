@@ -57,8 +57,8 @@ def test_junit_report_counts_failures_per_suite() -> None:
     assert out.returncode == 1
     suites = {s.get("name"): s for s in ET.fromstring(out.stdout)}
     # every Leaky ReLU case but zero_gradients_no_change, where w ± lr·0 is w either way; 4 skipped
-    assert suites["golden-v2"].get("failures") == "15"
-    assert suites["golden-v2"].get("skipped") == "4"
+    assert suites["golden-v3"].get("failures") == "18"
+    assert suites["golden-v3"].get("skipped") == "4"
     failed = {c.get("name") for c in suites["properties"] if c.find("failure") is not None}
     # Gradient ascent must break these two; it cannot break the gradient's own properties. (It may
     # also break the zero-gradient one when w = -0.0, since -0.0 + 0.0 is +0.0.)
@@ -83,7 +83,7 @@ def test_an_implementation_that_sleeps_forever_times_out_and_the_run_ends() -> N
     assert "in float64 (assumed: a one-row probe of forward timed out)" in lines[0]
     assert sum("timed out after 0.5 s; its process was stopped" in line for line in lines) == 2
     assert "not run: 3 items in a row timed out" in out.stdout
-    assert "FAILED: 0 passed, 0 failed, 29 errors, 0 skipped" in out.stdout
+    assert "FAILED: 0 passed, 0 failed, 33 errors, 0 skipped" in out.stdout
 
 
 def test_an_implementation_that_ends_its_process_fails_that_case_only() -> None:
@@ -95,7 +95,7 @@ def test_an_implementation_that_ends_its_process_fails_that_case_only() -> None:
 def test_an_implementation_that_raises_is_an_error_and_the_run_goes_on() -> None:
     out = validate("tests/broken_neurons.py:RaisesInForward", "--no-properties")
     assert out.returncode == 1
-    assert out.stdout.count("forward raised RuntimeError: forward exploded") == 16
+    assert out.stdout.count("forward raised RuntimeError: forward exploded") == 19  # v3's Leaky ReLU cases
 
 
 @pytest.mark.parametrize(
@@ -122,7 +122,7 @@ def test_a_bad_impl_is_one_line_and_exit_2(impl: str, message: str) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--cases", "nothing*"), "--cases 'nothing*' matches no case of golden v2"),
+        (("--cases", "nothing*"), "--cases 'nothing*' matches no case of golden v3"),
         (("--golden", "v7"), "unknown golden version 'v7'"),
         (("--timeout", "0"), "--timeout is 0; expected a number of seconds > 0"),
         (("--timeout", "inf"), "--timeout is inf; expected a number of seconds > 0 and at most 86400"),

@@ -74,6 +74,7 @@ class Mistake:
     message: str
     predict: Predict
     declares: tuple[tuple[str, str], ...] = ()  # a library's convention: what declaring it sets
+    inferred: bool = False  # its constant is inferred: looked for only when no other mistake matches
 
     @property
     def declaration(self) -> str:
@@ -191,7 +192,8 @@ def _hard_coded_alpha(p: Problem) -> tuple[Prediction, dict[str, str]]:
         return {}, {}
     i = max(negative, key=lambda k: abs(exact.z[k]))
     guess = float(p.got[i]) / to_float(exact.z[i]) if p.stage == "a" else float(p.got[i])
-    used = _nice(guess, lambda c: c != own and _matches(p, getattr(p.stages(alpha=c), p.stage)))
+    # alpha = 0 is ReLU's, a mistake of its own (relu_instead_of_leaky_relu)
+    used = _nice(guess, lambda c: c not in (0, own) and _matches(p, getattr(p.stages(alpha=c), p.stage)))
     if used is None:
         return {}, {}
     return {p.stage: getattr(p.stages(alpha=Fraction(used)), p.stage)}, {
@@ -380,6 +382,7 @@ CATALOGUE: tuple[Mistake, ...] = (
         "an update that moves c·lr·dJ_dw (c inferred): the learning rate scaled, or applied twice",
         "{stage} moves {c} times as far as lr·dJ_dw: w ← w − lr·dJ_dw takes the learning rate once, as given",
         _learning_rate_factor,
+        inferred=True,
     ),
     Mistake(
         "loss_scale",
@@ -387,6 +390,7 @@ CATALOGUE: tuple[Mistake, ...] = (
         "{stage} is {c} times the expected: a factor in the loss or in its derivative; the seed's "
         "J = ½Σ(a − y)² has dJ/da = a − y",
         _loss_scale,
+        inferred=True,
     ),
 )
 LOWER_PRECISION = Mistake(
@@ -413,6 +417,8 @@ def diagnose(
     for mistake in CATALOGUE:
         if mistake.declares and all(conventions.get(k) == v for k, v in mistake.declares):
             continue  # declared: not a mistake
+        if mistake.inferred and found:
+            continue  # a mistake of the catalogue's own constant explains it already
         try:
             predicted, named = mistake.predict(problem)
         except (ValueError, ZeroDivisionError, ArithmeticError):  # OutOfRange: no bound in the precision
