@@ -58,7 +58,9 @@ def test_a_class_defined_in_main_as_in_a_notebook_or_repl_is_validated(tmp_path:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("validating __main__:Neuron against golden v1")
-    assert "OK: 22 passed, 0 failed, 0 errors, 4 skipped\nTrue\n" in out.stdout  # v1's 16 cases, 10 properties
+    assert (
+        "OK: 22 passed, 0 failed, 0 errors, 4 skipped\nTrue\n" in out.stdout
+    )  # v1's 16 cases, 10 properties
 
 
 def test_a_class_from_a_module_the_child_cannot_import_goes_by_value() -> None:

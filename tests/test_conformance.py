@@ -110,3 +110,54 @@ def test_property_catches_the_mistake(broken: str, prop: str) -> None:
         outcome = session.property(prop)
     assert outcome.status is Status.FAILED, outcome.message
     assert "p=Problem(X=array(" in outcome.message  # Hypothesis's smallest failing example
+
+
+# -- mistakes at block, tile and call-count edges: golden v2 cannot see them, v3 and the properties do -----
+
+EDGES = [
+    *((f"DropsLastPartialBlockOf{k}", "tall_batch_past_block_edges") for k in (8, 16, 64, 1000)),
+    ("BiasGradientMeanFromFiveRows", "tall_batch_past_block_edges"),
+    *((f"IgnoresFeaturesPast{k}", "wide_batch_past_feature_tiles") for k in (32, 128, 256)),
+    *((f"WrongAfter{k}Calls", "long_trajectory_contracts") for k in (5, 10, 40)),
+]
+
+
+SEEN_BY_V2 = {"IgnoresFeaturesPast32"}  # many_features has 64 features
+
+
+@pytest.fixture
+def derandomized() -> Iterator[None]:
+    """The "ci" profile's fixed seeds: a property that finds a mistake finds it on every run."""
+    from hypothesis import settings
+
+    previous = settings._current_profile
+    settings.load_profile("ci")
+    yield
+    settings.load_profile(previous or "default")
+
+
+@pytest.mark.parametrize(("name", "case"), EDGES)
+def test_a_mistake_at_a_block_tile_or_call_edge_passes_golden_v2_but_fails_its_v3_case(
+    name: str, case: str
+) -> None:
+    with Session(f"{BROKEN}:{name}", load_set("v2")) as session:
+        old = [session.case(c) for c in load_set("v2").cases.values()]
+    seen = {o.status for o in old} - {Status.PASSED, Status.SKIPPED}
+    assert bool(seen) is (name in SEEN_BY_V2), [o.message for o in old if o.message]
+    v3 = load_set("v3")
+    with Session(f"{BROKEN}:{name}", v3) as session:
+        outcome = session.case(v3.cases[case])
+    assert outcome.status is Status.FAILED, outcome.message
+
+
+@pytest.mark.parametrize(
+    ("name", "prop"),
+    [
+        ("DropsLastPartialBlockOf8", "agrees_with_the_oracle"),
+        *((f"WrongAfter{k}Calls", "many_updates_on_one_instance_follow_the_exact_ones") for k in (5, 10, 40)),
+    ],
+)
+def test_a_property_finds_the_mistake_at_an_edge_too(name: str, prop: str, derandomized: None) -> None:
+    with Session(f"{BROKEN}:{name}", load_set("v3"), examples=300) as session:
+        outcome = session.property(prop)
+    assert outcome.status is Status.FAILED, outcome.message
