@@ -368,19 +368,20 @@ EDGES = {
 globals().update(EDGES)
 
 
-# (first case that fails, stage named, words the message must contain) for each classic mistake
+# (first case that fails, stage named, words the message must contain) for each classic mistake; no words
+# hold a value the neuron computed in floating point (it depends on the machine), only what it returned as is
 EXPECTED = {
-    "MeanBiasGradient": ("batch_input_gradients", "dJ_db", "dJ_db expected -0.45, got -0.2249999999999999"),
+    "MeanBiasGradient": ("batch_input_gradients", "dJ_db", "dJ_db expected -0.45, got "),
     "MeanGradient": (
         "batch_input_gradients",
         "dJ_dw",
-        "dJ_dw expected [-0.375, -0.75], got [-0.1874999999999999",
+        "dJ_dw expected [-0.375, -0.75], got ",
     ),
     "MissingActivationDerivative": ("leaky_branch_negative_z", "dJ_dw", "dJ_dw expected [-0.01504, 0.03008]"),
     "MissingBiasGradient": ("negative_gradients_increase_weights", "dJ_db", "dJ_db expected -0.3, got 0.0"),
     "WrongUpdateSign": ("negative_gradients_increase_weights", "w_new", "w_new expected [0.303, 0.406]"),
     "AlphaAtZero": ("zero_z_takes_derivative_one", "da_dz", "da_dz expected [1.0], got [0.01]"),
-    "HardcodedAlpha": ("non_default_alpha", "a", "a expected [-0.08], got [-0.004]"),
+    "HardcodedAlpha": ("non_default_alpha", "a", "a expected [-0.08], got "),
     "FullSquaredError": ("negative_gradients_increase_weights", "J", "J expected [0.045"),
     "ForwardAsColumn": (
         "negative_gradients_increase_weights",
@@ -401,7 +402,7 @@ EXPECTED = {
     "LowerPrecisionInside": (
         "negative_gradients_increase_weights",
         "z",
-        "z expected [1.2], got [1.2000000476837158]",
+        "z expected [1.2], got ",
     ),
     "RaisesInForward": (
         "negative_gradients_increase_weights",

@@ -30,7 +30,7 @@ def test_plugin_items_honour_k_and_report_the_failing_stage(tmp_path: Path) -> N
     out = run_pytest(tmp_path, impl, "--neuron-no-properties", "-k", "batch_input")
     assert out.returncode == 1
     assert "1 failed, 22 deselected" in out.stdout
-    assert "batch_input_gradients: failed: dJ_db expected -0.45, got -0.22499999999999992" in out.stdout
+    assert "batch_input_gradients: failed: dJ_db expected -0.45, got " in out.stdout
     assert "Traceback" not in out.stdout
 
 

@@ -29,8 +29,8 @@ def test_broken_neuron_text_report(snapshot: SnapshotAssertion) -> None:
     out = validate("tests/broken_neurons.py:MeanBiasGradient", "--no-properties")
     assert out.returncode == 1
     assert (
-        "FAILED  batch_input_gradients: dJ_db expected -0.45, got -0.22499999999999992: error 0.225 is "
-        "1.8e+14 × the float64 bound (1.2e-15)" in out.stdout
+        "FAILED  batch_input_gradients: dJ_db expected -0.45, got <computed>: error <computed> is "
+        "<computed> × the float64 bound (1.2e-15)" in machine_free(out.stdout)
     )
     assert machine_free(out.stdout) == snapshot
 
@@ -39,9 +39,8 @@ def test_golden_v1_still_judges_by_its_released_tolerance() -> None:
     out = validate("tests/broken_neurons.py:MeanBiasGradient", "--no-properties", "--golden", "v1")
     assert out.returncode == 1
     assert out.stdout.startswith("validating tests/broken_neurons.py:MeanBiasGradient against golden v1 in")
-    assert (
-        "FAILED  batch_input_gradients: dJ_db expected -0.45, got -0.22499999999999992 (rtol 1e-12"
-        in out.stdout
+    assert "FAILED  batch_input_gradients: dJ_db expected -0.45, got <computed> (rtol 1e-12" in machine_free(
+        out.stdout
     )
     assert "FAILED: 8 passed, 4 failed, 0 errors, 4 skipped" in out.stdout
 
