@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 
 from golden.harness.batch import QUIET, Plan, check
 from golden.harness.beside import Answer, _bound, compute, solve
-from golden.harness.compare import Divergence, numbers, pair, worst
+from golden.harness.compare import SHOWN, Divergence, beyond, numbers, pair, worst
 from golden.harness.protocol import Value, short
 from golden.harness.proxy import Op, Pending, Raised, Remote, RemoteNeuron
 from golden.outcome import Kind, Outcome, Status
@@ -93,9 +93,18 @@ class Exact:
         want, bound = self.values[stage], self.bounds[stage]
         assert got.shape == want.shape, f"{what}: shape {got.shape}, expected {want.shape}"
         error, ratio, limit = worst(got, want, bound)
-        assert ratio <= 1, (
-            f"{what}: {got.tolist()} vs exactly {want.tolist()}: error {error:.2g} is "
-            f"{ratio:.2g} × the {precision} bound ({limit:.2g})"
+        if ratio <= 1:
+            return
+        if got.size > SHOWN:  # a large array: where it first differs, and how far at worst
+            first, furthest = beyond(got, want, np.broadcast_to(bound, got.shape))
+            shown = (
+                f"differs first at index {first}, {got.flat[first]!r} where exactly {want.flat[first]!r}; "
+                f"the largest error is at index {furthest}"
+            )
+        else:
+            shown = f"{got.tolist()} where exactly {want.tolist()}"
+        raise AssertionError(
+            f"{what}: {shown}: error {error!r} is {ratio:.3g} × the {precision} bound ({limit!r})"
         )
 
 
@@ -357,10 +366,15 @@ def batch_gradient_is_the_sum_of_its_parts(remote: Remote, max_examples: int | N
             got = np.atleast_1d(np.asarray(whole[i], dtype=np.float64))
             pairs = zip(np.atleast_1d(first[i]).tolist(), np.atleast_1d(rest[i]).tolist(), strict=True)
             parts_sum = [weights[1] * Fraction(f) + weights[2] * Fraction(r) for f, r in pairs]
-            for g, s, b in zip(got.tolist(), parts_sum, np.atleast_1d(limit).tolist(), strict=True):
-                assert abs(Fraction(g) - s) <= Fraction(round_up(Fraction(b) * (1 + Fraction(1, 2**40)))), (
-                    f"{name} of the batch {got.tolist()} vs the sum of its parts "
-                    f"{[float(x) for x in parts_sum]}: beyond the three {remote.precision} bounds ({b:.2g})"
+            exact_whole = np.atleast_1d(bounds_[0].values[name]).tolist()
+            rows = f"rows 1 to {k} and {k + 1} to {m}"
+            values = zip(got.tolist(), parts_sum, np.atleast_1d(limit).tolist(), exact_whole, strict=True)
+            for j, (g, s, b, x) in enumerate(values):
+                gap = abs(Fraction(g) - s)
+                assert gap <= Fraction(round_up(Fraction(b) * (1 + Fraction(1, 2**40)))), (
+                    f"{name}{f'[{j}]' if got.size > 1 else ''}: the batch's {g!r} and the sum of its parts' "
+                    f"({rows}) {float(s)!r} differ by {float(gap)!r}, more than the three {remote.precision} "
+                    f"bounds allow ({b!r}); exactly, it is {x!r}"
                 )
 
     check(remote, test, max_examples, p=problems(remote, min_rows=2), data=st.data())
@@ -383,8 +397,8 @@ def row_order_does_not_change_the_gradient(remote: Remote, max_examples: int | N
             twice = 2 * np.atleast_1d(e.bounds[name])
             error, ratio, _ = worst(np.atleast_1d(g_perm[i]), np.atleast_1d(g[i]), twice)
             assert ratio <= 1, (
-                f"{name} with rows permuted {g_perm[i]!r} vs {g[i]!r}: {error:.2g} apart, "
-                f"beyond twice the {remote.precision} bound"
+                f"{name} with the rows permuted, {g_perm[i]!r}, and in their order, {g[i]!r}: {error!r} "
+                f"apart, beyond twice the {remote.precision} bound; exactly, it is {e.values[name].tolist()}"
             )
 
     check(remote, test, max_examples, p=problems(remote, min_rows=2), data=st.data())
@@ -440,7 +454,8 @@ def gradient_matches_central_differences(remote: Remote, max_examples: int | Non
         numeric = [(up - down) / (2 * h) for up, down in zip(J[::2], J[1::2], strict=True)]
         got = np.append(dJ_dw, dJ_db)
         assert np.isclose(got, numeric, rtol=1e-5, atol=1e-5).all(), (
-            f"(dJ_dw, dJ_db) = {got.tolist()}; central differences give {numeric}"
+            f"(dJ_dw, dJ_db) = {got.tolist()}; central differences of the loss forward gives (h = {h:g}) "
+            f"give {numeric}: beyond rtol = atol = 1e-05"
         )
 
     check(remote, test, max_examples, p=problems(remote, bound=3.0, kinks=False, large=False))
