@@ -103,9 +103,8 @@ class Exact:
             )
         else:
             shown = f"{got.tolist()} where exactly {want.tolist()}"
-        raise AssertionError(
-            f"{what}: {shown}: error {error!r} is {ratio:.3g} × the {precision} bound ({limit!r})"
-        )
+        times = f"{ratio:.3g} ×" if np.isfinite(ratio) else "above"
+        raise AssertionError(f"{what}: {shown}: error {error!r} is {times} the {precision} bound ({limit!r})")
 
 
 def exact(p: Problem, remote: Remote, lr: float = 0.0) -> Exact:
