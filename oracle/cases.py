@@ -459,8 +459,7 @@ def wide_batch_past_feature_tiles() -> Result:
     since=3,
 )
 def long_trajectory_contracts() -> Result:
-    """Sixty gradient-descent steps on one instance: an update that goes wrong after its fifth, tenth or
-    fortieth call shows, and where descent contracts, the bounds stay small in every precision."""
+    """Sixty steps on one instance: an update wrong after its 5th, 10th or 40th call shows; bounds shrink."""
     # X̃ = [x, 1] has orthogonal columns, so θ_k = θ* + (3/4)^k·(θ_0 − θ*) with θ* = (w, b) = (0.5, 0.5, 2),
     # the exact fit of y = [3, 2, 2, 1]; from w = [0, 0], b = 1.5 every z stays in [1, 3] (no kink)
     # step 1: z = 1.5 for every row, dJ_da = [−1.5, −0.5, −0.5, 0.5], dJ_dw = [−2, −2], dJ_db = −2
