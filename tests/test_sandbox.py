@@ -227,3 +227,88 @@ def test_a_symlink_in_a_submissions_folder_changes_nothing_it_points_to(
     out = cli("validate", "neuron.py:Neuron", "--sandbox", "on", *FAST, cwd=submission, env=tool)
     assert out.returncode == 0, out.stdout + out.stderr
     assert target.stat().st_mode & 0o777 == 0o600
+
+
+KEYS = """
+import ctypes
+
+libc = ctypes.CDLL(None, use_errno=True)
+USER, USER_SESSION, SESSION = -4, -5, -3  # KEY_SPEC_*_KEYRING
+
+
+def keys(ring):
+    buffer = ctypes.create_string_buffer(4096)
+    n = libc.syscall(250, 11, ctypes.c_long(ring), buffer, 4096)  # keyctl(KEYCTL_READ): 4 bytes a key
+    return n // 4 if n >= 0 else f"unreadable({ctypes.get_errno()})"
+
+
+class Keys(Textbook):
+    def forward(self, X):
+        if PLANT:
+            for ring in (USER, USER_SESSION, SESSION):
+                libc.syscall(248, b"user", b"left-behind", b"secret", 6, ctypes.c_long(ring))  # add_key
+        raise RuntimeError(" ".join(f"{ring}:{keys(ring)}" for ring in (USER, USER_SESSION, SESSION)))
+"""
+
+
+def test_a_key_left_in_the_sandbox_uids_keyrings_reaches_no_later_run(
+    tmp_path: Path, tool: dict[str, str]
+) -> None:
+    found = {}
+    for plant in (True, False):  # one run plants keys for the sandbox's uid, the next looks for them
+        (tmp_path / "keys.py").write_text(f"{BROKEN}\nPLANT = {plant}\n{KEYS}\nNeuron = Keys\n")
+        out = cli("validate", "keys.py:Neuron", "--sandbox", "on", *FAST, cwd=tmp_path, env=tool)
+        assert out.returncode == 1, out.stdout + out.stderr
+        message = out.stdout.split("RuntimeError: ")[1].split("\n")[0]
+        found[plant] = dict(item.split(":") for item in message.split())
+    assert found[True] == {"-4": "1", "-5": "1", "-3": "1"}, found  # the keys were planted
+    assert found[False] == {"-4": "0", "-5": "0", "-3": "0"}, found  # and none was kept
+
+
+def test_a_submission_in_a_folder_above_another_sees_only_its_own_file(
+    tmp_path: Path, tool: dict[str, str]
+) -> None:
+    subs = tmp_path / "subs"
+    (subs / "alice").mkdir(parents=True)
+    (subs / "alice" / "neuron.py").write_text(f"{BROKEN}\nSECRET = 'alice'\nNeuron = Textbook\n")
+    reader = "class Reader(Textbook):\n    def forward(self, X):\n        open(OTHER).read()\n"
+    other = f"OTHER = {str(subs / 'alice' / 'neuron.py')!r}"
+    (subs / "neuron.py").write_text(f"{BROKEN}\n{other}\n{reader}\nNeuron = Reader\n")
+    out = cli(
+        "validate", "subs/neuron.py:Neuron", "subs/alice/neuron.py:Neuron", "--sandbox", "on",
+        "--format", "json", *FAST, cwd=tmp_path, env=tool,
+    )  # fmt: skip
+    assert out.returncode == 1, out.stdout + out.stderr
+    above, alice = json.loads(out.stdout)["implementations"]
+    assert alice["ok"] is True, alice
+    assert "forward raised FileNotFoundError" in above["message"], above
+
+
+@pytest.mark.parametrize(
+    ("shape", "why"),
+    [("deep", "is more than 32 folders deep"), ("full", "holds more than 10,000 files and folders")],
+)
+def test_a_folder_too_deep_or_too_full_to_copy_is_one_line_and_exit_2(
+    tmp_path: Path, tool: dict[str, str], shape: str, why: str
+) -> None:
+    (tmp_path / "neuron.py").write_text(f"{BROKEN}\nNeuron = Textbook\n")
+    if shape == "deep":
+        (tmp_path / "/".join(["d"] * 40)).mkdir(parents=True)
+    else:
+        for i in range(10_001):
+            (tmp_path / f"f{i}").touch()
+    out = cli("validate", "neuron.py:Neuron", "--sandbox", "on", *FAST, cwd=tmp_path, env=tool)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.startswith("neuron-oracle: error: IMPL 'neuron.py:Neuron': cannot be copied into the ")
+    assert why in out.stderr and out.stderr.count("\n") == 1, out.stderr
+
+
+def test_a_submission_that_is_a_symlink_is_refused_in_the_sandbox_not_shown_as_its_target(
+    tmp_path: Path, tool: dict[str, str]
+) -> None:
+    (tmp_path / "bob.py").write_text(f"{BROKEN}\nNeuron = Textbook\n")
+    (tmp_path / "mallory.py").symlink_to(tmp_path / "bob.py")
+    out = cli("validate", "mallory.py:Neuron", "--sandbox", "on", *FAST, cwd=tmp_path, env=tool)
+    assert out.returncode == 2, out.stdout + out.stderr
+    expected = "IMPL 'mallory.py:Neuron': its file is a symlink; expected a regular file\n"
+    assert out.stderr == f"neuron-oracle: error: {expected}", out.stderr

@@ -9,7 +9,7 @@ first. CONFIG is JSON:
     package   the folder ``golden``, ``oracle`` and ``neuron`` are imported from (put first on sys.path)
     path      folders put last on sys.path: the parent's site folders, the implementation's own folder
     limits    {"RLIMIT_DATA": bytes, ...}: the soft and hard limits, set before the implementation loads
-    uid       an unprivileged uid to become (a sandbox started as root), or null
+    uid       an unprivileged uid to become (a sandbox started as root), or null; its keyrings are emptied
     confine   the standard-library sandbox to enter first (``confine``), or null
     module    what to run then, as ``python -m module args`` would; ``args`` its arguments
     replies   the fd on which a failure here is sent, as the load's reply, before this process exits
@@ -26,6 +26,9 @@ CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
 MS_REC, MS_PRIVATE, MNT_DETACH = 16384, 1 << 18, 2
 PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}  # syscall numbers
+KEYCTL = {"x86_64": 250, "aarch64": 219}
+KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_CLEAR = 1, 7
+KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -4, -5
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 FAILED = 70
 
@@ -69,6 +72,25 @@ def drop(uid: object) -> None:
     except PermissionError:
         return
     raise OSError(f"uid {uid}: could become root again after dropping to it")
+
+
+def forget_keys() -> None:
+    """Join a new session keyring and empty this uid's user keyrings: the kernel keeps those per uid,
+    across processes, so a key an earlier run left for the sandbox's uid would reach the next. Where the
+    keyring calls are refused outright (ENOSYS; EPERM from a container's seccomp filter) nothing can be
+    kept in a keyring either, and there is nothing to forget."""
+    import errno
+    import platform
+
+    number = KEYCTL.get(platform.machine())
+    if number is None:
+        raise OSError(f"keyctl: no syscall number known for {platform.machine()}")
+    if libc().syscall(number, KEYCTL_JOIN_SESSION_KEYRING, None) == -1:
+        if ctypes.get_errno() in (errno.ENOSYS, errno.EPERM):
+            return
+        check(-1, "keyctl(KEYCTL_JOIN_SESSION_KEYRING)")
+    for ring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
+        check(libc().syscall(number, KEYCTL_CLEAR, ctypes.c_long(ring)), f"keyctl(KEYCTL_CLEAR, {ring})")
 
 
 def limit(limits: dict) -> None:  # type: ignore[type-arg]
@@ -199,6 +221,8 @@ def main() -> None:
         confine(config)  # only the run inside the sandbox returns
     try:
         drop(config.get("uid"))
+        if config.get("uid") is not None:
+            forget_keys()
         limit(config.get("limits", {}))
     except BaseException as e:
         fail(config, e, "the process could not be limited")

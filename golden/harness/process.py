@@ -16,6 +16,7 @@ import contextlib
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -27,10 +28,11 @@ from typing import Any, BinaryIO
 from golden.errors import ImplError, SandboxError
 from golden.harness import protocol, reap, sandbox
 from golden.harness.launch import boot_command, site_folders
+from golden.harness.protocol import short
 from golden.harness.sandbox import Isolation
 
 MAX_OUTPUT = 64 * 1024  # bytes of the implementation's own prints shown per child
-MAX_COPY = 64 << 20  # bytes of a submission's folder copied into the sandbox
+COPY_LIMITS = {"depth": 32, "entries": 10_000, "bytes": 64 << 20}  # of a folder copied into the sandbox
 ENDING = 1.0  # seconds a child whose pipe closed gets to end of itself (bubblewrap's monitor follows it)
 
 
@@ -126,25 +128,32 @@ class Child:
 
     def _expose(self) -> list[tuple[str, str]]:
         """What the sandboxed child is shown of the implementation, as (copy, original) binds: a copy of
-        its folder (or file), made here with permissions the sandbox's uid can read."""
+        its folder (or file), made here with permissions the sandbox's uid can read. The file itself must
+        be a regular file, not a symlink (whose target, another submission perhaps, the sandbox would
+        show); the folder is copied as it is, symlinks as symlinks, up to ``COPY_LIMITS``."""
         path = self._load.get("file")
         if not self.isolation.sandbox or not path:
             return []
         source = os.path.dirname(path) if self.expose_folder else path
         copy = os.path.join(self._scratch, "impl")
         try:
+            kind = os.lstat(path).st_mode
+            if not stat.S_ISREG(kind):
+                what = "a symlink" if stat.S_ISLNK(kind) else "not a regular file"
+                raise ImplError(f"IMPL {self.spec!r}: its file is {what}; expected a regular file")
             if os.path.isdir(source):
-                shutil.copytree(source, copy, symlinks=True, ignore=_too_much(source))
+                shutil.copytree(source, copy, symlinks=True, ignore=_bounded(source))
             else:
-                shutil.copyfile(source, copy)
+                shutil.copyfile(source, copy, follow_symlinks=False)
             for folder, _, files in os.walk(copy):  # never follows a symlink: its target is not ours
                 os.chmod(folder, 0o755)
                 for name in files:
                     if not os.path.islink(path := os.path.join(folder, name)):
                         os.chmod(path, 0o644)
             os.chmod(self._scratch, 0o755)
-        except (OSError, shutil.Error) as e:
-            raise ImplError(f"IMPL {self.spec!r}: its files cannot be copied into the sandbox: {e}") from None
+        except (OSError, shutil.Error, _TooMuch) as e:
+            why = _first_error(e)
+            raise ImplError(f"IMPL {self.spec!r}: cannot be copied into the sandbox: {why}") from None
         return [(copy, source)]
 
     def start(self, timeout: float) -> dict[str, Any]:
@@ -262,19 +271,36 @@ def _spec_request(spec: str) -> dict[str, Any]:
     return {"load": spec, "path_last": [os.getcwd()]}
 
 
-def _too_much(source: str) -> Callable[[str, list[str]], list[str]]:
-    """An ignore function for copytree that refuses a folder of more than MAX_COPY bytes."""
-    seen = [0]
+class _TooMuch(Exception):
+    """A folder past ``COPY_LIMITS`` (not an OSError or shutil.Error, which copytree would gather)."""
+
+
+def _bounded(source: str) -> Callable[[str, list[str]], list[str]]:
+    """An ignore function for copytree that refuses a folder past any of ``COPY_LIMITS``: its depth
+    (before copytree's own recursion runs out), the entries it holds, their bytes."""
+    seen = {"entries": 0, "bytes": 0}
+    top = source.rstrip(os.sep).count(os.sep)
 
     def ignore(folder: str, names: list[str]) -> list[str]:
+        if folder.rstrip(os.sep).count(os.sep) - top >= COPY_LIMITS["depth"]:
+            raise _TooMuch(f"{source} is more than {COPY_LIMITS['depth']} folders deep")
+        seen["entries"] += len(names)
         for name in names:
             with contextlib.suppress(OSError):
-                seen[0] += os.lstat(os.path.join(folder, name)).st_size
-        if seen[0] > MAX_COPY:
-            raise shutil.Error(f"{source} holds more than {MAX_COPY >> 20} MiB")
+                seen["bytes"] += os.lstat(os.path.join(folder, name)).st_size
+        for what, unit in (("entries", "files and folders"), ("bytes", "bytes")):
+            if seen[what] > COPY_LIMITS[what]:
+                raise _TooMuch(f"{source} holds more than {COPY_LIMITS[what]:,} {unit}")
         return []
 
     return ignore
+
+
+def _first_error(e: BaseException) -> str:
+    """One line for a failed copy: copytree gathers its errors as a list of (source, target, why)."""
+    if isinstance(e, shutil.Error) and e.args and isinstance(e.args[0], list) and e.args[0]:
+        return short(str(e.args[0][0][-1]), 200)
+    return short(str(e), 200)
 
 
 _BY_VALUE = threading.Lock()  # cloudpickle's registry of modules pickled by value is global

@@ -34,9 +34,11 @@ LEVELS = ("auto", "on", "off")
 MiB = 1 << 20
 GiB = 1 << 30
 # Peak data size (RLIMIT_DATA counts private writable mappings, reserved or touched) of the examples' whole
-# validate, measured by benchmarks/isolation.py: numpy 0.1 GiB, torch 0.4 GiB, JAX 0.9 GiB. Twice JAX's,
-# rounded up. RLIMIT_AS would count every mapping, and torch and JAX reserve far more than they use.
+# validate, measured by benchmarks/isolation.py: numpy 0.1 GiB, torch 0.3 GiB, JAX 0.5 GiB. Four times
+# JAX's, rounded up. The address space (RLIMIT_AS) counts every mapping, and torch and JAX reserve far more
+# than they use (peak VmSize 0.6 and 1.7 GiB), so it is only a backstop: see Limits.address_space.
 DEFAULT_MEMORY = 2 * GiB
+THREAD_RESERVE = 256 * MiB  # per CPU: two threads' 8 MiB stacks and 64 MiB malloc arenas, rounded up
 UID_BASE = 61000  # sandboxed as root: uid UID_BASE + the job's slot, a uid no account uses
 ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd", "group", "hosts")
 # The variables the sandboxed process is given (every other one stays out: a grader's tokens among them).
@@ -68,10 +70,18 @@ class Limits:
     open_files: int = 1024  # (RLIMIT_NOFILE)
     processes: int = 512  # processes and threads of its uid (RLIMIT_NPROC): in the sandbox, as root
 
+    @property
+    def address_space(self) -> int:
+        """The backstop on what RLIMIT_DATA does not count (shared and file-backed mappings): an address
+        space (RLIMIT_AS) of 4 × ``memory``, plus, per CPU of the machine, what the thread pools that
+        numerical libraries start (a thread per CPU each) reserve without using: ``THREAD_RESERVE``."""
+        return 4 * self.memory + (os.cpu_count() or 1) * THREAD_RESERVE
+
     def rlimits(self, processes: bool) -> dict[str, int]:
         """The limits as ``boot.limit`` sets them."""
         limits = {
             "RLIMIT_DATA": self.memory,
+            "RLIMIT_AS": self.address_space,
             "RLIMIT_FSIZE": self.file_size,
             "RLIMIT_NOFILE": self.open_files,
             "RLIMIT_CORE": 0,
