@@ -24,8 +24,8 @@ class GoldenChanged(GoldenError):
     def of(cls, changes: list[str]) -> GoldenChanged:
         """The error for `changes` (``GoldenSet.verify``'s lines), saying what still holds and the repair."""
         return cls(
-            f"{'; '.join(changes)}: golden files changed on disk while IMPL ran; the verdict was judged on "
-            "the copy read before it started; `neuron-oracle regen --force` restores them"
+            f"{'; '.join(changes)}: files of the toolkit changed on disk while IMPL ran; the verdict was "
+            "judged on what was read before it started (`neuron-oracle regen --force` restores golden files)"
         )
 
 

@@ -11,8 +11,10 @@ characters escaped, and cut short.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import stat
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -258,16 +260,17 @@ def load_case(name: str, version: str = CURRENT, root: Path = ROOT) -> GoldenCas
 class GoldenSet:
     """Golden cases read and verified at one moment, with the hash of every byte they were read from.
 
-    ``watch_package`` also records every file of this toolkit's own packages, bytecode included, just
-    before an implementation first runs; ``verify`` then reports any that changed, and removes bytecode
-    that appeared, so that no ``.pyc`` written by an implementation is loaded by a later run.
+    ``watch_package`` also records every entry of this toolkit's own packages, bytecode included, just
+    before an implementation first runs; ``verify`` then reports any that changed, and removes whatever
+    appeared (bytecode, a module, a folder, a symlink), so that no later run loads what an implementation
+    planted there.
     """
 
     version: str
     root: Path
     cases: dict[str, GoldenCase]
     hashes: dict[Path, str] = dataclass_field(default_factory=dict)
-    package: dict[Path, str] | None = None
+    package: dict[Path, tuple[str, str]] | None = None
 
     def watch_package(self) -> None:
         """Record the toolkit's files now (once: the first call counts)."""
@@ -296,42 +299,76 @@ class GoldenSet:
 PACKAGES = ("golden", "oracle", "neuron")  # this toolkit's own packages, beside each other
 
 
-def package_files() -> dict[Path, str]:
-    """Every file of the toolkit's packages (sources, data, bytecode) and its sha256."""
-    files = {}
+def package_files() -> dict[Path, tuple[str, str]]:
+    """Every entry of the toolkit's packages: path -> (kind, detail). A regular file is ``("file",
+    sha256)``, a symlink ``("symlink", target)``, a folder ``("folder", "")``, anything else its kind (``"a
+    FIFO (named pipe)"`` …). Only regular files are opened and no symlink is followed, so no entry planted
+    there can make this wait or lead it elsewhere."""
+    entries = {}
     for name in PACKAGES:
-        for folder, dirs, names in os.walk(ROOT.parent / name):
+        for folder, dirs, names in os.walk(ROOT.parent / name):  # never descends into a symlink
             dirs.sort()
-            for file in names:
-                path = Path(folder) / file
-                try:
-                    with open(path, "rb") as f:
-                        files[path] = sha256(f.read(MAX_FILE))
-                except OSError:
-                    files[path] = ""
-    return files
+            for entry in [*dirs, *names]:
+                path = Path(folder) / entry
+                entries[path] = _entry(path)
+    return entries
 
 
-def _package_changes(before: dict[Path, str], now: dict[Path, str]) -> list[str]:
+def _entry(path: Path) -> tuple[str, str]:
+    try:
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            return "symlink", os.readlink(path)
+        if stat.S_ISDIR(info.st_mode):
+            return "folder", ""
+        if not stat.S_ISREG(info.st_mode):
+            return next((kind for test, kind in _KINDS if test(info.st_mode)), "not a regular file"), ""
+        with os.fdopen(os.open(path, _OPEN | getattr(os, "O_NOFOLLOW", 0)), "rb") as f:
+            return "file", sha256(f.read(MAX_FILE))
+    except OSError as e:
+        return "unreadable", e.strerror or str(e)
+
+
+def _package_changes(before: dict[Path, tuple[str, str]], now: dict[Path, tuple[str, str]]) -> list[str]:
+    """A line for each entry that changed, appeared or went. What appeared (bytecode, a module, a folder
+    that would shadow a module, a symlink, a FIFO) is removed, so that no later run can import it."""
     out = []
-    for path, digest in now.items():
-        if before.get(path) == digest:
-            continue
-        if path.suffix == ".pyc":  # bytecode of ours that we did not write: never to be loaded again
-            try:
-                path.unlink()
-                removed = "removed"
-            except OSError as e:
-                removed = f"could not be removed: {e.strerror or e}"
-            what = "appeared" if path not in before else "changed"
-            out.append(
-                f"{display(path)}: bytecode {what} in the toolkit's package while IMPL ran ({removed})"
-            )
-        else:
-            what = "added to" if path not in before else "changed in"
-            out.append(f"{display(path)}: {what} the toolkit's package while IMPL ran")
-    out += [f"{display(p)}: removed from the toolkit's package" for p in before if p not in now]
+    for path, (kind, _) in now.items():
+        if path in before:
+            if before[path] != now[path]:
+                out.append(f"{display(path)}: changed in the toolkit's package while IMPL ran")
+        elif not any(parent in now and parent not in before for parent in path.parents):  # else: with it
+            what = "bytecode" if kind == "file" and path.suffix == ".pyc" else kind
+            held: list[str] = []
+            if kind == "folder":
+                with contextlib.suppress(OSError):
+                    held = sorted(os.listdir(path))
+                what += (
+                    f" holding {', '.join(printable(n, 60) for n in held[:3])}{' …' if len(held) > 3 else ''}"
+                    if held
+                    else ""
+                )
+            why = f"appeared in the toolkit's package while IMPL ran ({_remove(path)})"
+            out.append(f"{display(path)}: {what} {why}")
+    gone = [p for p in before if p not in now]
+    out += [
+        f"{display(p)}: removed from the toolkit's package"
+        for p in gone
+        if not any(parent in before and parent not in now for parent in p.parents)
+    ]
     return out
+
+
+def _remove(path: Path) -> str:
+    """Remove `path` (a folder with all it holds; a symlink itself, never its target); how that went."""
+    try:
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except OSError as e:
+        return f"could not be removed: {e.strerror or e}"
+    return "removed"
 
 
 def load_set(version: str = CURRENT, root: Path = ROOT, names: list[str] | None = None) -> GoldenSet:

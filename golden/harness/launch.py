@@ -45,13 +45,6 @@ def site_folders() -> list[str]:
     return out
 
 
-def forget_working_folder() -> None:
-    """Take the working folder off ``sys.path`` (``python -m golden`` puts it first), so that a module
-    imported later is never one a folder of submissions holds."""
-    here = os.getcwd()
-    sys.path[:] = [p for p in sys.path if (p and os.path.abspath(p) != here) or p == PACKAGE_PARENT]
-
-
 def fork(run: Callable[[], None], keep: Iterable[int]) -> int:
     """Run `run` in a forked copy of this process, which closes every fd but `keep` and 0–2, puts
     /dev/null on stdin, and ends with ``os._exit`` (0, or 1 if `run` raised): it never returns here.
