@@ -424,6 +424,9 @@ EXIT = {ClaimError: 1}  # the oracle's own error, which cannot know golden.error
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status, chosen by the type of the error if there is one."""
+    for stream in (sys.stdout, sys.stderr):  # a name that is not UTF-8 is printed escaped, never fatal
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = parser().parse_args(argv)
     try:
         if args.command in ("validate", "tdd"):

@@ -32,7 +32,7 @@ from typing import Any
 from golden import report
 from golden.errors import ImplError, OptionError
 from golden.files.store import GoldenSet
-from golden.harness.protocol import short
+from golden.harness.protocol import encodable, short
 from golden.harness.sandbox import Isolation
 from golden.harness.session import MIN_LOAD_TIMEOUT, PROPERTY_FACTOR, Session
 from golden.outcome import Kind, Outcome, Status
@@ -46,8 +46,9 @@ def expand(impls: Sequence[str]) -> tuple[list[str], bool]:
     A glob is recognised in the part before the last colon (``'subs/*.py:Neuron'``) and matched as
     ``glob.glob`` would (``**`` included, hidden names only by a part that starts with a dot), sorted, but
     by a walk of its own that does not follow a symlink to a folder (so a loop of them cannot make it
-    endless), and a file reached twice, by two names, is run once. A batch is several IMPLs, or any glob,
-    even if it matched one file: its result is a table. ImplError when a glob matches no file.
+    endless), and a file reached twice, through two names of its folder, is run once. A batch is several
+    IMPLs, or any glob, even if it matched one file: its result is a table. ImplError when a glob matches
+    no file.
     """
     found: list[str] = []
     seen: set[str] = set()
@@ -55,7 +56,7 @@ def expand(impls: Sequence[str]) -> tuple[list[str], bool]:
     for spec in impls:
         path, sep, name = spec.rpartition(":")
         if not (sep and GLOB.search(path)):
-            real = os.path.realpath(path) if sep else spec
+            real = _identity(path) if sep else spec
             if real not in seen:
                 seen.add(real)
                 found.append(spec)
@@ -65,10 +66,17 @@ def expand(impls: Sequence[str]) -> tuple[list[str], bool]:
         if not matched:
             raise ImplError(f"IMPL {spec!r}: {path!r} matches no file")
         for file in matched:
-            if os.path.realpath(file) not in seen:
-                seen.add(os.path.realpath(file))
+            if _identity(file) not in seen:
+                seen.add(_identity(file))
                 found.append(f"{file}:{name}")
     return found, batch
+
+
+def _identity(path: str) -> str:
+    """What makes two names of an IMPL's file the same IMPL: the real folder, and the name in it. A file
+    reached through two names of one folder is run once; a symlink to another file is an IMPL of its own
+    (refused by ``run_one``), never a silent duplicate of its target."""
+    return os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
 
 
 def walk_glob(pattern: str) -> list[str]:
@@ -269,8 +277,11 @@ def _folder(spec: str) -> str:
 
 
 def _shared_folders(impls: Sequence[str]) -> set[str]:
-    """The folders that hold more than one IMPL's file: a sandboxed IMPL there sees only its own file."""
-    return {folder for folder, n in Counter(_folder(spec) for spec in impls).items() if n > 1}
+    """The folders of IMPLs that hold another IMPL's file, at any depth (``subs/neuron.py`` beside
+    ``subs/alice/neuron.py``): a sandboxed IMPL there sees only its own file."""
+    files = [os.path.abspath(spec.rpartition(":")[0]) for spec in impls]
+    folders = {os.path.dirname(file) for file in files}
+    return {folder for folder in folders if sum(f.startswith(os.path.join(folder, "")) for f in files) > 1}
 
 
 @contextlib.contextmanager
@@ -296,6 +307,11 @@ def run_one(
 ) -> dict[str, Any]:
     """One IMPL's name and outcomes (as dicts), or why it could not be loaded: a worker's answer."""
     outcomes: list[Outcome] = []
+    file = spec.rpartition(":")[0]
+    if file.endswith(".py") and os.path.islink(file):  # another submission, perhaps: never graded as it
+        target = os.readlink(file)
+        error = f"IMPL {spec!r}: its file is a symlink (to {target!r}); a batch grades regular files only"
+        return {"impl": spec, "outcomes": [], "error": error}
     try:
         with Session(
             spec,
@@ -345,7 +361,7 @@ def row(g: Graded) -> dict[str, Any]:
     else:
         failure, stage, message = "", "", "" if g.ok else report.verdict(g.outcomes)
     return {
-        "impl": g.impl,
+        "impl": encodable(g.impl),
         "ok": g.ok,
         "score": g.score,
         "max_score": g.max_score,
@@ -449,7 +465,7 @@ def as_json(graded: list[Graded], golden: str, isolation: Isolation) -> str:
         "ok": all(g.ok for g in graded),
         "implementations": rows,
     }
-    return json.dumps(table, indent=2, ensure_ascii=False)
+    return _json(table)
 
 
 # -- Gradescope ------------------------------------------------------------------------------------------
@@ -591,8 +607,8 @@ def _report(
     if many_files:
         assert output is not None
         contents = {name: _json(gradescope(g, isolation)) for name, g in zip(files, graded, strict=True)}
+        print(table)  # first: a folder that cannot be written loses no grade
         write_many(Path(output), contents)
-        print(table)
         return
     rendered = {
         "text": lambda: table,
@@ -601,14 +617,14 @@ def _report(
         "gradescope": lambda: _json(gradescope(graded[0], isolation)),
     }[form]()
     if output:
-        write(Path(output), rendered)
         print(table)
+        write(Path(output), rendered)
     else:
         print(rendered)
 
 
 def _json(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    return json.dumps(encodable(data), indent=2, ensure_ascii=False)
 
 
 def write(path: Path, content: str) -> None:

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from golden.harness.protocol import short
+from golden.harness.protocol import encodable, short
 from golden.outcome import Kind, Outcome, Status
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def as_json(
         "counts": {status.value: counts[status] for status in Status},
         "outcomes": [{**o.as_dict(), "message": short(o.message, 400)} for o in outcomes],
     }
-    return json.dumps(report, indent=2, ensure_ascii=False)
+    return json.dumps(encodable(report), indent=2, ensure_ascii=False)
 
 
 def junit(

@@ -159,12 +159,20 @@ def worst(got: Array, want: Array, bound: Array) -> tuple[float, float, float]:
         if error == 0:
             continue
         limit = float(b[index])
-        ratio = float(error / Fraction(limit)) if limit > 0 else math.inf
+        ratio = _float(error / Fraction(limit)) if limit > 0 else math.inf
         if error > Fraction(limit) and ratio <= 1:
             ratio = math.nextafter(1.0, math.inf)  # above the bound, though the float ratio rounds to 1
         if ratio >= ratio_max:
-            ratio_max, error_max, bound_max = ratio, float(error), limit
+            ratio_max, error_max, bound_max = ratio, _float(error), limit
     return error_max, ratio_max, bound_max
+
+
+def _float(x: Fraction) -> float:
+    """`x` as the nearest float, or infinity past the largest (|1e308 − (−1e308)| has no float)."""
+    try:
+        return float(x)
+    except OverflowError:
+        return math.inf
 
 
 def beyond(got: Array, want: Array, bound: Array) -> tuple[int, int]:

@@ -273,6 +273,27 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]"
 
 
 def short(text: str, limit: int = 200) -> str:
-    """`text` on one line, unsafe characters blanked, at most `limit` characters (… marks a cut)."""
-    flat = _UNSAFE.sub(" ", text[: limit * 4])
+    """`text` on one line, undecodable bytes escaped (``encodable``), unsafe characters blanked, at most
+    `limit` characters (… marks a cut)."""
+    flat = _UNSAFE.sub(" ", encodable(text[: limit * 4]))
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def encodable(value: Any) -> Any:
+    """`value` (a string, or lists and dicts of them) with every lone surrogate escaped: a file name that
+    is not UTF-8 reaches Python as one (``\\udcff`` for the byte 0xff), and no UTF-8 text can hold it, so it
+    is shown as ``\\xff``, as the byte it stood for (any other surrogate as ``\\ud800``)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            except UnicodeEncodeError:
+                return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {encodable(k): encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [encodable(v) for v in value]
+    return value
