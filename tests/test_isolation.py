@@ -302,6 +302,46 @@ def test_a_daemon_that_leaves_the_childs_group_is_gone_before_the_result_is_writ
         assert not alive(int(pid)), f"{how} daemon {pid} outlived the run"
 
 
+CHAIN = """
+import ctypes, os, time
+
+class Chain(Textbook):
+    def forward(self, X):
+        if os.fork() == 0:  # a chain: each link forks the next and ends at once, so no pid stays put
+            os.setsid()
+            ctypes.CDLL(None).prctl(15, NAME.encode(), 0, 0, 0)  # PR_SET_NAME: how the test finds it
+            end = time.monotonic() + 20
+            while time.monotonic() < end:
+                if os.fork():
+                    os._exit(0)
+            os._exit(0)
+        return super().forward(X)
+"""
+
+
+def named(name: str) -> list[int]:
+    """The processes whose name (``/proc/PID/comm``) is `name`, anywhere on this machine."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if Path(f"/proc/{entry}/comm").read_text().strip() == name and alive(int(entry)):
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_fork_chain_racing_the_sweep_is_frozen_then_killed_to_its_last_link(tmp_path: Path) -> None:
+    name = f"chain-{os.getpid() % 100000}"
+    (tmp_path / "neuron.py").write_text(f"{BROKEN}\nNAME = {name!r}\n{CHAIN}\nNeuron = Chain\n")
+    out = cli("validate", "neuron.py:Neuron", *FAST, *OFF, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for _ in range(3):  # a link that escaped keeps forking: looked for more than once
+        assert named(name) == [], "a link of the chain outlived the run"
+        time.sleep(0.2)
+
+
 # -- 5. what a submission leaves behind decides no later run ---------------------------------------------
 
 FORGED_BYTECODE = """
@@ -333,19 +373,50 @@ def package(tmp_path: Path) -> Path:
     return copy
 
 
-def test_bytecode_planted_in_the_package_is_found_removed_and_never_loaded(
-    tmp_path: Path, package: Path
-) -> None:
-    (tmp_path / "planter.py").write_text(ZERO + FORGED_BYTECODE)
+def planted_then_honest(tmp_path: Path, package: Path, plant: str) -> str:
+    """The stderr of a zero neuron that plants `plant` in the package as it is imported (a one-line error,
+    exit 2), once a zero neuron run next from the same package is seen to fail as it must."""
+    (tmp_path / "planter.py").write_text(ZERO + plant)
     (tmp_path / "zero.py").write_text(ZERO)
     env = {"PYTHONPATH": str(package)}
     first = cli("validate", "planter.py:Neuron", *FAST, *OFF, cwd=tmp_path, env=env)
-    assert first.returncode == 2, first.stdout + first.stderr
-    assert "compare.cpython" in first.stderr and "(removed)" in first.stderr, first.stderr
-    assert not list((package / "golden" / "harness").glob("__pycache__/compare.*.pyc"))
+    assert first.returncode == 2 and first.stderr.count("\n") == 1, first.stdout + first.stderr
     second = cli("validate", "zero.py:Neuron", *FAST, *OFF, cwd=tmp_path, env=env)
     assert second.returncode == 1, second.stdout + second.stderr
     assert "FAILED: 0 passed, 1 failed" in second.stdout
+    return first.stderr
+
+
+def test_bytecode_planted_in_the_package_is_found_removed_and_never_loaded(
+    tmp_path: Path, package: Path
+) -> None:
+    stderr = planted_then_honest(tmp_path, package, FORGED_BYTECODE)
+    assert "compare.cpython" in stderr and "(removed)" in stderr, stderr
+    assert not list((package / "golden" / "harness").glob("__pycache__/compare.*.pyc"))
+
+
+SHADOWING = """
+import os
+from pathlib import Path
+
+import golden
+
+harness = Path(golden.__file__).parent / "harness"
+(harness / "compare").mkdir()  # a package beats a module of its name: `compare/` would be imported
+(harness / "compare" / "__init__.py").write_text("raise SystemExit('the planted compare/ was imported')")
+os.symlink("/", harness / "root")
+os.mkfifo(harness / "pipe")  # opened, it would wait for a writer for ever
+"""
+
+
+def test_a_folder_symlink_and_fifo_planted_in_the_package_are_removed_without_waiting(
+    tmp_path: Path, package: Path
+) -> None:
+    stderr = planted_then_honest(tmp_path, package, SHADOWING)
+    for entry in ("compare: folder holding __init__.py", "root: symlink", "pipe: a FIFO (named pipe)"):
+        assert f"{entry} appeared in the toolkit's package while IMPL ran (removed)" in stderr, stderr
+    harness = package / "golden" / "harness"
+    assert not any(os.path.lexists(harness / name) for name in ("compare", "root", "pipe"))
 
 
 def test_a_golden_file_rewritten_with_its_manifest_is_refused_by_name(tmp_path: Path, package: Path) -> None:
@@ -494,6 +565,74 @@ def test_a_10_gib_allocation_fails_its_case_naming_the_memory_limit(tmp_path: Pa
     assert out.returncode == 1, out.stderr
     assert "forward raised MemoryError" in out.stdout
     assert "(its process may use at most 2 GiB of memory: --max-memory)" in out.stdout
+
+
+SHARED = """
+import mmap, resource
+
+class SharedHog(Textbook):
+    '''Maps shared memory, which the data limit (RLIMIT_DATA) does not count, untouched.'''
+
+    def forward(self, X):
+        backstop = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if backstop == resource.RLIM_INFINITY:
+            return np.zeros(len(X))  # no backstop at all: a wrong answer, so the case fails
+        mmap.mmap(-1, backstop if PAST else 3 * 256 * 2**20)  # the whole address space, or 3 x the data
+        return super().forward(X)
+"""
+
+
+@pytest.mark.parametrize(("past", "code"), [(False, 0), (True, 1)], ids=["3x-the-data-limit", "past-it"])
+def test_shared_memory_the_data_limit_misses_is_bounded_by_the_address_space_backstop(
+    tmp_path: Path, past: bool, code: int
+) -> None:
+    (tmp_path / "hog.py").write_text(f"{BROKEN}\nPAST = {past}\n{SHARED}\nNeuron = SharedHog\n")
+    out = cli("validate", "hog.py:Neuron", "--max-memory", "256M", *FAST, *OFF, cwd=tmp_path)
+    assert out.returncode == code, out.stdout + out.stderr
+    if past:
+        assert "forward raised OSError: [Errno 12] Cannot allocate memory" in out.stdout
+
+
+def test_an_error_past_the_largest_float_fails_its_case_without_a_traceback(tmp_path: Path) -> None:
+    huge = "class Huge(Textbook):\n    def forward(self, X):\n        return np.full(len(X), 1e308)\n"
+    (tmp_path / "huge.py").write_text(f"{BROKEN}\n{huge}\nNeuron = Huge\n")
+    out = cli("validate", "huge.py:Neuron", "--cases", "negative_*", "--no-properties", *OFF, cwd=tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "got [1e+308]" in out.stdout and "is above the float64 bound" in out.stdout, out.stdout
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("form", ["json", "csv"])
+def test_a_submission_whose_name_is_not_utf8_is_graded_and_shown_escaped(tmp_path: Path, form: str) -> None:
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / os.fsdecode(b"caf\xe9.py")).write_text(ZERO)  # a Latin-1 name: not UTF-8
+    (subs / "good.py").write_text(f"{BROKEN}\nNeuron = Textbook\n")
+    out = cli("validate", "subs/*.py:Neuron", "--format", form, "--output", f"grades.{form}", *FAST, *OFF,
+              cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 1, out.stdout + out.stderr
+    shown = "subs/caf\\xe9.py:Neuron"
+    assert shown in out.stdout  # the table, printed
+    written = (tmp_path / f"grades.{form}").read_bytes().decode("utf-8")  # strict UTF-8
+    if form == "json":
+        rows = json.loads(written)["implementations"]
+        assert [(r["impl"], r["score"]) for r in rows] == [(shown, 0), ("subs/good.py:Neuron", 1)]
+    else:
+        assert written.splitlines()[1].startswith(f"{shown},False,0"), written
+
+
+def test_a_submission_that_is_a_symlink_to_another_is_not_graded_as_it(tmp_path: Path) -> None:
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "bob.py").write_text(f"{BROKEN}\nNeuron = Textbook\n")
+    (subs / "mallory.py").symlink_to("bob.py")
+    out = cli("validate", "subs/*.py:Neuron", "--format", "json", *FAST, *OFF, cwd=tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    rows = {r["impl"]: r for r in json.loads(out.stdout)["implementations"]}
+    assert rows["subs/bob.py:Neuron"]["score"] == 1
+    mallory = rows["subs/mallory.py:Neuron"]
+    assert (mallory["loaded"], mallory["score"]) == (False, 0)
+    assert "its file is a symlink (to 'bob.py'); a batch grades regular files only" in mallory["message"]
 
 
 def test_ctrl_c_during_a_batch_keeps_and_prints_every_grade_computed(tmp_path: Path) -> None:

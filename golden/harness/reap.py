@@ -4,7 +4,8 @@ A process that calls ``setsid`` or ``setpgid`` escapes a kill of the child's pro
 is on, the judging process is a subreaper (``guard.become_subreaper``), so such a process, once its parent
 has ended, becomes our child rather than init's. ``sweep`` then kills every child of ours that is not one
 of our own processes (``own``/``disown``) and not of our session, with all its descendants, and reaps
-them. In the sandbox this is seldom needed: when its first process ends, every process in it ends.
+them, having stopped them all first so that none can fork past the kill. In the sandbox this is seldom
+needed: when its first process ends, every process in it ends.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 
 OWN: set[int] = set()  # processes we started and still answer for: children, helpers, workers
 
@@ -45,18 +47,20 @@ def adopt() -> None:
 
 
 def release() -> None:
-    """Sweep the orphans adopted; when no other run still wants them adopted, stop adopting."""
+    """Sweep the orphans adopted; when no other run still wants them adopted, stop adopting (unless some
+    could not be ended: then this process stays their reaper rather than hand them to init)."""
     from golden.harness.guard import become_subreaper
 
-    sweep()
+    left = sweep()
     _Adoption.runs = max(0, _Adoption.runs - 1)
-    if _Adoption.runs == 0 and _Adoption.turned_on:
+    if _Adoption.runs == 0 and _Adoption.turned_on and not left:
         become_subreaper(False)
         _Adoption.turned_on = False
 
 
-def processes() -> dict[int, tuple[int, int]]:
-    """Every process this one can see: pid -> (parent pid, session id), from /proc."""
+def processes() -> dict[int, tuple[int, int, str]]:
+    """Every process this one can see: pid -> (parent pid, session id, state), from /proc. The state is
+    ``R``, ``S``, ``D`` …, ``T`` or ``t`` when stopped, ``Z`` for a zombie."""
     table = {}
     for name in os.listdir("/proc") if os.path.isdir("/proc") else []:
         if not name.isdigit():
@@ -66,40 +70,57 @@ def processes() -> dict[int, tuple[int, int]]:
                 fields = f.read().rsplit(b")", 1)[1].split()
         except (OSError, IndexError):
             continue  # ended meanwhile
-        table[int(name)] = (int(fields[1]), int(fields[3]))
+        table[int(name)] = (int(fields[1]), int(fields[3]), fields[0].decode())
     return table
 
 
-def descendants(roots: list[int], table: dict[int, tuple[int, int]]) -> list[int]:
+def descendants(roots: list[int], table: dict[int, tuple[int, int, str]]) -> list[int]:
     """`roots` and every process below them."""
     found, frontier = list(roots), list(roots)
     while frontier:
-        frontier = [pid for pid, (parent, _) in table.items() if parent in frontier and pid not in found]
+        frontier = [pid for pid, (parent, *_) in table.items() if parent in frontier and pid not in found]
         found += frontier
     return found
 
 
-def sweep(rounds: int = 50) -> int:
-    """Kill (SIGKILL) and reap every orphan we adopted, with all its descendants; how many were killed.
-
-    An orphan is a child of ours that we did not start (not in ``OWN``) and that is not of our own
-    session: the processes the implementation's code left behind. A process that forks as we kill is
-    re-parented to us when its parent dies, so sweeping repeats until a round finds none.
-    """
+def orphans(table: dict[int, tuple[int, int, str]]) -> list[int]:
+    """The children of this process that it did not start (not in ``OWN``) and that are not of its
+    session: the processes the implementation's code left behind, adopted."""
     me, session = os.getpid(), os.getsid(0)
-    killed = 0
-    for _ in range(rounds):
+    return [pid for pid, (up, sid, _) in table.items() if up == me and pid not in OWN and sid != session]
+
+
+STOPPED = ("T", "t", "Z", "X")  # states in which a process runs no more code: it cannot fork
+
+
+def sweep(seconds: float = 5.0) -> int:
+    """End every orphan adopted, with all its descendants, and reap them; how many are left (0 unless
+    some could not be ended within `seconds`).
+
+    Killing a tree while it forks can lose the race: a child born after the look escapes the kill. So the
+    tree is first frozen: every process in it is stopped (SIGSTOP, which cannot be caught), and looked at
+    again, until every process found is stopped, when none can fork any more; then all are killed
+    (SIGKILL) at once. What dies below an orphan is re-parented to this process, which reaps it in turn.
+    """
+    start = time.monotonic()
+    while True:
         table = processes()
-        orphans = [
-            pid for pid, (parent, sid) in table.items() if parent == me and pid not in OWN and sid != session
-        ]
-        if not orphans:
-            break
-        for pid in descendants(orphans, table):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-        for pid in orphans:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-    return killed
+        found = orphans(table)
+        if not found or time.monotonic() > start + seconds:
+            return len(found)
+        tree = descendants(found, table)
+        running = [pid for pid in tree if table[pid][2] not in STOPPED]
+        for pid in running:
+            _signal(pid, signal.SIGSTOP)
+        if not running or time.monotonic() > start + seconds / 2:  # frozen (or some never stop: D state)
+            for pid in tree:
+                _signal(pid, signal.SIGKILL)
+            for pid in found:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.001)
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
