@@ -65,7 +65,7 @@ def test_a_failure_the_replay_does_not_meet_again_still_fails_the_property() -> 
     with Session(f"{HOSTILE}:WrongOnlyOnce", GOLDEN, examples=100) as session:
         outcome = session.property("row_order_does_not_change_the_gradient")
     assert outcome.status is Status.FAILED, outcome.message
-    assert "dJ_dw with rows permuted" in outcome.message
+    assert "dJ_dw with the rows permuted" in outcome.message
     assert "Failing example: test(p=Problem(" in outcome.message  # as the batch found it
 
 
