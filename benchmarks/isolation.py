@@ -2,9 +2,10 @@
 
     python benchmarks/isolation.py [--rounds 5] [--batch 20]
 
-1. **Peak data of the implementation's process** for each example (numpy, PyTorch, JAX, pure Python):
-   ``neuron-oracle validate EXAMPLE --sandbox off``, the ``VmData`` of every child of the run sampled from
-   /proc every 10 ms (``RLIMIT_DATA``, which ``--max-memory`` sets, counts exactly that). An example
+1. **Peak data and address space of the implementation's process** for each example (numpy, PyTorch,
+   JAX, pure Python): ``neuron-oracle validate EXAMPLE --sandbox off``, the ``VmData`` and ``VmPeak`` of
+   every child of the run sampled from /proc every 10 ms (``RLIMIT_DATA``, which ``--max-memory`` sets,
+   counts exactly the first; the ``RLIMIT_AS`` backstop the second). An example
    whose library is not installed is left out, saying so.
 2. **Wall time with and without the sandbox**, as ratios to ``--sandbox off`` on the same machine and
    data, interleaved round by round: ``validate`` on the bundled Neuron (its defaults: every case and
@@ -40,14 +41,15 @@ EXAMPLES = {
 }
 
 
-def peak_data(spec: str) -> int:
-    """The largest VmData, in bytes, of any implementation process of one validate of `spec`."""
+def peaks(spec: str) -> dict[str, int]:
+    """The largest VmData and VmPeak (address space), in bytes, of any implementation process of one
+    validate of `spec`."""
     proc = subprocess.Popen(
         [NEURON_ORACLE, "validate", spec, "--sandbox", "off"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    peak = [0]
+    peak = {"VmData": 0, "VmPeak": 0}
 
     def sample() -> None:
         while proc.poll() is None:
@@ -58,8 +60,9 @@ def peak_data(spec: str) -> int:
                     if b"boot.py" not in Path(f"/proc/{entry}/cmdline").read_bytes():
                         continue
                     for line in Path(f"/proc/{entry}/status").read_text().splitlines():
-                        if line.startswith("VmData:"):
-                            peak[0] = max(peak[0], int(line.split()[1]) * 1024)
+                        key = line.split(":")[0]
+                        if key in peak:
+                            peak[key] = max(peak[key], int(line.split()[1]) * 1024)
                 except OSError:
                     continue
             time.sleep(0.01)
@@ -68,7 +71,7 @@ def peak_data(spec: str) -> int:
     watcher.start()
     proc.wait()
     watcher.join()
-    return peak[0]
+    return peak
 
 
 def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -89,12 +92,14 @@ def main() -> int:
     cpu = next((line.split(":", 1)[1].strip() for line in info if "model name" in line), "?")
     print(f"machine: {cpu}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, uid {os.geteuid()}")
 
-    print("\npeak data (VmData) of the implementation's process, one whole validate each")
+    print("\npeak data (VmData) and address space (VmPeak) of the implementation's process, a validate each")
     for name, (spec, module) in EXAMPLES.items():
         if module and importlib.util.find_spec(module) is None:
             print(f"  {name:<28} not measured: {module} is not installed")
             continue
-        print(f"  {name:<28} {peak_data(spec) / (1 << 20):8.0f} MiB")
+        peak = peaks(spec)
+        data, space = (peak[k] / (1 << 20) for k in ("VmData", "VmPeak"))
+        print(f"  {name:<28} {data:8.0f} MiB data, {space:6.0f} MiB address space")
 
     env = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_PROFILE"}
     with tempfile.TemporaryDirectory() as tmp:
