@@ -11,6 +11,7 @@ say otherwise, since that is the level that must hold everywhere.
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import shutil
@@ -378,7 +379,8 @@ def planted_then_honest(tmp_path: Path, package: Path, plant: str) -> str:
     exit 2), once a zero neuron run next from the same package is seen to fail as it must."""
     (tmp_path / "planter.py").write_text(ZERO + plant)
     (tmp_path / "zero.py").write_text(ZERO)
-    env = {"PYTHONPATH": str(package)}
+    # Python looks for the package's bytecode beside it (no prefix), and only the planter writes any.
+    env = {"PYTHONPATH": str(package), "PYTHONPYCACHEPREFIX": "", "PYTHONDONTWRITEBYTECODE": "1"}
     first = cli("validate", "planter.py:Neuron", *FAST, *OFF, cwd=tmp_path, env=env)
     assert first.returncode == 2 and first.stderr.count("\n") == 1, first.stdout + first.stderr
     second = cli("validate", "zero.py:Neuron", *FAST, *OFF, cwd=tmp_path, env=env)
@@ -387,9 +389,13 @@ def planted_then_honest(tmp_path: Path, package: Path, plant: str) -> str:
     return first.stderr
 
 
+@pytest.mark.parametrize("before", ["none", "its own"])
 def test_bytecode_planted_in_the_package_is_found_removed_and_never_loaded(
-    tmp_path: Path, package: Path
+    tmp_path: Path, package: Path, before: str
 ) -> None:
+    """Where the package has no bytecode, and where it has its own (a machine that writes bytecode)."""
+    if before == "its own":
+        assert compileall.compile_dir(package, quiet=1)
     stderr = planted_then_honest(tmp_path, package, FORGED_BYTECODE)
     assert "compare.cpython" in stderr and "(removed)" in stderr, stderr
     assert not list((package / "golden" / "harness").glob("__pycache__/compare.*.pyc"))

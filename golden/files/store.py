@@ -262,8 +262,8 @@ class GoldenSet:
 
     ``watch_package`` also records every entry of this toolkit's own packages, bytecode included, just
     before an implementation first runs; ``verify`` then reports any that changed, and removes whatever
-    appeared (bytecode, a module, a folder, a symlink), so that no later run loads what an implementation
-    planted there.
+    appeared (bytecode, a module, a folder, a symlink) and any bytecode that changed, so that no later run
+    loads what an implementation planted there.
     """
 
     version: str
@@ -280,7 +280,8 @@ class GoldenSet:
     def verify(self) -> list[str]:
         """Each file that no longer holds the bytes it was read from, a line each; empty when intact.
 
-        Bytecode that appeared in the toolkit's packages since ``watch_package`` is removed, and said so.
+        What appeared in the toolkit's packages since ``watch_package``, and bytecode that changed, is
+        removed, and said so.
         """
         changes = []
         for path, digest in self.hashes.items():
@@ -331,11 +332,14 @@ def _entry(path: Path) -> tuple[str, str]:
 
 def _package_changes(before: dict[Path, tuple[str, str]], now: dict[Path, tuple[str, str]]) -> list[str]:
     """A line for each entry that changed, appeared or went. What appeared (bytecode, a module, a folder
-    that would shadow a module, a symlink, a FIFO) is removed, so that no later run can import it."""
+    that would shadow a module, a symlink, a FIFO) is removed, and so is bytecode that changed (a machine
+    that writes bytecode has the package's own there), so that no later run can import it."""
     out = []
     for path, (kind, _) in now.items():
         if path in before:
-            if before[path] != now[path]:
+            if before[path] != now[path] and path.suffix == ".pyc":  # Python compiles the source again
+                out.append(f"{display(path)}: bytecode changed in the toolkit's package ({_remove(path)})")
+            elif before[path] != now[path]:
                 out.append(f"{display(path)}: changed in the toolkit's package while IMPL ran")
         elif not any(parent in now and parent not in before for parent in path.parents):  # else: with it
             what = "bytecode" if kind == "file" and path.suffix == ".pyc" else kind
