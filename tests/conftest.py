@@ -1,4 +1,13 @@
-"""Hypothesis profile: "ci" (derandomized, 100 examples) on CI, else the one named by HYPOTHESIS_PROFILE."""
+"""Hypothesis profile: "ci" (derandomized, 100 examples) on CI, else the one named by HYPOTHESIS_PROFILE.
+
+Nothing is written into the toolkit's packages while the suite runs, since a validate in another worker
+records every file of them and takes one that appears meanwhile for a change the implementation made:
+bytecode goes to a tree of its own in pytest's cache folder (``PYTHONPYCACHEPREFIX``, for the processes
+the tests start too), and so does numba's compiled kernel (``NUMBA_CACHE_DIR``). The bytecode is kept
+even where PYTHONDONTWRITEBYTECODE is set: the suite starts some two thousand interpreters, and each
+pytest among them would otherwise rewrite the asserts of every module of its plugins again (1.2 s each).
+``make test`` compiles our sources into the packages before the suite starts, for the implementations'
+children, which run with ``-I -B`` and read bytecode only from there."""
 
 import os
 import sys
@@ -7,7 +16,13 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-import golden.harness.properties  # noqa: F401  (registers the "ci" and "dev" profiles)
+CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache"
+os.environ.setdefault("NUMBA_CACHE_DIR", str(CACHE / "numba"))
+os.environ["PYTHONPYCACHEPREFIX"] = sys.pycache_prefix = str(CACHE / "pycache")
+os.environ["PYTHONDONTWRITEBYTECODE"] = ""  # empty is unset
+sys.dont_write_bytecode = False
+
+import golden.harness.properties  # noqa: E402, F401  (registers the "ci" and "dev" profiles)
 
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
 

@@ -29,8 +29,6 @@ def run_cases(spec: str) -> tuple[str, list[tuple[str, Status, str | None]]]:
 
 @pytest.mark.parametrize("precision", broken_neurons.PRECISIONS)
 def test_the_textbook_neuron_passes_every_case_it_can_in_each_precision(precision: str) -> None:
-    if precision == "bfloat16":
-        pytest.importorskip("torch", reason="bfloat16 results are torch tensors: pip install torch==2.13.0")
     detected, outcomes = run_cases(f"{BROKEN}:Textbook_{precision}")
     assert detected == precision
     assert [o for o in outcomes if o[1] not in (Status.PASSED, Status.SKIPPED)] == []
@@ -40,8 +38,6 @@ def test_the_textbook_neuron_passes_every_case_it_can_in_each_precision(precisio
 @pytest.mark.parametrize("precision", broken_neurons.PRECISIONS)
 @pytest.mark.parametrize("name", CLASSIC)
 def test_every_broken_neuron_is_rejected_at_its_stage_in_every_precision(name: str, precision: str) -> None:
-    if precision == "bfloat16":
-        pytest.importorskip("torch", reason="bfloat16 results are torch tensors: pip install torch==2.13.0")
     _, stage, _ = broken_neurons.EXPECTED[name]
     _, outcomes = run_cases(f"{BROKEN}:{name}_{precision}")
     rejected = [o for o in outcomes if o[1] in (Status.FAILED, Status.ERROR)]
