@@ -394,10 +394,18 @@ def row_order_does_not_change_the_gradient(remote: Remote, max_examples: int | N
         g, g_perm = map(as_gradient, sent.values())
         for i, name in ((0, "dJ_dw"), (1, "dJ_db")):
             twice = 2 * np.atleast_1d(e.bounds[name])
-            error, ratio, _ = worst(np.atleast_1d(g_perm[i]), np.atleast_1d(g[i]), twice)
-            assert ratio <= 1, (
-                f"{name} with the rows permuted, {g_perm[i]!r}, and in their order, {g[i]!r}: {error!r} "
-                f"apart, beyond twice the {remote.precision} bound; exactly, it is {e.values[name].tolist()}"
+            permuted, ordered = np.atleast_1d(g_perm[i]), np.atleast_1d(g[i])
+            exactly = np.atleast_1d(e.values[name])
+            error, ratio, _ = worst(permuted, ordered, twice)
+            if ratio <= 1:
+                continue
+            if permuted.size > SHOWN:  # a wide problem: the first element that differs, not all of them
+                at, _ = beyond(permuted, ordered, np.broadcast_to(twice, permuted.shape))
+                name, permuted, ordered, exactly = f"{name}[{at}]", permuted[at], ordered[at], exactly[at]
+            raise AssertionError(
+                f"{name} with the rows permuted, {permuted.tolist()}, and in their order, "
+                f"{ordered.tolist()}: {error!r} apart, beyond twice the {remote.precision} bound; "
+                f"exactly, it is {exactly.tolist()}"
             )
 
     check(remote, test, max_examples, p=problems(remote, min_rows=2), data=st.data())
