@@ -27,7 +27,7 @@ from golden.harness.protocol import short
 from golden.harness.sandbox import Isolation, Limits, choose, parse_size
 from golden.harness.session import DEFAULT_TIMEOUT, Session, check_budget
 from golden.harness.session import validate as run_validation
-from golden.outcome import Outcome, Status
+from golden.outcome import Judged, Outcome, Status
 
 COLOURS = {
     Status.PASSED: "#1a7f37",
@@ -48,7 +48,7 @@ class ValidationReport:
     impl: str
     golden: str
     outcomes: list[Outcome] = field(default_factory=list)
-    context: str = ""  # the precision and conventions the outcomes were judged in, and why
+    judged: Judged | None = None  # the precision and conventions the outcomes were judged in, and why
     isolation: Isolation | None = None  # the sandbox level and limits it ran under
 
     @property
@@ -57,20 +57,20 @@ class ValidationReport:
         return text_report.ok(self.outcomes)
 
     def __str__(self) -> str:
-        return text_report.text(self.impl, self.golden, self.outcomes, self.context, self.isolation)
+        return text_report.text(self.impl, self.golden, self.outcomes, self.judged, self.isolation)
 
     __repr__ = __str__
 
     def json(self) -> str:
         """The report as JSON, as ``neuron-oracle validate --format json`` prints it."""
-        return text_report.as_json(self.impl, self.golden, self.outcomes, self.context, self.isolation)
+        return text_report.as_json(self.impl, self.golden, self.outcomes, self.judged, self.isolation)
 
     def junit(self) -> str:
         """The report as JUnit XML, as ``--format junit`` prints it."""
-        return text_report.junit(self.impl, self.golden, self.outcomes, self.context, self.isolation)
+        return text_report.junit(self.impl, self.golden, self.outcomes, self.judged, self.isolation)
 
     def _repr_html_(self) -> str:
-        return html_table(self.impl, self.golden, self.outcomes, self.context)
+        return html_table(self.impl, self.golden, self.outcomes, self.judged)
 
 
 @dataclass(frozen=True, repr=False)
@@ -149,7 +149,7 @@ def validate(
     )
     if verdict.changes:
         raise GoldenChanged.of(verdict.changes)
-    return ValidationReport(verdict.impl, golden, verdict.outcomes, verdict.precision, verdict.isolation)
+    return ValidationReport(verdict.impl, golden, verdict.outcomes, verdict.judged, verdict.isolation)
 
 
 def tdd(
@@ -207,7 +207,7 @@ def _isolation(sandbox: str, max_memory: str | None) -> Isolation:
     return choose(sandbox, False, limits, "sandbox")
 
 
-def html_table(impl: str, golden: str, outcomes: list[Outcome], context: str = "") -> str:
+def html_table(impl: str, golden: str, outcomes: list[Outcome], judged: Judged | None = None) -> str:
     """The report as an HTML table: a row per case and property, every text escaped.
 
     Columns: status, kind, name, the first stage that diverged, its expected and got values, the message
@@ -227,10 +227,9 @@ def html_table(impl: str, golden: str, outcomes: list[Outcome], context: str = "
             f"<td>{_cell(o.diagnosis['message'] if o.diagnosis else '', 400)}</td>",
         ]
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    first, *more = context.splitlines() or [""]
-    held = f" in {first}" if first else ""
+    held = f" in {judged.precision_text()}" if judged is not None else ""
     title = _cell(f"validating {impl} against golden {golden}{held}: {text_report.verdict(outcomes)}", 400)
-    notes = "".join(f"<br>{_cell(line, 400)}" for line in more)
+    notes = f"<br>{_cell(f'conventions: {judged.conventions_text()}', 400)}" if judged is not None else ""
     return (
         f'<div class="neuron-oracle"><p><strong>{title}</strong>{notes}</p>'
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"

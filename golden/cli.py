@@ -173,10 +173,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     outcomes, changes = verdict.outcomes, verdict.changes
     render = {"text": report.text, "json": report.as_json, "junit": report.junit}[args.format]
     if args.output:
-        grade.write(Path(args.output), render(spec, args.golden, outcomes, verdict.precision, isolation))
-        print(report.text(spec, args.golden, outcomes, verdict.precision, isolation))
+        grade.write(Path(args.output), render(spec, args.golden, outcomes, verdict.judged, isolation))
+        print(report.text(spec, args.golden, outcomes, verdict.judged, isolation))
     else:
-        print(render(spec, args.golden, outcomes, verdict.precision, isolation))
+        print(render(spec, args.golden, outcomes, verdict.judged, isolation))
     if changes:
         raise GoldenChanged.of(changes)
     return 0 if report.ok(outcomes) else 1

@@ -1,4 +1,5 @@
-"""The vocabulary every module shares: a status, the outcome of one check, and the table of stages.
+"""The vocabulary every module shares: a status, the outcome of one check, what the outcomes were judged
+in, and the table of stages.
 
 A stage is one value the harness compares, in the seed's order; the case runner checks them in this
 order, ``tdd`` teaches them in this order, and reports name them by these names.
@@ -8,7 +9,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from golden.harness.conventions import Conventions
 
 
 class Status(str, enum.Enum):
@@ -92,3 +96,21 @@ class Outcome:
         d = asdict(self)
         d["status"], d["kind"] = self.status.value, self.kind.value
         return d
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What a run's outcomes were judged in: the precision and the conventions, each with how it was
+    chosen. Renderers word it; nothing reads the words back."""
+
+    precision: str  # float64, float32, float16 or bfloat16
+    precision_source: str  # "detected: forward returns float32", "declared with --precision" …
+    conventions: Conventions
+
+    def precision_text(self) -> str:
+        """``float32 (detected: forward returns float32)``."""
+        return f"{self.precision} ({self.precision_source})"
+
+    def conventions_text(self) -> str:
+        """``derivative_at_zero=one (the seed), loss=half_sum (the seed)``."""
+        return self.conventions.describe()

@@ -12,7 +12,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from golden.harness.protocol import encodable, short
-from golden.outcome import Kind, Outcome, Status
+from golden.outcome import Judged, Kind, Outcome, Status
 
 if TYPE_CHECKING:
     from golden.harness.sandbox import Isolation
@@ -45,17 +45,21 @@ def verdict(outcomes: list[Outcome]) -> str:
 
 
 def text(
-    impl: str, golden: str, outcomes: list[Outcome], context: str = "", isolation: Isolation | None = None
+    impl: str,
+    golden: str,
+    outcomes: list[Outcome],
+    judged: Judged | None = None,
+    isolation: Isolation | None = None,
 ) -> str:
     """One line per case and property, the reason beside each that did not pass, the verdict last.
 
-    The first lines name IMPL, the golden version, and the `context`: the precision it was held to and
-    the conventions in force, each with how it was chosen (``Session.describe``), then the `isolation`
-    it ran under. A failure a classic mistake explains is followed by a line saying which.
+    The first lines name IMPL, the golden version, the precision it was `judged` in and the conventions
+    in force, each with how it was chosen, then the `isolation` it ran under. A failure a classic mistake
+    explains is followed by a line saying which.
     """
-    first, *more = context.splitlines() or [""]
-    held = f" in {short(first)}" if first else ""
-    lines = [f"validating {short(impl)} against golden {golden}{held}", *(short(line) for line in more)]
+    lines = [f"validating {short(impl)} against golden {golden}{_held(judged)}"]
+    if judged is not None:
+        lines.append(short(f"conventions: {judged.conventions_text()}"))
     if isolation is not None:
         lines.append(isolation.describe())
     for kind, title in TITLES.items():
@@ -70,12 +74,20 @@ def text(
     return "\n".join(lines)
 
 
+def _held(judged: Judged | None) -> str:
+    return f" in {short(judged.precision_text())}" if judged is not None else ""
+
+
 def _reason(o: Outcome) -> str:
     return "" if o.status is Status.PASSED else f": {short(o.message, 400)}"
 
 
 def as_json(
-    impl: str, golden: str, outcomes: list[Outcome], context: str = "", isolation: Isolation | None = None
+    impl: str,
+    golden: str,
+    outcomes: list[Outcome],
+    judged: Judged | None = None,
+    isolation: Isolation | None = None,
 ) -> str:
     """The whole report as JSON: impl, golden version, precision and conventions, each outcome (with its
     diagnosis, ``{"id", "message"}``, when a classic mistake explains it), the counts and the verdict.
@@ -87,8 +99,8 @@ def as_json(
     report: dict[str, Any] = {
         "impl": impl,
         "golden": golden,
-        "precision": context.splitlines()[0] if context else "",
-        "conventions": context.splitlines()[1].removeprefix("conventions: ") if context.count("\n") else "",
+        "precision": judged.precision_text() if judged is not None else "",
+        "conventions": judged.conventions_text() if judged is not None else "",
         "isolation": isolation.as_dict() if isolation is not None else None,
         "ok": ok(outcomes),
         "counts": {status.value: counts[status] for status in Status},
@@ -98,16 +110,18 @@ def as_json(
 
 
 def junit(
-    impl: str, golden: str, outcomes: list[Outcome], context: str = "", isolation: Isolation | None = None
+    impl: str,
+    golden: str,
+    outcomes: list[Outcome],
+    judged: Judged | None = None,
+    isolation: Isolation | None = None,
 ) -> str:
     """A JUnit XML report, one testsuite per kind (golden cases, properties), for CI dashboards.
 
     A diagnosis is carried as the testcase's properties ``diagnosis`` (its id) and ``diagnosis_message``;
     the isolation in force as the attribute ``isolation`` of the testsuites.
     """
-    first = context.splitlines()[0] if context else ""
-    held = f" in {short(first)}" if first else ""
-    suites = ET.Element("testsuites", name=f"neuron-oracle validate {short(impl)}{held}")
+    suites = ET.Element("testsuites", name=f"neuron-oracle validate {short(impl)}{_held(judged)}")
     if isolation is not None:
         suites.set("isolation", isolation.describe())
     for kind in Kind:

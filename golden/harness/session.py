@@ -31,7 +31,7 @@ from golden.harness.conventions import check as check_conventions
 from golden.harness.process import Child, Lost
 from golden.harness.proxy import Raised, Remote
 from golden.harness.sandbox import Isolation
-from golden.outcome import Kind, Outcome, Status
+from golden.outcome import Judged, Kind, Outcome, Status
 from oracle.bounds import PRECISIONS
 
 DEFAULT_TIMEOUT = 5.0
@@ -153,10 +153,10 @@ class Session:
             self._remote = remote
         return self._remote
 
-    def describe(self) -> str:
-        """What the report's first lines say: the precision and conventions in force, and why."""
-        precision = f"{self.precision or 'float64'} ({self.precision_source or 'not determined'})"
-        return f"{precision}\nconventions: {self.conventions.describe()}"
+    def judged(self) -> Judged:
+        """The precision and conventions in force, and how each was chosen."""
+        source = self.precision_source or "not determined"
+        return Judged(self.precision or "float64", source, self.conventions)
 
     def case(self, case: GoldenCase) -> Outcome:
         """Run one golden case within `timeout`."""
@@ -274,7 +274,7 @@ class Verdict:
 
     impl: str  # how IMPL is named: its spec, or module:Name for a class sent by value
     outcomes: list[Outcome]
-    precision: str  # e.g. "float32 (detected: forward returns float32)"
+    judged: Judged  # the precision and conventions the outcomes were judged in, and why
     changes: list[str]  # golden files changed on disk during the run (normally none)
     isolation: Isolation  # the sandbox level and limits the implementation ran under
 
@@ -310,7 +310,7 @@ def validate(
         raise
     with session:
         outcomes = list(session.run(list(golden.cases.values()), properties))
-    return Verdict(session.spec, outcomes, session.describe(), golden.verify(), session.isolation)
+    return Verdict(session.spec, outcomes, session.judged(), golden.verify(), session.isolation)
 
 
 def _property_names() -> list[str]:
