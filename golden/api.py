@@ -195,11 +195,10 @@ def tdd(
     golden_set = load_set(golden, root)
     again = f"tdd({impl.__name__})" if isinstance(impl, type) else f"tdd({impl!r})"
     with Session(impl, golden_set, timeout, examples, precision, conventions, isolation=isolation) as session:
-        found = walk(session.spec, session, golden_set.cases)
-        command = f"neuron-oracle tdd {session.spec}"
+        found = walk(again, session, golden_set.cases)
     if changes := golden_set.verify():
         raise GoldenChanged.of(changes)
-    return TddReport(found.screen.replace(command, again), found.green)
+    return TddReport(found.screen, found.green)
 
 
 def _isolation(sandbox: str, max_memory: str | None) -> Isolation:

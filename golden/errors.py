@@ -17,6 +17,15 @@ class GoldenError(OracleError):
     """A golden file, folder or version that cannot be used (missing, malformed, or hash-mismatched)."""
 
 
+class UnreadableFile(GoldenError):
+    """A file that cannot be read as one (missing, not a regular file, too large): the message names the
+    file, and ``why`` says what is wrong with it."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"{name}: {why}")
+        self.why = why
+
+
 class GoldenChanged(GoldenError):
     """Golden files changed on disk while an implementation ran (its verdict was judged on a copy)."""
 

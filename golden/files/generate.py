@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from golden.errors import GoldenError, ReleasedVersion
+from golden.errors import GoldenError, ReleasedVersion, UnreadableFile
 from golden.files.atomic import temporaries, write_atomically
 from golden.files.document import build, dumps, sha256
 from golden.files.pinned import PINNED
@@ -104,8 +104,8 @@ def regen(version: str = CURRENT, root: Path = ROOT, force: bool = False) -> lis
         old: bytes | None = None
         try:
             old = read_regular(path)
-        except GoldenError as e:  # missing, or not a regular file of at most MAX_FILE bytes
-            why = str(e).removeprefix(f"{display(path)}: ")
+        except UnreadableFile as e:  # missing, or not a regular file of at most MAX_FILE bytes
+            why = e.why
         if old == data:
             continue
         _not_a_directory(path)

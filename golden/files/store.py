@@ -24,7 +24,7 @@ from typing import Any
 
 import jsonschema
 
-from golden.errors import GoldenError
+from golden.errors import GoldenError, UnreadableFile
 from golden.files.case import GoldenCase
 from golden.files.document import sha256
 from golden.files.pinned import PINNED
@@ -71,7 +71,7 @@ def display(path: Path) -> str:
 
 
 def read_regular(path: Path, limit: int = MAX_FILE, what: str = "a golden file") -> bytes:
-    """The bytes of `path`, which must be a regular file of at most `limit` bytes; GoldenError otherwise.
+    """The bytes of `path`, which must be a regular file of at most `limit` bytes; UnreadableFile otherwise.
 
     A symlink is followed, but what it leads to must be a regular file too: a FIFO, a device, a directory
     or a symlink loop is a one-line error without waiting or reading past `limit`.
@@ -79,22 +79,22 @@ def read_regular(path: Path, limit: int = MAX_FILE, what: str = "a golden file")
     try:
         fd = os.open(path, _OPEN)
     except OSError as e:
-        raise GoldenError(f"{display(path)}: cannot read: {e.strerror or e}") from None
+        raise UnreadableFile(display(path), f"cannot read: {e.strerror or e}") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
-            raise GoldenError(f"{display(path)}: expected a regular file, got {kind}{_via(path)}")
+            raise UnreadableFile(display(path), f"expected a regular file, got {kind}{_via(path)}")
         if info.st_size > limit:
-            raise GoldenError(f"{display(path)}: {info.st_size:,} bytes; {what} holds at most {limit:,}")
+            raise UnreadableFile(display(path), f"{info.st_size:,} bytes; {what} holds at most {limit:,}")
         with os.fdopen(os.dup(fd), "rb") as f:
             data = f.read(limit + 1)
     except OSError as e:
-        raise GoldenError(f"{display(path)}: cannot read: {e.strerror or e}") from None
+        raise UnreadableFile(display(path), f"cannot read: {e.strerror or e}") from None
     finally:
         os.close(fd)
     if len(data) > limit:
-        raise GoldenError(f"{display(path)}: more than {limit:,} bytes; {what} holds at most {limit:,}")
+        raise UnreadableFile(display(path), f"more than {limit:,} bytes; {what} holds at most {limit:,}")
     return data
 
 

@@ -49,6 +49,7 @@ atexit.register(shutil.rmtree, _STORAGE, True)
 
 CHUNK = 25  # examples per message: small enough to overlap drawing and the helper, 40 kB at most
 QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+FOUND = "neuron_oracle_example"  # the attribute of a failure a batch found: the example, worded
 
 Plan = Generator[tuple[Op, ...], Pending, None]
 
@@ -167,8 +168,7 @@ class Batch:
                 except UnsatisfiedAssumption:
                     continue  # out of the oracle's range: an example Hypothesis would redraw
                 except Exception as e:  # AssertionError, Raised, or a plan's own error: step 3 replays it
-                    note = f"Failing example: {_describe(example)}"  # e.add_note, in Python 3.10 too
-                    e.__notes__ = [*getattr(e, "__notes__", []), note]  # type: ignore[attr-defined]
+                    setattr(e, FOUND, f"Failing example: {_describe(example)}")
                     self.failure = e
                     break
             now = then

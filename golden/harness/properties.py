@@ -29,7 +29,7 @@ from hypothesis.errors import UnsatisfiedAssumption
 from hypothesis.reporting import with_reporter
 from numpy.typing import NDArray
 
-from golden.harness.batch import QUIET, Plan, check
+from golden.harness.batch import FOUND, QUIET, Plan, check
 from golden.harness.beside import Answer, _bound, compute, solve
 from golden.harness.compare import SHOWN, Divergence, beyond, numbers, pair, worst
 from golden.harness.protocol import Value, short
@@ -649,6 +649,9 @@ def run_property(remote: Remote, name: str, max_examples: int | None = None) -> 
 
 
 def _describe(e: BaseException, prefix: str = "") -> str:
+    """The failure's first line, then the example: as the batch found it, or as Hypothesis's own note
+    words it after shrinking (its words, not ours: ``Falsifying example: …``)."""
     first = (str(e).strip().splitlines() or [""])[0]
     notes = [n for n in getattr(e, "__notes__", []) if n.startswith(("Falsifying", "Failing"))]
-    return short(" ".join("; ".join(x for x in (prefix, first, *notes[:1]) if x).split()), 400)
+    example = getattr(e, FOUND, None) or next(iter(notes), "")
+    return short(" ".join("; ".join(x for x in (prefix, first, example) if x).split()), 400)

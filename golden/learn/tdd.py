@@ -147,7 +147,7 @@ def run_tdd(
     """
     golden = load_set(version, root)
     with Session(spec, golden, timeout, examples, precision, conventions, isolation=isolation) as session:
-        report = walk(spec, session, golden.cases)
+        report = walk(f"neuron-oracle tdd {spec}", session, golden.cases)
     changes = golden.verify()
     if changes:
         from golden.errors import GoldenChanged
@@ -159,15 +159,16 @@ def run_tdd(
 Mark = tuple[str, str]  # a step's mark on the progress list (GREEN, SKIP, RED) and the text after its title
 
 
-def walk(spec: str, session: Session, cases: dict[str, GoldenCase]) -> Report:
+def walk(command: str, session: Session, cases: dict[str, GoldenCase]) -> Report:
     """The curriculum on the implementation `session` runs: the first red step's screen, or all green.
 
-    `spec` is how the screen names the implementation; the golden `cases` are loaded and verified already.
+    `command` is how the screen says to run it again (``neuron-oracle tdd my_neuron.py:Neuron``, or
+    ``tdd(Neuron)`` from Python); the golden `cases` are loaded and verified already.
     """
-    lines = [f"neuron-oracle tdd {spec}", ""]
+    lines = [command, ""]
     remote = session.remote()
     if WALKED not in remote.activations:
-        return Report("\n".join([*lines, *_nothing_to_walk(remote), "", _next(None, spec, [])]), False)
+        return Report("\n".join([*lines, *_nothing_to_walk(remote), "", _next(None, command, [])]), False)
     impl, optional = remote.name, remote.optional  # read now: a child lost later forgets them
     outcomes: dict[str, Outcome] = {}
 
@@ -183,15 +184,17 @@ def walk(spec: str, session: Session, cases: dict[str, GoldenCase]) -> Report:
             done.append(("SKIP", missing))
             continue
         if number == 1 and (own := _own_parameters(session, impl)) is not None:
-            return Report("\n".join(lines + _stop(number, own, None, done, optional, spec)), False)
+            return Report("\n".join(lines + _stop(number, own, None, done, optional, command)), False)
         mark, red = _verdict(step, map(outcome, step.cases), checked=number == 1)
         if red is not None:
-            return Report("\n".join(lines + _stop(number, red, cases[red.name], done, optional, spec)), False)
+            return Report(
+                "\n".join(lines + _stop(number, red, cases[red.name], done, optional, command)), False
+            )
         done.append(mark)
     rest = [outcome(case) for case in cases]
     if all(o.status is Status.SKIPPED for o in rest):
         why = rest[0].message if rest else "no golden case"
-        lines += ["Nothing checked: every golden case was skipped.", f"  {why}", "", _next(None, spec, [])]
+        lines += ["Nothing checked: every golden case was skipped.", f"  {why}", "", _next(None, command, [])]
         return Report("\n".join(lines), False)
     lines += _progress(done, optional)
     unchecked = sum(mark == "SKIP" for mark, _ in done)
@@ -199,7 +202,7 @@ def walk(spec: str, session: Session, cases: dict[str, GoldenCase]) -> Report:
     if failing:
         every = "Every step checked" if unchecked else "Every step"
         lines += ["", f"{every} is green, but {len(failing)} more golden case(s) are red:"]
-        lines += [f"  {o.name}: {o.message}" for o in failing] + ["", _next(None, spec, [])]
+        lines += [f"  {o.name}: {o.message}" for o in failing] + ["", _next(None, command, [])]
         return Report("\n".join(lines), False)
     steps = f"{len(done) - unchecked} of {len(done)} steps ({unchecked} not checked)" if unchecked else ""
     lines += [
@@ -220,7 +223,12 @@ def walk(spec: str, session: Session, cases: dict[str, GoldenCase]) -> Report:
 
 
 def _stop(
-    number: int, red: Outcome, case: GoldenCase | None, done: list[Mark], optional: frozenset[str], spec: str
+    number: int,
+    red: Outcome,
+    case: GoldenCase | None,
+    done: list[Mark],
+    optional: frozenset[str],
+    command: str,
 ) -> list[str]:
     """The rest of the screen when step `number` is red: the progress list, the red screen, what next."""
     step = CURRICULUM[number - 1]
@@ -229,7 +237,7 @@ def _stop(
         "",
         *red_screen(number, step, red, case),
         "",
-        _next(number, spec, done),
+        _next(number, command, done),
     ]
 
 
@@ -359,12 +367,12 @@ def _odd(got: Any, expected: Any) -> bool:
     return any(isinstance(x, str) for x in np.ravel(np.asarray(got, dtype=object)))
 
 
-def _next(number: int | None, spec: str, done: list[Mark]) -> str:
+def _next(number: int | None, command: str, done: list[Mark]) -> str:
     before = ""
     if number and number > 1:
         unchecked = any(mark == "SKIP" for mark, _ in done)
         before = f"Every step before this one is green{' or not checked' if unchecked else ''}. "
-    return f"{before}Make it green, then run `neuron-oracle tdd {spec}` again."
+    return f"{before}Make it green, then run `{command}` again."
 
 
 def _fmt(value: Any) -> str:
