@@ -16,11 +16,19 @@ def as_float_array(value: Any, name: str, dtype: np.dtype[Any]) -> NDArray[Any]:
     try:
         return np.asarray(value, dtype=dtype)
     except ValueError as e:
-        if "inhomogeneous" in str(e) or "sequence" in str(e):
+        if _ragged(value):
             raise ValueError(f"{name} is ragged: its rows have different lengths") from None
         raise TypeError(f"{name} must hold numbers: {e}") from None
     except TypeError as e:
         raise TypeError(f"{name} must hold numbers: {e}") from None
+
+
+def _ragged(value: Any) -> bool:
+    """Whether `value` is a list or tuple holding sequences of different lengths, at any depth."""
+    if not isinstance(value, list | tuple):
+        return False
+    lengths = {len(v) if isinstance(v, list | tuple | np.ndarray) else None for v in value}
+    return len(lengths) > 1 or any(_ragged(v) for v in value)
 
 
 def check_finite(value: NDArray[Any], name: str) -> None:

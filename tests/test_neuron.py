@@ -210,6 +210,8 @@ BAD_CALLS = [
     ("forward", ([[1.0, 2.0, 3.0]],), ValueError, r"X has 3 features \(shape \(1, 3\)\); expected 2"),
     ("forward", ([[[1.0, 2.0]]],), ValueError, r"X has shape \(1, 1, 2\); expected \(m, 2\)"),
     ("forward", ([[1.0, 2.0], [1.0]],), ValueError, "X is ragged"),
+    ("forward", ([[1.0, 2.0], 3.0],), ValueError, "X is ragged"),
+    ("forward", ((np.zeros(2), [1.0]),), ValueError, "X is ragged"),
     ("forward", (np.zeros((0, 2)),), ValueError, "X has no rows"),
     ("forward", ([["a", "b"]],), TypeError, "X must hold numbers"),
     ("gradient", ([[np.nan, 2.0]], 1.0), ValueError, r"X contains nan at index \(0, 0\)"),
