@@ -16,7 +16,7 @@ from golden.errors import GoldenError, ReleasedVersion
 from golden.files import generate as regen_
 from golden.files.document import dumps
 from golden.files.pinned import PINNED
-from golden.files.store import ROOT, list_cases, load_case, validate_document
+from golden.files.store import ROOT, list_cases, load_case, load_set, validate_document
 from golden.files.versions import RELEASED, VERSIONS
 from oracle import CASES
 
@@ -325,3 +325,13 @@ def test_cli_show_json_is_the_file() -> None:
     assert json.loads(out.stdout) == json.loads(VALID)
     newest = cli("show", "single_feature", "--json")
     assert json.loads(newest.stdout) == json.loads((ROOT / "v3" / "single_feature.json").read_bytes())
+
+
+def test_a_case_whose_values_exceed_float16_has_no_bounds_there_and_says_why() -> None:
+    case = load_set("v3", names=["extreme_gradients"]).cases["extreme_gradients"]
+    assert case.unavailable_in("float16") == (
+        "no float16 bounds: 152022 does not fit in float16 (largest 65504)"
+    )
+    assert case.bounds_in("float16") is None
+    assert case.unavailable_in("float32") is None
+    assert case.bounds_in("float32") is not None

@@ -82,14 +82,16 @@ class GoldenCase:
     bounds: dict[str, Any] | None = None  # schema 2: per precision, a bound shaped as each expected value
     oracle: str = "2"  # the oracle version that made it (its manifest's): how its bounds were derived
 
+    def unavailable_in(self, precision: str) -> str | None:
+        """Why this case has no bounds in `precision` (a value does not fit there), or None."""
+        why = self.bounds[precision].get("unavailable") if self.bounds is not None else None
+        return f"no {precision} bounds: {why}" if why else None
+
     def bounds_in(self, precision: str) -> dict[str, Any] | None:
-        """The bounds of `precision` (None for a schema 1 case); KeyError naming why there are none."""
-        if self.bounds is None:
+        """The bounds of `precision` (None for a schema 1 case, or where ``unavailable_in`` says why)."""
+        if self.bounds is None or self.unavailable_in(precision):
             return None
-        chosen = self.bounds[precision]
-        if "unavailable" in chosen:
-            raise KeyError(f"no {precision} bounds: {chosen['unavailable']}")
-        return dict(chosen)
+        return dict(self.bounds[precision])
 
     @classmethod
     def from_document(cls, doc: dict[str, Any], oracle: str = "2") -> GoldenCase:

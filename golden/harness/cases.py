@@ -43,10 +43,9 @@ def run_case(
         return Outcome(case.name, Status.SKIPPED, Kind.CASE, message=reason)
     conventions = conventions or Conventions()
     case = under(case, conventions)
-    try:
-        bounds = case.bounds_in(precision)
-    except KeyError as e:
-        return Outcome(case.name, Status.SKIPPED, Kind.CASE, message=str(e.args[0]))
+    if why := case.unavailable_in(precision):
+        return Outcome(case.name, Status.SKIPPED, Kind.CASE, message=why)
+    bounds = case.bounds_in(precision)
     check = Checker(case.rtol, case.atol, precision)
     try:
         _stages(remote, case, check, bounds or {})
