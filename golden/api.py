@@ -25,8 +25,9 @@ from golden.files.store import ROOT, load_set
 from golden.files.versions import CURRENT
 from golden.harness.protocol import short
 from golden.harness.sandbox import Isolation, Limits, choose, parse_size
-from golden.harness.session import DEFAULT_TIMEOUT, Session, check_budget
+from golden.harness.session import Session
 from golden.harness.session import validate as run_validation
+from golden.options import DEFAULT_TIMEOUT, check_budget
 from golden.outcome import Judged, Outcome, Status
 
 COLOURS = {

@@ -14,18 +14,17 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from golden.errors import GoldenChanged, OptionError, OracleError
-from golden.files import generate as regen_
 from golden.files.store import ROOT, display, list_cases, load_case
 from golden.files.versions import CURRENT
-from golden.harness.conventions import parse as parse_conventions
-from golden.harness.impl import DEFAULT
-from golden.harness.sandbox import DEFAULT_MEMORY, LEVELS, Isolation
-from golden.harness.session import DEFAULT_TIMEOUT, check_budget
+from golden.options import DEFAULT_IMPL, DEFAULT_MEMORY, DEFAULT_TIMEOUT, SANDBOX_LEVELS, check_budget
 from oracle import ClaimError
 from oracle.bounds import PRECISIONS
+
+if TYPE_CHECKING:  # the harness is imported by the commands that run an implementation, when they run
+    from golden.harness.sandbox import Isolation
 
 PROG = "neuron-oracle"
 
@@ -43,6 +42,8 @@ def _root(args: argparse.Namespace) -> Path:
 
 def cmd_regen(args: argparse.Namespace) -> int:
     """Write the golden files that differ from the oracle."""
+    from golden.files import generate as regen_
+
     for line in regen_.regen(args.version, _root(args), force=args.force):
         print(line)
     return 0
@@ -50,6 +51,8 @@ def cmd_regen(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Compare the golden files on disk with the oracle, regenerated in memory."""
+    from golden.files import generate as regen_
+
     problems = regen_.check(args.version, _root(args))
     for line in problems:
         print(line)
@@ -128,6 +131,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     Several IMPLs, a glob, or a grading format (csv, gradescope) grade instead: ``golden.grade``.
     """
     from golden import grade, report
+    from golden.harness.conventions import parse as parse_conventions
     from golden.harness.session import validate
 
     impls, batch = grade.expand(args.impl)
@@ -202,6 +206,7 @@ def cmd_scaffold(args: argparse.Namespace) -> int:
 
 def cmd_tdd(args: argparse.Namespace) -> int:
     """Walk the red-green-refactor curriculum; exit 0 only when all is green."""
+    from golden.harness.conventions import parse as parse_conventions
     from golden.learn.tdd import run_tdd
     from golden.learn.watch import watch
 
@@ -316,7 +321,7 @@ def parser() -> argparse.ArgumentParser:
     def isolation_options(s: argparse.ArgumentParser) -> None:
         s.add_argument(
             "--sandbox",
-            choices=LEVELS,
+            choices=SANDBOX_LEVELS,
             default="auto",
             help="run IMPL in a sandbox: no network, no view of other processes or files, as root an "
             "unprivileged uid; auto: on when grading as root (default %(default)s)",
@@ -347,10 +352,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "impl",
         nargs="*",
-        default=[DEFAULT],
+        default=[DEFAULT_IMPL],
         metavar="IMPL",
-        help=f"package.module:Name or path/to/file.py:Name (default {DEFAULT}); several, or a quoted glob of "
-        "files ('subs/*.py:Neuron'), are graded in parallel into one table",
+        help=f"package.module:Name or path/to/file.py:Name (default {DEFAULT_IMPL}); several, or a quoted "
+        "glob of files ('subs/*.py:Neuron'), are graded in parallel into one table",
     )
     version(s, "--golden")
     s.add_argument("--cases", metavar="PATTERN", help="only the cases whose name matches this glob")

@@ -21,7 +21,8 @@ from golden.files.versions import CURRENT
 from golden.harness.conventions import parse as parse_conventions
 from golden.harness.properties import PROPERTIES
 from golden.harness.sandbox import Isolation, Limits, choose, parse_size
-from golden.harness.session import DEFAULT_TIMEOUT, Session, check_budget, check_precision, select_cases
+from golden.harness.session import Session, select_cases
+from golden.options import DEFAULT_TIMEOUT, check_budget, check_precision
 from golden.outcome import Outcome, Status
 
 SESSION = pytest.StashKey[Session]()

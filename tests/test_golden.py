@@ -335,3 +335,19 @@ def test_a_case_whose_values_exceed_float16_has_no_bounds_there_and_says_why() -
     assert case.bounds_in("float16") is None
     assert case.unavailable_in("float32") is None
     assert case.bounds_in("float32") is not None
+
+
+def test_listing_the_cases_imports_no_harness_module_nor_numpy(tmp_path: Path) -> None:
+    """`list` runs no implementation: it loads none of what judges one."""
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "golden", "list"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if "|" in line}
+    assert "golden.files.store" in imported  # the listing's own module: the import times were read
+    assert not {m for m in imported if m.startswith("golden.harness")}
+    assert "numpy" not in imported

@@ -16,7 +16,7 @@ import pytest
 from golden import report
 from golden.errors import OptionError
 from golden.harness import protocol
-from golden.harness.session import check_budget
+from golden.options import check_budget
 from golden.outcome import Kind, Outcome, Status
 
 REPO = Path(__file__).parent.parent

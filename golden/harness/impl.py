@@ -24,8 +24,6 @@ from typing import Any
 from golden.errors import ImplError
 from golden.outcome import REQUIRED_METHODS as REQUIRED
 
-DEFAULT = "neuron:Neuron"
-
 
 def load_impl(path_spec: str, spec: str | None = None) -> type:
     """Import ``package.module:Name`` or ``path/to/file.py:Name`` and check the class's methods.

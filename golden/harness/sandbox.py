@@ -29,15 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from golden.errors import OptionError, SandboxError
+from golden.options import DEFAULT_MEMORY, GiB, MiB
+from golden.options import SANDBOX_LEVELS as LEVELS
 
-LEVELS = ("auto", "on", "off")
-MiB = 1 << 20
-GiB = 1 << 30
-# Peak data size (RLIMIT_DATA counts private writable mappings, reserved or touched) of the examples' whole
-# validate, measured by benchmarks/isolation.py: numpy 0.13 GiB, torch 0.23 GiB, JAX 0.5 GiB. Four times
-# JAX's, rounded up. The address space (RLIMIT_AS) counts every mapping, and torch and JAX reserve far more
-# than they use (peak VmPeak 0.6 and 1.7 GiB), so it is only a backstop: see Limits.address_space.
-DEFAULT_MEMORY = 2 * GiB
 THREAD_RESERVE = 256 * MiB  # per CPU: two threads' 8 MiB stacks and 64 MiB malloc arenas, rounded up
 UID_BASE = 61000  # sandboxed as root: uid UID_BASE + the job's slot, a uid no account uses
 ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd", "group", "hosts")

@@ -10,7 +10,6 @@ run. ``GoldenSet.verify`` after the run reports any golden file changed on disk 
 from __future__ import annotations
 
 import fnmatch
-import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,25 +30,13 @@ from golden.harness.conventions import check as check_conventions
 from golden.harness.process import Child, Lost
 from golden.harness.proxy import Raised, Remote
 from golden.harness.sandbox import Isolation
+from golden.options import DEFAULT_TIMEOUT, check_budget, check_precision
 from golden.outcome import Judged, Kind, Outcome, Status
 from oracle.bounds import PRECISIONS
 
-DEFAULT_TIMEOUT = 5.0
-MAX_TIMEOUT = 86_400.0  # a day
-MAX_EXAMPLES = 100_000
 PROPERTY_FACTOR = 10  # a property runs many examples: its budget is ten times a case's
 MAX_TIMEOUTS_IN_A_ROW = 3
 MIN_LOAD_TIMEOUT = 10.0  # importing torch or JAX takes seconds on a cold machine
-
-
-def check_budget(timeout: float, examples: int | None, flag: str = "--") -> None:
-    """Refuse a timeout that is not a number of seconds in (0, a day] or examples outside [1, 100,000]."""
-    if not (isinstance(timeout, int | float) and math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
-        raise OptionError(
-            f"{flag}timeout is {timeout:g}; expected a number of seconds > 0 and at most {MAX_TIMEOUT:g}"
-        )
-    if examples is not None and not 1 <= examples <= MAX_EXAMPLES:
-        raise OptionError(f"{flag}examples is {examples}; expected an integer from 1 to {MAX_EXAMPLES:,}")
 
 
 class Session:
@@ -218,12 +205,6 @@ class Session:
             outcome.timed_out = True  # a property cut short by its budget
         self.timeouts_in_a_row = self.timeouts_in_a_row + 1 if outcome.timed_out else 0
         return outcome
-
-
-def check_precision(precision: str | None, where: str = "--precision") -> None:
-    """Refuse a precision the bounds do not cover."""
-    if precision is not None and precision not in PRECISIONS:
-        raise OptionError(f"{where} is {precision!r}; expected one of {', '.join(PRECISIONS)}")
 
 
 def choose_precision(remote: Remote, spec: str) -> tuple[str, str, bool]:

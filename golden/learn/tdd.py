@@ -28,8 +28,9 @@ from golden.harness.properties import PROPERTIES
 from golden.harness.protocol import short
 from golden.harness.proxy import Remote
 from golden.harness.sandbox import Isolation
-from golden.harness.session import DEFAULT_TIMEOUT, Session
+from golden.harness.session import Session
 from golden.learn.constructor import EXPECTED, N_FEATURES, own_parameters
+from golden.options import DEFAULT_TIMEOUT
 from golden.outcome import STAGE, Kind, Outcome, Status
 
 WALKED = "leaky_relu"  # the activation the curriculum teaches
