@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from broken_neurons import MeanBiasGradient, Textbook
+from helpers import REPO
 
 from golden import report as text_report
 from golden import tdd, validate
@@ -20,7 +21,6 @@ from golden.api import ValidationReport
 from golden.errors import ImplError, OptionError
 from golden.outcome import Kind, Outcome, Status
 
-REPO = Path(__file__).resolve().parent.parent
 FAST = {"properties": False}  # the golden cases only: the properties have tests of their own
 
 

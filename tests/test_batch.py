@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import REPO
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
@@ -23,7 +23,6 @@ from golden.harness.proxy import Remote
 from golden.harness.session import Session
 from golden.outcome import Status
 
-REPO = Path(__file__).parent.parent
 GOLDEN = load_set()
 BROKEN = f"{REPO / 'tests' / 'broken_neurons.py'}"
 HOSTILE = f"{REPO / 'tests' / 'hostile_neurons.py'}"

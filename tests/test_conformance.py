@@ -7,17 +7,16 @@ here is the parent's.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import broken_neurons
 import pytest
+from helpers import REPO
 
 from golden.files.store import load_set
 from golden.harness.properties import PROPERTIES
 from golden.harness.session import Session
 from golden.outcome import Outcome, Status
 
-REPO = Path(__file__).parent.parent
 GOLDEN = load_set()
 BROKEN = f"{REPO / 'tests' / 'broken_neurons.py'}"
 

@@ -7,19 +7,17 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import Any
 
 import broken_neurons
 import pytest
-from helpers import validate
+from helpers import REPO, validate
 
 from golden.files.store import load_set
 from golden.harness.diagnosis import BY_ID
 from golden.harness.session import Session
 from golden.outcome import Outcome
 
-REPO = Path(__file__).parent.parent
 GOLDEN = load_set("v2")
 ALPHA = 0.01
 ISSUE_IDS = {

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from broken_neurons import EXPECTED
+from helpers import REPO
 
 from golden.errors import ImplError, OptionError
 from golden.grade import _inert, expand, results_names
 
-REPO = Path(__file__).resolve().parent.parent
 BROKEN = (REPO / "tests" / "broken_neurons.py").read_text()
 CASES = 16  # golden v1, which every run here is pinned to: it is released, so these counts hold
 SKIPPED = 4  # its cases of activations the broken neurons do not declare

@@ -12,14 +12,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
 from golden import report
 from golden.errors import OptionError
 from golden.harness import protocol
 from golden.options import check_budget
 from golden.outcome import Kind, Outcome, Status
-
-REPO = Path(__file__).parent.parent
 
 
 def frame(payload: bytes) -> bytes:

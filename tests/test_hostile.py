@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 HOSTILE = REPO / "tests" / "hostile_neurons.py"
 FRONT_ENDS = ("validate", "tdd", "pytest")
 BOUND = 120  # seconds any one run may take before the test fails: every run must end

@@ -23,9 +23,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import alive
+from helpers import REPO, alive
 
-REPO = Path(__file__).resolve().parent.parent
 BROKEN = (REPO / "tests" / "broken_neurons.py").read_text()
 FAST = ("--golden", "v1", "--cases", "negative_*", "--no-properties")  # one case: a score of 1 or 0
 OFF = ("--sandbox", "off")

@@ -13,11 +13,12 @@ import sys
 from pathlib import Path
 
 import nbformat
+from helpers import REPO
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "examples" / "learn_test_first.ipynb"
+NOTEBOOK = REPO / "examples" / "learn_test_first.ipynb"
 
 
 def execute(tmp_path: Path) -> nbformat.NotebookNode:

@@ -3,17 +3,14 @@ every broken neuron is rejected in each of them; the precision is detected, or d
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import broken_neurons
 import pytest
-from helpers import machine_free, validate
+from helpers import REPO, machine_free, validate
 
 from golden.files.store import load_set
 from golden.harness.session import Session
 from golden.outcome import Status
 
-REPO = Path(__file__).parent.parent
 BROKEN = REPO / "tests" / "broken_neurons.py"
 GOLDEN = load_set("v2")
 # In-place scaling of X is not a matter of precision (the variants hand on rounded copies of X), and

@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
 from golden.harness import sandbox
 
-REPO = Path(__file__).resolve().parent.parent
 BROKEN = (REPO / "tests" / "broken_neurons.py").read_text()
 NEURON_ORACLE = str(Path(sys.executable).with_name("neuron-oracle"))
 FAST = ("--golden", "v1", "--cases", "negative_*", "--no-properties")

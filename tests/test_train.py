@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import REPO
 
 from golden.cli import main
 from neuron import Neuron
-
-REPO = Path(__file__).parent.parent
 
 
 def test_fit_stops_early_once_an_epoch_gains_less_than_tol() -> None:

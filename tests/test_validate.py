@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 from helpers import machine_free, machine_free_report, validate
 from syrupy.assertion import SnapshotAssertion
-
-REPO = Path(__file__).parent.parent
 
 
 def test_production_neuron_text_report(snapshot: SnapshotAssertion) -> None:
