@@ -31,7 +31,8 @@ from typing import Any
 
 from golden import report
 from golden.errors import ImplError, OptionError
-from golden.files.store import GoldenSet
+from golden.files.atomic import write_atomically  # imported before any IMPL runs, as all that follows is
+from golden.files.store import GoldenSet, display
 from golden.harness.protocol import encodable, short
 from golden.harness.sandbox import Isolation
 from golden.harness.session import MIN_LOAD_TIMEOUT, PROPERTY_FACTOR, Session
@@ -634,9 +635,6 @@ def write(path: Path, content: str) -> None:
 
 def write_many(directory: Path, contents: dict[str, str]) -> None:
     """Write every file of `contents` into `directory` atomically (none half-written); say so on stderr."""
-    from golden.files.atomic import write_atomically
-    from golden.files.store import display
-
     write_atomically(directory, {name: (text + "\n").encode() for name, text in contents.items()})
     where = (
         display(directory / next(iter(contents)))

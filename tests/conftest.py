@@ -3,7 +3,9 @@
 Nothing is written into the toolkit's packages while the suite runs, since a validate in another worker
 records every file of them and takes one that appears meanwhile for a change the implementation made:
 bytecode goes to a tree of its own in pytest's cache folder (``PYTHONPYCACHEPREFIX``, for the processes
-the tests start too), and so does numba's compiled kernel (``NUMBA_CACHE_DIR``). The bytecode is kept
+the tests start too), and so does numba's compiled kernel (``NUMBA_CACHE_DIR``). A validate watches
+the bytecode of the toolkit under that prefix as well, so each xdist worker has a tree of its own: its
+tests run one at a time, and no other worker's processes write there. The bytecode is kept
 even where PYTHONDONTWRITEBYTECODE is set: the suite starts some two thousand interpreters, and each
 pytest among them would otherwise rewrite the asserts of every module of its plugins again (1.2 s each).
 ``make test`` compiles our sources into the packages before the suite starts, for the implementations'
@@ -18,7 +20,8 @@ from hypothesis import settings
 
 CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache"
 os.environ.setdefault("NUMBA_CACHE_DIR", str(CACHE / "numba"))
-os.environ["PYTHONPYCACHEPREFIX"] = sys.pycache_prefix = str(CACHE / "pycache")
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")  # a tree per worker: see the docstring
+os.environ["PYTHONPYCACHEPREFIX"] = sys.pycache_prefix = str(CACHE / "pycache" / WORKER)
 os.environ["PYTHONDONTWRITEBYTECODE"] = ""  # empty is unset
 sys.dont_write_bytecode = False
 

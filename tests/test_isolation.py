@@ -345,7 +345,7 @@ def test_a_fork_chain_racing_the_sweep_is_frozen_then_killed_to_its_last_link(tm
 # -- 5. what a submission leaves behind decides no later run ---------------------------------------------
 
 FORGED_BYTECODE = """
-import importlib.util, marshal, os
+import importlib.util, marshal, os, sys
 from pathlib import Path
 
 import golden
@@ -358,9 +358,26 @@ stat = source.stat()
 header = importlib.util.MAGIC_NUMBER + (0).to_bytes(4, "little")
 header += (int(stat.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little")
 header += (stat.st_size & 0xFFFFFFFF).to_bytes(4, "little")
+forged = header + marshal.dumps(code)  # matches the unchanged source: it would be loaded
+name = f"compare.{sys.implementation.cache_tag}.pyc"
+"""
+BESIDE = """
 target = Path(importlib.util.cache_from_source(str(source)))
 target.parent.mkdir(exist_ok=True)
-target.write_bytes(header + marshal.dumps(code))  # matches the unchanged source: it would be loaded
+target.write_bytes(forged)
+"""
+SYMLINKED = """
+import shutil, tempfile
+elsewhere = Path(tempfile.mkdtemp())
+(elsewhere / name).write_bytes(forged)
+cache = source.parent / "__pycache__"
+shutil.rmtree(cache)
+cache.symlink_to(elsewhere)  # the folder Python reads bytecode from, swapped for one of ours
+"""
+UNDER_PREFIX = """
+mirror = Path(os.environ["PYTHONPYCACHEPREFIX"]) / Path(*source.parent.resolve().parts[1:])
+mirror.mkdir(parents=True, exist_ok=True)
+(mirror / name).write_bytes(forged)  # where a validating process with this prefix reads it from
 """
 
 
@@ -373,13 +390,13 @@ def package(tmp_path: Path) -> Path:
     return copy
 
 
-def planted_then_honest(tmp_path: Path, package: Path, plant: str) -> str:
+def planted_then_honest(tmp_path: Path, package: Path, plant: str, prefix: str = "") -> str:
     """The stderr of a zero neuron that plants `plant` in the package as it is imported (a one-line error,
-    exit 2), once a zero neuron run next from the same package is seen to fail as it must."""
+    exit 2), once a zero neuron run next from the same package is seen to fail as it must. Python keeps
+    bytecode under `prefix` (none: beside the sources), and only the planter writes any."""
     (tmp_path / "planter.py").write_text(ZERO + plant)
     (tmp_path / "zero.py").write_text(ZERO)
-    # Python looks for the package's bytecode beside it (no prefix), and only the planter writes any.
-    env = {"PYTHONPATH": str(package), "PYTHONPYCACHEPREFIX": "", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {"PYTHONPATH": str(package), "PYTHONPYCACHEPREFIX": prefix, "PYTHONDONTWRITEBYTECODE": "1"}
     first = cli("validate", "planter.py:Neuron", *FAST, *OFF, cwd=tmp_path, env=env)
     assert first.returncode == 2 and first.stderr.count("\n") == 1, first.stdout + first.stderr
     second = cli("validate", "zero.py:Neuron", *FAST, *OFF, cwd=tmp_path, env=env)
@@ -388,16 +405,76 @@ def planted_then_honest(tmp_path: Path, package: Path, plant: str) -> str:
     return first.stderr
 
 
+def compiled(package: Path) -> None:
+    """The package's own bytecode beside its sources, as a machine that writes bytecode has it."""
+    prefix, sys.pycache_prefix = sys.pycache_prefix, None  # tests/conftest.py sets one for the suite
+    try:
+        assert compileall.compile_dir(package, quiet=1)
+    finally:
+        sys.pycache_prefix = prefix
+    assert list((package / "golden" / "harness").glob("__pycache__/compare.*.pyc"))
+
+
 @pytest.mark.parametrize("before", ["none", "its own"])
 def test_bytecode_planted_in_the_package_is_found_removed_and_never_loaded(
     tmp_path: Path, package: Path, before: str
 ) -> None:
     """Where the package has no bytecode, and where it has its own (a machine that writes bytecode)."""
     if before == "its own":
-        assert compileall.compile_dir(package, quiet=1)
-    stderr = planted_then_honest(tmp_path, package, FORGED_BYTECODE)
+        compiled(package)
+    stderr = planted_then_honest(tmp_path, package, FORGED_BYTECODE + BESIDE)
     assert "compare.cpython" in stderr and "(removed)" in stderr, stderr
     assert not list((package / "golden" / "harness").glob("__pycache__/compare.*.pyc"))
+
+
+def test_a_bytecode_folder_swapped_for_a_symlink_is_removed_and_never_loaded(
+    tmp_path: Path, package: Path
+) -> None:
+    compiled(package)
+    stderr = planted_then_honest(tmp_path, package, FORGED_BYTECODE + SYMLINKED)
+    assert "__pycache__: folder became symlink in the toolkit's package while IMPL ran (removed)" in stderr
+    assert not (package / "golden" / "harness" / "__pycache__").is_symlink()
+
+
+def test_bytecode_planted_under_the_pycache_prefix_is_found_removed_and_never_loaded(
+    tmp_path: Path, package: Path
+) -> None:
+    """With PYTHONPYCACHEPREFIX set, Python reads the package's bytecode from a mirror under it."""
+    prefix = tmp_path / "prefix"
+    stderr = planted_then_honest(tmp_path, package, FORGED_BYTECODE + UNDER_PREFIX, str(prefix))
+    assert "compare.cpython" in stderr and "(removed)" in stderr, stderr
+    assert not list(prefix.rglob("compare.*.pyc"))
+
+
+FIRST_RUNS = {
+    "validate": ("validate", "tests/broken_neurons.py:MeanBiasGradient", "--examples", "5"),
+    "json": ("validate", "neuron:Neuron", "--format", "json", "--output", "{tmp}/r.json", "--examples", "5"),
+    "batch": (
+        "validate",
+        "tests/broken_neurons.py:Textbook",
+        "tests/broken_neurons.py:MeanBiasGradient",
+        "--format",
+        "csv",
+        "--output",
+        "{tmp}/grades.csv",
+        "--examples",
+        "5",
+    ),
+    "gradescope": ("validate", "neuron:Neuron", "--format", "gradescope", "--output", "{tmp}/results.json"),
+    "tdd": ("tdd", "examples/pure_python.py:Neuron", "--examples", "5"),
+}
+
+
+@pytest.mark.parametrize("run", sorted(FIRST_RUNS))
+def test_a_first_run_where_bytecode_is_written_finds_no_change_of_its_own(tmp_path: Path, run: str) -> None:
+    """On a machine that writes bytecode, where none of ours is compiled yet, a run imports all it needs
+    before the implementation starts: nothing of ours appears in the package while it watches it."""
+    argv = [arg.format(tmp=tmp_path) for arg in FIRST_RUNS[run]]
+    env = {"PYTHONPYCACHEPREFIX": str(tmp_path / "prefix"), "PYTHONDONTWRITEBYTECODE": ""}
+    out = cli(*argv, *OFF, cwd=REPO, env=env)
+    assert out.returncode in (0, 1), out.stdout + out.stderr
+    assert "changed on disk" not in out.stderr, out.stderr
+    assert list((tmp_path / "prefix").rglob("store.*.pyc"))  # ours was compiled there, in this run
 
 
 SHADOWING = """

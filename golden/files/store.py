@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from functools import cache
@@ -306,13 +307,23 @@ def package_files() -> dict[Path, tuple[str, str]]:
     FIFO (named pipe)"`` …). Only regular files are opened and no symlink is followed, so no entry planted
     there can make this wait or lead it elsewhere."""
     entries = {}
-    for name in PACKAGES:
-        for folder, dirs, names in os.walk(ROOT.parent / name):  # never descends into a symlink
+    for top in package_folders():
+        for folder, dirs, names in os.walk(top):  # never descends into a symlink
             dirs.sort()
             for entry in [*dirs, *names]:
                 path = Path(folder) / entry
                 entries[path] = _entry(path)
     return entries
+
+
+def package_folders() -> list[Path]:
+    """The toolkit's package folders, and, when Python keeps bytecode under a prefix
+    (``PYTHONPYCACHEPREFIX``), the mirror of each there, where it reads their bytecode from."""
+    folders = [ROOT.parent / name for name in PACKAGES]
+    if sys.pycache_prefix:
+        prefix = Path(sys.pycache_prefix)
+        folders += [prefix / Path(*folder.resolve().parts[1:]) for folder in folders]
+    return folders
 
 
 def _entry(path: Path) -> tuple[str, str]:
@@ -333,13 +344,19 @@ def _entry(path: Path) -> tuple[str, str]:
 def _package_changes(before: dict[Path, tuple[str, str]], now: dict[Path, tuple[str, str]]) -> list[str]:
     """A line for each entry that changed, appeared or went. What appeared (bytecode, a module, a folder
     that would shadow a module, a symlink, a FIFO) is removed, and so is bytecode that changed (a machine
-    that writes bytecode has the package's own there), so that no later run can import it."""
+    that writes bytecode has the package's own there) and an entry that became another kind (a
+    ``__pycache__`` folder swapped for a symlink to planted bytecode), so that no later run can import it."""
     out = []
     for path, (kind, _) in now.items():
         if path in before:
-            if before[path] != now[path] and path.suffix == ".pyc":  # Python compiles the source again
+            if before[path] == now[path]:
+                continue
+            if path.suffix == ".pyc":  # Python compiles the source again
                 out.append(f"{display(path)}: bytecode changed in the toolkit's package ({_remove(path)})")
-            elif before[path] != now[path]:
+            elif kind != before[path][0]:  # a folder or file became a symlink, a FIFO …: it may lead anywhere
+                why = f"{before[path][0]} became {kind} in the toolkit's package while IMPL ran"
+                out.append(f"{display(path)}: {why} ({_remove(path)})")
+            else:
                 out.append(f"{display(path)}: changed in the toolkit's package while IMPL ran")
         elif not any(parent in now and parent not in before for parent in path.parents):  # else: with it
             what = "bytecode" if kind == "file" and path.suffix == ".pyc" else kind
