@@ -22,8 +22,11 @@ class UnreadableFile(GoldenError):
     file, and ``why`` says what is wrong with it."""
 
     def __init__(self, name: str, why: str) -> None:
-        super().__init__(f"{name}: {why}")
-        self.why = why
+        super().__init__(name, why)
+        self.name, self.why = name, why
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.why}"
 
 
 class GoldenChanged(GoldenError):

@@ -23,12 +23,27 @@ def as_float_array(value: Any, name: str, dtype: np.dtype[Any]) -> NDArray[Any]:
         raise TypeError(f"{name} must hold numbers: {e}") from None
 
 
-def _ragged(value: Any) -> bool:
-    """Whether `value` is a list or tuple holding sequences of different lengths, at any depth."""
-    if not isinstance(value, list | tuple):
+def _ragged(value: Any, depth: int = 0) -> bool:
+    """Whether `value` holds rows of different lengths (or a number beside rows), at any depth up to 32."""
+    rows = _rows(value)
+    if rows is None or depth > 32:
         return False
-    lengths = {len(v) if isinstance(v, list | tuple | np.ndarray) else None for v in value}
-    return len(lengths) > 1 or any(_ragged(v) for v in value)
+    inner = [_rows(row) for row in rows]
+    if len({None if r is None else len(r) for r in inner}) > 1:
+        return True
+    return any(_ragged(row, depth + 1) for row, r in zip(rows, inner, strict=True) if r is not None)
+
+
+def _rows(value: Any) -> list[Any] | None:
+    """The items of a sized sequence (list, tuple, range, array, tensor …); None for a number or a string."""
+    if isinstance(value, str | bytes) or not hasattr(value, "__len__"):
+        return None
+    if isinstance(value, np.ndarray):
+        return list(value.tolist()) if value.ndim else None
+    try:
+        return list(value)
+    except Exception:  # a 0-d tensor, an object that only looks like a sequence
+        return None
 
 
 def check_finite(value: NDArray[Any], name: str) -> None:

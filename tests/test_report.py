@@ -55,7 +55,9 @@ def test_a_report_without_a_judgement_names_no_precision() -> None:
 def test_the_json_report_words_the_judgement_as_the_text_does() -> None:
     data = json.loads(report.as_json("my.py:Neuron", "v3", OUTCOMES, JUDGED))
     assert data["precision"] == "float32 (detected: forward returns float32)"
-    assert data["conventions"] == JUDGED.conventions_text()
+    assert data["conventions"] == (
+        "derivative_at_zero=alpha (declared by Neuron.conventions), loss=half_sum (the seed)"
+    )
     assert data["counts"] == {"passed": 1, "failed": 1, "error": 1, "skipped": 1}
     assert data["ok"] is False
     assert [o["status"] for o in data["outcomes"]] == ["passed", "failed", "skipped", "error"]

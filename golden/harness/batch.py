@@ -124,7 +124,7 @@ class Batch:
         self.remote = remote
         self.drawn: list[Started] = []  # being drawn; their oracle values are queued for the helper
         self.sent: list[Started] = []  # drawn; their oracle values are with the helper
-        self.failure: Exception | None = None  # the first example that failed, with a note naming it
+        self.failure: Exception | None = None  # the first example that failed, its FOUND naming it
         self.drawn_in_all = 0  # examples Hypothesis drew and whose plan asked for something
         self.judged = 0  # examples whose plan ran to its end
 

@@ -399,9 +399,10 @@ def row_order_does_not_change_the_gradient(remote: Remote, max_examples: int | N
             error, ratio, _ = worst(permuted, ordered, twice)
             if ratio <= 1:
                 continue
-            if permuted.size > SHOWN:  # a wide problem: the first element that differs, not all of them
+            if permuted.size > SHOWN:  # a wide problem: the first element beyond its bound, not all of them
                 at, _ = beyond(permuted, ordered, np.broadcast_to(twice, permuted.shape))
                 name, permuted, ordered, exactly = f"{name}[{at}]", permuted[at], ordered[at], exactly[at]
+                error = float(abs(permuted - ordered))
             raise AssertionError(
                 f"{name} with the rows permuted, {permuted.tolist()}, and in their order, "
                 f"{ordered.tolist()}: {error!r} apart, beyond twice the {remote.precision} bound; "
