@@ -52,11 +52,15 @@ NEURON_ORACLE = str(Path(sys.executable).with_name("neuron-oracle"))  # the cons
 
 
 def cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    prefix: tuple[str, ...] = (),
+    python: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """``neuron-oracle ARGS`` from `cwd`, as an autograder script runs it."""
+    """``neuron-oracle ARGS`` (``python ARGS`` with `python`) from `cwd`, as an autograder script runs it."""
     return subprocess.run(
-        [*prefix, NEURON_ORACLE, *args],
+        [*prefix, sys.executable if python else NEURON_ORACLE, *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -462,6 +466,15 @@ FIRST_RUNS = {
     ),
     "gradescope": ("validate", "neuron:Neuron", "--format", "gradescope", "--output", "{tmp}/results.json"),
     "tdd": ("tdd", "examples/pure_python.py:Neuron", "--examples", "5"),
+    "pytest": (
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "--neuron-impl={repo}/tests/broken_neurons.py:MeanBiasGradient",
+        "--neuron-examples=5",
+        "--neuron-sandbox=off",
+    ),
 }
 
 
@@ -469,9 +482,12 @@ FIRST_RUNS = {
 def test_a_first_run_where_bytecode_is_written_finds_no_change_of_its_own(tmp_path: Path, run: str) -> None:
     """On a machine that writes bytecode, where none of ours is compiled yet, a run imports all it needs
     before the implementation starts: nothing of ours appears in the package while it watches it."""
-    argv = [arg.format(tmp=tmp_path) for arg in FIRST_RUNS[run]]
+    argv = [arg.format(tmp=tmp_path, repo=REPO) for arg in FIRST_RUNS[run]]
     env = {"PYTHONPYCACHEPREFIX": str(tmp_path / "prefix"), "PYTHONDONTWRITEBYTECODE": ""}
-    out = cli(*argv, *OFF, cwd=REPO, env=env)
+    if run == "pytest":  # from a folder of no tests: the plugin's items only
+        out = cli(*argv, cwd=tmp_path, env=env, python=True)
+    else:
+        out = cli(*argv, *OFF, cwd=REPO, env=env)
     assert out.returncode in (0, 1), out.stdout + out.stderr
     assert "changed on disk" not in out.stderr, out.stderr
     assert list((tmp_path / "prefix").rglob("store.*.pyc"))  # ours was compiled there, in this run
