@@ -378,11 +378,11 @@ def _drain(stream: BinaryIO) -> None:
         shown += len(part)
         dropped += len(chunk) - len(part)
         if part and out is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(OSError, ValueError):  # our stderr closed: the output is only dropped
                 out.write(part)
                 out.flush()
     if dropped and out is not None:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(OSError, ValueError):
             out.write(
                 f"\n[neuron-oracle: {dropped:,} more bytes of the implementation's output dropped]\n".encode()
             )

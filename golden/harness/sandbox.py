@@ -167,7 +167,8 @@ def available() -> tuple[str, str]:
 
 
 def _try(tool: str) -> str:
-    """Run ``python -I -c pass`` in the sandbox; '' when it worked, else what it said."""
+    """Start an interpreter in the sandbox through ``boot.py``, running ``golden.harness.launch`` (which
+    only defines functions); '' when it worked, else what it said."""
     import tempfile
 
     from golden.harness.launch import boot_command
