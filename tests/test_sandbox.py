@@ -10,6 +10,7 @@ standard library's own (``boot.confine``), which is used when ``bwrap`` is not o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -106,19 +107,28 @@ def cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProce
     )
 
 
-def sandbox_processes() -> list[int]:
-    """Processes that run as one of the sandbox's uids, anywhere on this machine."""
+def sandbox_processes(marker: str) -> list[int]:
+    """Processes that run as one of the sandbox's uids, anywhere on this machine, with ``TZ=marker`` in
+    their environment (the sandbox passes TZ on): those of the run given it, not of another test's run
+    in another pytest worker, which uses the same uids."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/status") as f:
                     uid = next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    environ = f.read().split(b"\0")
             except (OSError, StopIteration, ValueError):
                 continue
-            if uid in UIDS:
+            if uid in UIDS and f"TZ={marker}".encode() in environ:
                 found.append(int(entry))
     return found
+
+
+def marker(tmp_path: Path) -> str:
+    """A time zone of this test's own name (UTC in effect), to tell its sandboxed processes by."""
+    return f"<SBX{hashlib.sha256(str(tmp_path).encode()).hexdigest()[:12]}>0"
 
 
 def test_a_sandboxed_submission_reaches_nothing_of_ours_and_leaves_nothing(
@@ -142,9 +152,10 @@ def test_a_sandboxed_submission_reaches_nothing_of_ours_and_leaves_nothing(
     }
     constants = "\n".join(f"{k} = {v!r}" for k, v in where.items())
     (subs / "a_prober.py").write_text(f"{BROKEN}\n{constants}\n{PROBER}\nNeuron = Prober\n")
+    zone = marker(tmp_path)
     out = cli(
         "--root", str(hidden), "validate", "subs/*.py:Neuron", "--jobs", "2", "--format", "json",
-        "--output", str(output / "grades.json"), *FAST, cwd=tmp_path, env=tool,
+        "--output", str(output / "grades.json"), *FAST, cwd=tmp_path, env={**tool, "TZ": zone},
     )  # fmt: skip
     try:
         assert out.returncode == 1, out.stdout + out.stderr
@@ -164,7 +175,7 @@ def test_a_sandboxed_submission_reaches_nothing_of_ours_and_leaves_nothing(
             server.accept()
     finally:
         server.close()
-    assert sandbox_processes() == []  # the daemon is gone with the sandbox
+    assert sandbox_processes(zone) == []  # the daemon is gone with the sandbox
 
 
 def test_a_sandboxed_10_gib_allocation_fails_its_case_naming_the_limit(
