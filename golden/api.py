@@ -15,20 +15,20 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from golden import report as text_report
 from golden.errors import GoldenChanged
-from golden.files.store import ROOT, load_set
 from golden.files.versions import CURRENT
 from golden.harness.protocol import short
-from golden.harness.sandbox import Isolation, Limits, choose, parse_size
-from golden.harness.session import Session
-from golden.harness.session import validate as run_validation
-from golden.options import DEFAULT_TIMEOUT, check_budget
-from golden.outcome import Judged, Outcome, Status
+from golden.options import DEFAULT_TIMEOUT, Options
+from golden.outcome import Judged, Outcome, Status, Verdict
+
+if TYPE_CHECKING:
+    from golden.harness.sandbox import Isolation
+    from golden.learn.tdd import Walked
 
 COLOURS = {
     Status.PASSED: "#1a7f37",
@@ -40,46 +40,78 @@ COLOURS = {
 
 @dataclass(frozen=True, repr=False)
 class ValidationReport:
-    """What ``validate`` found: ``outcomes`` (one per case and property, in order) and whether ``ok``.
+    """What ``validate`` found: its ``verdict``, the ``outcomes`` (one per case and property, in order)
+    and whether it is ``ok``.
 
     ``str(report)`` is the CLI's text report; in Jupyter it renders as a table. ``json()`` and
     ``junit()`` give the CLI's other formats.
     """
 
-    impl: str
-    golden: str
-    outcomes: list[Outcome] = field(default_factory=list)
-    judged: Judged | None = None  # the precision and conventions the outcomes were judged in, and why
-    isolation: Isolation | None = None  # the sandbox level and limits it ran under
+    verdict: Verdict
+
+    @property
+    def impl(self) -> str:
+        """How IMPL was named: its spec, or ``module:Name`` for a class sent by value."""
+        return self.verdict.impl
+
+    @property
+    def golden(self) -> str:
+        """The golden set judged against."""
+        return self.verdict.golden
+
+    @property
+    def judged(self) -> Judged | None:
+        """The precision and conventions the outcomes were judged in, and why."""
+        return self.verdict.judged
+
+    @property
+    def isolation(self) -> Isolation | None:
+        """The sandbox level and limits the implementation ran under."""
+        return self.verdict.isolation
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        """One outcome per case and property, in order."""
+        return self.verdict.outcomes
 
     @property
     def ok(self) -> bool:
         """True when something passed and nothing failed or errored (the CLI's exit status 0)."""
-        return text_report.ok(self.outcomes)
+        return self.verdict.ok
 
     def __str__(self) -> str:
-        return text_report.text(self.impl, self.golden, self.outcomes, self.judged, self.isolation)
+        return text_report.text(self.verdict)
 
     __repr__ = __str__
 
     def json(self) -> str:
         """The report as JSON, as ``neuron-oracle validate --format json`` prints it."""
-        return text_report.as_json(self.impl, self.golden, self.outcomes, self.judged, self.isolation)
+        return text_report.as_json(self.verdict)
 
     def junit(self) -> str:
         """The report as JUnit XML, as ``--format junit`` prints it."""
-        return text_report.junit(self.impl, self.golden, self.outcomes, self.judged, self.isolation)
+        return text_report.junit(self.verdict)
 
     def _repr_html_(self) -> str:
-        return html_table(self.impl, self.golden, self.outcomes, self.judged)
+        return html_table(self.verdict)
 
 
 @dataclass(frozen=True, repr=False)
 class TddReport:
-    """What ``tdd`` found: the screen the CLI prints, and whether every step and property is ``green``."""
+    """What ``tdd`` found (``walked``, as data): the ``screen`` the CLI prints, and whether every step and
+    property is ``green``."""
 
-    screen: str
-    green: bool
+    walked: Walked
+
+    @property
+    def screen(self) -> str:
+        """The screen ``neuron-oracle tdd`` prints."""
+        return self.walked.screen
+
+    @property
+    def green(self) -> bool:
+        """Whether every step, golden case and property is green."""
+        return self.walked.green
 
     def __str__(self) -> str:
         return self.screen
@@ -100,9 +132,9 @@ def validate(
     examples: int | None = None,
     precision: str | None = None,
     conventions: dict[str, str] | None = None,
-    root: Path = ROOT,
+    root: Path | None = None,
     sandbox: str = "auto",
-    max_memory: str | None = None,
+    max_memory: str | int | None = None,
 ) -> ValidationReport:
     """Hold `impl` to the golden cases, then the property suite, as ``neuron-oracle validate`` does.
 
@@ -143,14 +175,24 @@ def validate(
     OptionError, GoldenError
         An option out of range; a golden file that is malformed, or changed on disk during the run.
     """
-    check_budget(timeout, examples, flag="")
-    isolation = _isolation(sandbox, max_memory)
-    verdict = run_validation(
-        impl, golden, cases, timeout, properties, examples, root, precision, conventions, isolation
+    from golden.harness.session import run
+
+    options = Options.from_kwargs(
+        golden=golden,
+        cases=cases,
+        timeout=timeout,
+        properties=properties,
+        examples=examples,
+        precision=precision,
+        conventions=conventions,
+        root=root,
+        sandbox=sandbox,
+        max_memory=max_memory,
     )
+    verdict = run(impl, options)
     if verdict.changes:
         raise GoldenChanged.of(verdict.changes)
-    return ValidationReport(verdict.impl, golden, verdict.outcomes, verdict.judged, verdict.isolation)
+    return ValidationReport(verdict)
 
 
 def tdd(
@@ -161,9 +203,9 @@ def tdd(
     golden: str = CURRENT,
     precision: str | None = None,
     conventions: dict[str, str] | None = None,
-    root: Path = ROOT,
+    root: Path | None = None,
     sandbox: str = "auto",
-    max_memory: str | None = None,
+    max_memory: str | int | None = None,
 ) -> TddReport:
     """Walk the seed's curriculum on `impl` and stop at the first red step, as ``neuron-oracle tdd`` does.
 
@@ -189,25 +231,23 @@ def tdd(
     TddReport
         The screen, saying what to do next (run ``tdd(...)`` again), and ``.green``.
     """
-    from golden.learn.tdd import walk
+    from golden.learn.tdd import run_tdd
 
-    check_budget(timeout, examples, flag="")
-    isolation = _isolation(sandbox, max_memory)
-    golden_set = load_set(golden, root)
+    options = Options.from_kwargs(
+        timeout=timeout,
+        examples=examples,
+        golden=golden,
+        precision=precision,
+        conventions=conventions,
+        root=root,
+        sandbox=sandbox,
+        max_memory=max_memory,
+    )
     again = f"tdd({impl.__name__})" if isinstance(impl, type) else f"tdd({impl!r})"
-    with Session(impl, golden_set, timeout, examples, precision, conventions, isolation=isolation) as session:
-        found = walk(again, session, golden_set.cases)
-    if changes := golden_set.verify():
-        raise GoldenChanged.of(changes)
-    return TddReport(found.screen, found.green)
+    return TddReport(run_tdd(impl, options, again))
 
 
-def _isolation(sandbox: str, max_memory: str | None) -> Isolation:
-    limits = Limits(memory=parse_size(max_memory, "max_memory")) if max_memory else Limits()
-    return choose(sandbox, False, limits, "sandbox")
-
-
-def html_table(impl: str, golden: str, outcomes: list[Outcome], judged: Judged | None = None) -> str:
+def html_table(verdict: Verdict) -> str:
     """The report as an HTML table: a row per case and property, every text escaped.
 
     Columns: status, kind, name, the first stage that diverged, its expected and got values, the message
@@ -216,6 +256,7 @@ def html_table(impl: str, golden: str, outcomes: list[Outcome], judged: Judged |
     columns = ("status", "kind", "name", "stage", "expected", "got", "message", "diagnosis")
     head = "".join(f"<th>{h}</th>" for h in columns)
     rows = []
+    outcomes, judged = verdict.outcomes, verdict.judged
     for o in outcomes:
         cells = [
             f'<td style="color:{COLOURS[o.status]};font-weight:bold">{o.status.value.upper()}</td>',
@@ -228,7 +269,10 @@ def html_table(impl: str, golden: str, outcomes: list[Outcome], judged: Judged |
         ]
         rows.append(f"<tr>{''.join(cells)}</tr>")
     held = f" in {judged.precision_text()}" if judged is not None else ""
-    title = _cell(f"validating {impl} against golden {golden}{held}: {text_report.verdict(outcomes)}", 400)
+    title = _cell(
+        f"validating {verdict.impl} against golden {verdict.golden}{held}: {text_report.last_line(outcomes)}",
+        400,
+    )
     notes = f"<br>{_cell(f'conventions: {judged.conventions_text()}', 400)}" if judged is not None else ""
     return (
         f'<div class="neuron-oracle"><p><strong>{title}</strong>{notes}</p>'

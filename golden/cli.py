@@ -14,17 +14,21 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from golden.errors import GoldenChanged, OptionError, OracleError
-from golden.files.store import ROOT, display, list_cases, load_case
+from golden.files.store import ROOT, display, load_case, load_set
 from golden.files.versions import CURRENT
-from golden.options import DEFAULT_IMPL, DEFAULT_MEMORY, DEFAULT_TIMEOUT, SANDBOX_LEVELS, check_budget
+from golden.options import (
+    DEFAULT_IMPL,
+    DEFAULT_MEMORY,
+    DEFAULT_TIMEOUT,
+    FORMATS,
+    SANDBOX_LEVELS,
+    Options,
+)
 from oracle import ClaimError
 from oracle.bounds import PRECISIONS
-
-if TYPE_CHECKING:  # the harness is imported by the commands that run an implementation, when they run
-    from golden.harness.sandbox import Isolation
 
 PROG = "neuron-oracle"
 
@@ -36,6 +40,16 @@ def usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
+def package_version() -> str:
+    """The installed distribution's version, or ``unknown`` when run from a checkout not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("neuron-oracle")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _root(args: argparse.Namespace) -> Path:
     return Path(args.root) if args.root else ROOT
 
@@ -44,8 +58,8 @@ def cmd_regen(args: argparse.Namespace) -> int:
     """Write the golden files that differ from the oracle."""
     from golden.files import generate as regen_
 
-    for line in regen_.regen(args.version, _root(args), force=args.force):
-        print(line)
+    for change in regen_.regenerate(args.golden, _root(args), force=args.force):
+        print(change.line())
     return 0
 
 
@@ -53,13 +67,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Compare the golden files on disk with the oracle, regenerated in memory."""
     from golden.files import generate as regen_
 
-    problems = regen_.check(args.version, _root(args))
+    problems = regen_.check(args.golden, _root(args))
     for line in problems:
         print(line)
     if problems:
-        print(f"{len(problems)} problem(s) in golden {args.version}; `neuron-oracle regen` rewrites it")
+        print(f"{len(problems)} problem(s) in golden {args.golden}; `neuron-oracle regen` rewrites it")
         return 1
-    print(f"golden {args.version}: every file agrees with the oracle")
+    print(f"golden {args.golden}: every file agrees with the oracle")
     return 0
 
 
@@ -83,20 +97,20 @@ def cmd_mistakes(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """One line per case: its name and what it shows."""
-    names = list_cases(args.version, _root(args))
-    width = max(len(n) for n in names)
-    for name in names:
-        print(f"{name:<{width}}  {load_case(name, args.version, _root(args)).description}")
+    cases = load_set(args.golden, _root(args)).cases  # the manifest read once, every file verified
+    width = max(len(n) for n in cases)
+    for name, case in cases.items():
+        print(f"{name:<{width}}  {case.description}")
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     """A case's inputs and every intermediate, as the seed prints its oracle's dict."""
-    doc = load_case(args.case, args.version, _root(args)).document
+    doc = load_case(args.case, args.golden, _root(args)).document
     if args.json:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
         return 0
-    print(f"{doc['name']}  (golden {args.version}, schema {doc['schema_version']})")
+    print(f"{doc['name']}  (golden {args.golden}, schema {doc['schema_version']})")
     print(f"  {doc['description']}")
     print(f"  claim: {doc['claim']}")
     print(f"  arithmetic: {doc['arithmetic']}")
@@ -128,70 +142,33 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Hold IMPL to the golden cases and the property suite; exit 0 only when nothing failed.
 
-    Several IMPLs, a glob, or a grading format (csv, gradescope) grade instead: ``golden.grade``.
+    Several IMPLs, a glob, or a grading format (csv, gradescope) grade instead: ``golden.grading``.
     """
-    from golden import grade, report
-    from golden.harness.conventions import parse as parse_conventions
-    from golden.harness.session import validate
+    from golden import report
+    from golden.grading.batch import command
+    from golden.grading.expand import expand
+    from golden.grading.render import write
+    from golden.harness.session import run
 
-    impls, batch = grade.expand(args.impl)
-    grading = batch or args.format in grade.FORMATS
-    isolation = _isolation(args, grading)
-    if grading:
-        options = grade.Options(
-            args.timeout,
-            args.examples,
-            not args.no_properties,
-            args.precision,
-            parse_conventions(args.convention),
-            isolation,
-        )
-        return grade.command(
-            impls,
-            version=args.golden,
-            pattern=args.cases,
-            root=_root(args),
-            options=options,
-            jobs=args.jobs,
-            form=args.format,
-            output=args.output,
-            weights=args.weights,
-        )
-    if args.weights:
+    options = Options.from_args(args)
+    impls, batch = expand(args.impl)
+    if batch or options.grading:
+        return command(impls, options)
+    if options.weights:
         raise OptionError(
             "--weights scores a grade: give it with --format csv or gradescope, or several IMPLs"
         )
     (spec,) = impls
-    verdict = validate(
-        spec,
-        args.golden,
-        args.cases,
-        timeout=args.timeout,
-        properties=not args.no_properties,
-        examples=args.examples,
-        root=_root(args),
-        precision=args.precision,
-        conventions=parse_conventions(args.convention),
-        isolation=isolation,
-    )
-    outcomes, changes = verdict.outcomes, verdict.changes
-    render = {"text": report.text, "json": report.as_json, "junit": report.junit}[args.format]
-    if args.output:
-        grade.write(Path(args.output), render(spec, args.golden, outcomes, verdict.judged, isolation))
-        print(report.text(spec, args.golden, outcomes, verdict.judged, isolation))
+    verdict = run(spec, options)
+    render = {"text": report.text, "json": report.as_json, "junit": report.junit}[options.format]
+    if options.output:
+        write(Path(options.output), render(verdict))
+        print(report.text(verdict))
     else:
-        print(render(spec, args.golden, outcomes, verdict.judged, isolation))
-    if changes:
-        raise GoldenChanged.of(changes)
-    return 0 if report.ok(outcomes) else 1
-
-
-def _isolation(args: argparse.Namespace, grading: bool) -> Isolation:
-    """The isolation `args` ask for (``--sandbox``, ``--max-memory``); SandboxError if it cannot be had."""
-    from golden.harness.sandbox import Limits, choose, parse_size
-
-    limits = Limits(memory=parse_size(args.max_memory)) if args.max_memory else Limits()
-    return choose(args.sandbox, grading, limits)
+        print(render(verdict))
+    if verdict.changes:
+        raise GoldenChanged.of(verdict.changes)
+    return 0 if verdict.ok else 1
 
 
 def cmd_scaffold(args: argparse.Namespace) -> int:
@@ -206,24 +183,15 @@ def cmd_scaffold(args: argparse.Namespace) -> int:
 
 def cmd_tdd(args: argparse.Namespace) -> int:
     """Walk the red-green-refactor curriculum; exit 0 only when all is green."""
-    from golden.harness.conventions import parse as parse_conventions
     from golden.learn.tdd import run_tdd
     from golden.learn.watch import watch
 
-    isolation = _isolation(args, grading=False)
+    options = Options.from_args(args)
+    options.isolation(grading=False)  # a sandbox that cannot be had is refused once, before any watching
 
     def once() -> bool:
         try:
-            report = run_tdd(
-                args.impl,
-                args.golden,
-                _root(args),
-                timeout=args.timeout,
-                examples=args.examples,
-                precision=args.precision,
-                conventions=parse_conventions(args.convention),
-                isolation=isolation,
-            )
+            report = run_tdd(args.impl, options, f"neuron-oracle tdd {args.impl}")
         except OracleError as e:
             if not args.watch:
                 raise
@@ -286,6 +254,16 @@ def _fmt(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
+class _Renamed(argparse.Action):
+    """An option under its old name: it still works, and says once, on stderr, what it is called now."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, ns: argparse.Namespace, value: Any, flag: str | None = None
+    ) -> None:
+        print(f"{PROG}: {flag} is now --golden ({flag} {value} still works, for now)", file=sys.stderr)
+        setattr(ns, self.dest, value)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (``neuron-oracle: error: …``) and exit 2, as any other."""
 
@@ -297,6 +275,7 @@ def parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     p = _Parser(prog=PROG, description="Golden cases for one neuron, from an exact oracle.")
     p.add_argument("--root", help=argparse.SUPPRESS)  # another golden folder, for tests
+    p.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     def add(name: str, func: Any, help: str) -> argparse.ArgumentParser:
@@ -332,21 +311,28 @@ def parser() -> argparse.ArgumentParser:
             help=f"the data IMPL's process may use, e.g. 4G (default {DEFAULT_MEMORY >> 30}G)",
         )
 
-    def version(s: argparse.ArgumentParser, flag: str = "--version") -> None:
-        s.add_argument(flag, default=CURRENT, metavar="VERSION", help="golden version (default %(default)s)")
+    def golden_set(s: argparse.ArgumentParser, renamed: bool = False) -> None:
+        s.add_argument(
+            "--golden",
+            default=CURRENT,
+            metavar="SET",
+            help="the golden set: a bundled version name (default %(default)s)",
+        )
+        if renamed:  # these commands said --version for the golden set before the redesign
+            s.add_argument("--version", dest="golden", action=_Renamed, help=argparse.SUPPRESS)
 
     s = add("regen", cmd_regen, "regenerate the golden files from the oracle")
-    version(s)
+    golden_set(s, renamed=True)
     s.add_argument("--force", action="store_true", help="rewrite a released version's values")
-    version(add("check", cmd_check, "check the golden files against the oracle"))
-    version(add("list", cmd_list, "list the golden cases"))
+    golden_set(add("check", cmd_check, "check the golden files against the oracle"), renamed=True)
+    golden_set(add("list", cmd_list, "list the golden cases"), renamed=True)
     add("mistakes", cmd_mistakes, "list the classic mistakes a failed stage is diagnosed against")
     s = add("diff", cmd_diff, "what a golden version changed from another: cases, fields, values")
     s.add_argument("old", metavar="OLD", help="a golden version, e.g. v1")
     s.add_argument("new", metavar="NEW", help="a later golden version, e.g. v2")
     s = add("show", cmd_show, "show one case's inputs and intermediates")
     s.add_argument("case", help="case name, as `neuron-oracle list` prints it")
-    version(s)
+    golden_set(s, renamed=True)
     s.add_argument("--json", action="store_true", help="print the golden file's JSON")
     s = add("validate", cmd_validate, "hold a neuron implementation to the golden cases and properties")
     s.add_argument(
@@ -357,12 +343,12 @@ def parser() -> argparse.ArgumentParser:
         help=f"package.module:Name or path/to/file.py:Name (default {DEFAULT_IMPL}); several, or a quoted "
         "glob of files ('subs/*.py:Neuron'), are graded in parallel into one table",
     )
-    version(s, "--golden")
+    golden_set(s)
     s.add_argument("--cases", metavar="PATTERN", help="only the cases whose name matches this glob")
     precision_option(s)
     s.add_argument(
         "--format",
-        choices=("text", "json", "junit", "csv", "gradescope"),
+        choices=FORMATS,
         default="text",
         help="report format; csv and gradescope (its autograder results.json) grade (default %(default)s)",
     )
@@ -401,7 +387,7 @@ def parser() -> argparse.ArgumentParser:
     s = add("tdd", cmd_tdd, "red-green-refactor: the first red step of the curriculum and what to do next")
     s.add_argument("impl", metavar="IMPL", help="path/to/file.py:Name or package.module:Name")
     s.add_argument("--watch", action="store_true", help="run again each time the file is saved, until Ctrl-C")
-    version(s, "--golden")
+    golden_set(s)
     precision_option(s)
     isolation_options(s)
     s.add_argument(
@@ -438,8 +424,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             from golden.harness.guard import guard_this_process
 
             guard_this_process()
-        if getattr(args, "timeout", None) is not None:
-            check_budget(args.timeout, args.examples)
         return int(args.func(args))
     except (OracleError, ClaimError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)

@@ -1,22 +1,41 @@
-"""The options every front end shares: their defaults and their checks, in one place.
+"""The options of a run: one frozen object, built once by each front end and checked once, here.
+
+``Options.from_args`` (the CLI), ``Options.from_pytest`` (the pytest plugin) and ``Options.from_kwargs``
+(the Python API) build it; every check names the option as that front end spells it (``--timeout``,
+``--neuron-timeout``, ``timeout``). Nothing downstream checks an option again.
 
 It imports nothing of the harness, so that a command which runs no implementation (``list``, ``show``)
-loads none of it. Each check names the option as the front end spells it (`flag`: ``--`` for the CLI,
-``--neuron-`` for the pytest plugin, nothing for the Python API).
+loads none of it.
 """
 
 from __future__ import annotations
 
+import enum
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from golden.errors import OptionError
+from golden.files.versions import CURRENT
+from oracle.backprop import DERIVATIVES_AT_ZERO, LOSSES
 from oracle.bounds import PRECISIONS
+
+if TYPE_CHECKING:
+    import argparse
+
+    import pytest
+
+    from golden.harness.sandbox import Isolation
 
 DEFAULT_IMPL = "neuron:Neuron"
 DEFAULT_TIMEOUT = 5.0  # seconds each call and each case may take
 MAX_TIMEOUT = 86_400.0  # a day
 MAX_EXAMPLES = 100_000
 SANDBOX_LEVELS = ("auto", "on", "off")
+FORMATS = ("text", "json", "junit", "csv", "gradescope")
+GRADING_FORMATS = ("csv", "gradescope")  # formats that grade even a single IMPL
 MiB = 1 << 20
 GiB = 1 << 30
 # Peak data size (RLIMIT_DATA counts private writable mappings, reserved or touched) of the examples' whole
@@ -24,19 +43,196 @@ GiB = 1 << 30
 # JAX's, rounded up. The address space (RLIMIT_AS) counts every mapping, and torch and JAX reserve far more
 # than they use (peak VmPeak 0.6 and 1.7 GiB), so it is only a backstop: see sandbox.Limits.address_space.
 DEFAULT_MEMORY = 2 * GiB
+MIN_MEMORY = 64 * MiB
+CONVENTIONS: dict[str, tuple[str, ...]] = {"derivative_at_zero": DERIVATIVES_AT_ZERO, "loss": tuple(LOSSES)}
 
 
-def check_budget(timeout: float, examples: int | None, flag: str = "--") -> None:
-    """Refuse a timeout that is not a number of seconds in (0, a day] or examples outside [1, 100,000]."""
-    if not (isinstance(timeout, int | float) and math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
-        raise OptionError(
-            f"{flag}timeout is {timeout:g}; expected a number of seconds > 0 and at most {MAX_TIMEOUT:g}"
-        )
-    if examples is not None and not 1 <= examples <= MAX_EXAMPLES:
-        raise OptionError(f"{flag}examples is {examples}; expected an integer from 1 to {MAX_EXAMPLES:,}")
+class Front(enum.Enum):
+    """The front end that built the options, which decides how an option is spelled in a message."""
+
+    CLI = "--"
+    PYTEST = "--neuron-"
+    PYTHON = ""
+
+    def spell(self, name: str) -> str:
+        """``--max-memory``, ``--neuron-max-memory`` or ``max_memory`` for the field `name`."""
+        if self is Front.PYTHON:
+            return name
+        flag = {"conventions": "convention", "properties": "no-properties"}.get(name, name)
+        prefix: str = self.value
+        return prefix + flag.replace("_", "-")
 
 
-def check_precision(precision: str | None, where: str = "--precision") -> None:
-    """Refuse a precision the bounds do not cover."""
-    if precision is not None and precision not in PRECISIONS:
+@dataclass(frozen=True)
+class Options:
+    """Everything a run is held to and how it runs; checked when built (OptionError names the option).
+
+    Attributes
+    ----------
+    golden
+        The golden set: a bundled version name (``v3``).
+    root
+        The folder holding the bundled versions (None: the package's own).
+    cases
+        Only the golden cases whose name matches this glob.
+    timeout
+        Seconds each call and each golden case may take; a property gets ten times this.
+    examples
+        Hypothesis examples per property (None: each property's own number).
+    properties
+        Whether the property suite runs after the golden cases.
+    precision
+        The precision to judge in (None: the class's declared one, else its forward's dtype).
+    conventions
+        Conventions to hold the implementation to (``{"loss": "mean"}``), over the class's own.
+    sandbox, max_memory
+        The isolation level (auto, on, off) and the bytes of data its process may use.
+    format, jobs, output, weights
+        The report's format, the IMPLs graded at once, where the report is written, a weights file.
+    front
+        Who built these options: how each option is spelled in a message.
+    """
+
+    golden: str = CURRENT
+    root: Path | None = None
+    cases: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    examples: int | None = None
+    properties: bool = True
+    precision: str | None = None
+    conventions: Mapping[str, str] = field(default_factory=dict)
+    sandbox: str = "auto"
+    max_memory: int = DEFAULT_MEMORY
+    format: str = "text"
+    jobs: int = 1
+    output: str | None = None
+    weights: str | None = None
+    front: Front = Front.PYTHON
+
+    def __post_init__(self) -> None:
+        spell = self.front.spell
+        t = self.timeout
+        if not (isinstance(t, int | float) and math.isfinite(t) and 0 < t <= MAX_TIMEOUT):
+            shown = f"{t:g}" if isinstance(t, int | float) else repr(t)
+            raise OptionError(
+                f"{spell('timeout')} is {shown}; expected a number of seconds > 0 and at most {MAX_TIMEOUT:g}"
+            )
+        e = self.examples
+        if e is not None and not (isinstance(e, int) and 1 <= e <= MAX_EXAMPLES):
+            raise OptionError(f"{spell('examples')} is {e}; expected an integer from 1 to {MAX_EXAMPLES:,}")
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise OptionError(
+                f"{spell('precision')} is {self.precision!r}; expected one of {', '.join(PRECISIONS)}"
+            )
+        object.__setattr__(self, "conventions", check_conventions(self.conventions, spell("conventions")))
+        _one_of(self.sandbox, SANDBOX_LEVELS, spell("sandbox"))
+        _one_of(self.format, FORMATS, spell("format"))
+        if not isinstance(self.jobs, int) or self.jobs < 1:
+            raise OptionError(f"{spell('jobs')} is {self.jobs!r}; expected at least 1")
+        if not MIN_MEMORY <= self.max_memory <= 1 << 50:
+            raise OptionError(f"{spell('max_memory')} is {self.max_memory} bytes; expected at least 64M")
+
+    @property
+    def grading(self) -> bool:
+        """Whether the format asks for a grade (csv, gradescope), even of a single IMPL."""
+        return self.format in GRADING_FORMATS
+
+    def isolation(self, grading: bool) -> Isolation:
+        """The isolation these options ask for; SandboxError when ``on`` cannot be had here."""
+        from golden.harness.sandbox import Limits, choose
+
+        return choose(self.sandbox, grading, Limits(memory=self.max_memory), self.front.spell("sandbox"))
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> Options:
+        """The Python API's options: keyword arguments named as the fields; ``max_memory`` may be ``"4G"``."""
+        known = {f.name for f in fields(cls)} - {"front"}
+        for name in kwargs:
+            if name not in known:
+                raise OptionError(f"unknown option {name!r}; expected one of {', '.join(sorted(known))}")
+        if isinstance(kwargs.get("max_memory"), str):
+            kwargs["max_memory"] = parse_size(kwargs["max_memory"], "max_memory")
+        if kwargs.get("max_memory") is None:
+            kwargs.pop("max_memory", None)
+        return cls(**{k: v for k, v in kwargs.items() if not (k == "conventions" and v is None)})
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Options:
+        """The CLI's options, from a parsed command line (each subcommand has the options it shows)."""
+        return cls._from(lambda name: getattr(args, name, None), Front.CLI)
+
+    @classmethod
+    def from_pytest(cls, config: pytest.Config) -> Options:
+        """The pytest plugin's options, from ``--neuron-*``."""
+        return cls._from(lambda name: config.getoption(f"neuron_{name}", None), Front.PYTEST)
+
+    @classmethod
+    def _from(cls, get: Any, front: Front) -> Options:
+        size = get("max_memory")
+        given = {
+            "golden": get("golden"),
+            "root": Path(get("root")) if get("root") else None,
+            "cases": get("cases"),
+            "timeout": get("timeout"),
+            "examples": get("examples"),
+            "properties": not get("no_properties"),
+            "precision": get("precision"),
+            "conventions": parse_conventions(get("convention"), front.spell("conventions")),
+            "sandbox": get("sandbox"),
+            "max_memory": parse_size(size, front.spell("max_memory")) if size else None,
+            "format": get("format"),
+            "jobs": get("jobs"),
+            "output": get("output"),
+            "weights": get("weights"),
+        }
+        return cls(**{k: v for k, v in given.items() if v is not None}, front=front)
+
+
+def check_conventions(conventions: Mapping[str, Any], where: str) -> dict[str, str]:
+    """`conventions` checked: every key known, every value one of its values; OptionError naming `where`."""
+    if not isinstance(conventions, Mapping):
+        raise OptionError(f"{where} is {type(conventions).__name__}; expected a dict of convention names")
+    for key, value in conventions.items():
+        if key not in CONVENTIONS:
+            raise OptionError(f"{where}: unknown convention {key!r}; known: {', '.join(CONVENTIONS)}")
+        if value not in CONVENTIONS[key]:
+            raise OptionError(f"{where}: {key} is {value!r}; expected one of {', '.join(CONVENTIONS[key])}")
+    return {str(k): str(v) for k, v in conventions.items()}
+
+
+def check_precision(precision: Any, where: str) -> str:
+    """A precision the bounds cover (a class's declared ``precision``); OptionError naming `where`."""
+    if precision not in PRECISIONS:
         raise OptionError(f"{where} is {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    return str(precision)
+
+
+def parse_conventions(items: list[str] | None, flag: str) -> dict[str, str]:
+    """``["loss=mean", …]`` from a command line, as ``{"loss": "mean"}`` (checked with the options)."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise OptionError(f"{flag} {item!r}: expected KEY=VALUE, e.g. {flag} derivative_at_zero=alpha")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def parse_size(text: str, flag: str) -> int:
+    """``2G``, ``512M``, ``1073741824``: a number of bytes (K, M, G, T are powers of 1024)."""
+    units = {"K": 1 << 10, "M": MiB, "G": GiB, "T": 1 << 40}
+    raw = text.strip().upper().removesuffix("IB").removesuffix("B")
+    scale = units.get(raw[-1:], 1)
+    number = raw[:-1] if raw[-1:] in units else raw
+    try:
+        value = float(number) * scale
+    except ValueError:
+        raise OptionError(f"{flag} is {text!r}; expected a size such as 2G, 512M or 1073741824") from None
+    if not (MIN_MEMORY <= value <= 1 << 50):
+        raise OptionError(f"{flag} is {text!r}; expected at least 64M")
+    return int(value)
+
+
+def _one_of(value: Any, allowed: tuple[str, ...], where: str) -> None:
+    if value not in allowed:
+        raise OptionError(f"{where} is {value!r}; expected one of {', '.join(allowed)}")

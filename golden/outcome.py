@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from golden.harness.conventions import Conventions
+    from golden.harness.sandbox import Isolation
 
 
 class Status(str, enum.Enum):
@@ -37,35 +38,69 @@ class Kind(str, enum.Enum):
         return self.value
 
 
+# How many numbers one value of a stage holds (``Stage.size``): one per row of X (m), one per feature (n),
+# or a single number.
+ROWS, FEATURES, ONE = "rows", "features", "one"
+
+
 @dataclass(frozen=True)
 class Stage:
-    """One compared value: its name, the method that produces it, and whether that method is optional."""
+    """One compared value: its name, the method that produces it, and whether that method is optional.
+
+    ``size`` says how many numbers one value of it holds (``ROWS``, ``FEATURES`` or ``ONE``), or None for
+    the two stages that are not one value (``parameters``: w and b read back; ``trajectory``: its steps);
+    every stage with a size has a bound in each precision in a golden file of schema 2. ``step`` marks the
+    values each step of a trajectory has too, and ``helper`` those the oracle's helper computes for the
+    properties (``golden.harness.beside``).
+    """
 
     name: str
     method: str
     optional: bool = False
+    size: str | None = None
+    step: bool = False
+    helper: bool = False
 
 
 STAGES = (
     Stage("parameters", "the constructor"),
-    Stage("z", "linear", optional=True),
-    Stage("a", "forward"),
-    Stage("da_dz", "activation_derivative", optional=True),
-    Stage("J", "loss", optional=True),
-    Stage("dJ_dw", "gradient"),
-    Stage("dJ_db", "gradient"),
-    Stage("w_new", "update_weights"),
-    Stage("b_new", "update_weights"),
+    Stage("z", "linear", optional=True, size=ROWS, helper=True),
+    Stage("a", "forward", size=ROWS, helper=True),
+    Stage("da_dz", "activation_derivative", optional=True, size=ROWS),
+    Stage("J", "loss", optional=True, size=ROWS),
+    Stage("dJ_dw", "gradient", size=FEATURES, step=True, helper=True),
+    Stage("dJ_db", "gradient", size=ONE, step=True, helper=True),
+    Stage("w_new", "update_weights", size=FEATURES, step=True, helper=True),
+    Stage("b_new", "update_weights", size=ONE, step=True, helper=True),
     Stage("trajectory", "gradient, then update_weights"),
 )
+# Each stage by itself, for the modules that name one: ``W_NEW.name``, never the string.
+PARAMETERS, Z, A, DA_DZ, J, DJ_DW, DJ_DB, W_NEW, B_NEW, TRAJECTORY = STAGES
 STAGE = {s.name: s for s in STAGES}
+VALUES = tuple(s for s in STAGES if s.size is not None)  # the stages that are one value each
 OPTIONAL_METHODS = tuple(s.method for s in STAGES if s.optional)
 REQUIRED_METHODS = ("forward", "gradient", "update_weights")
 
 
+def step_name(k: int) -> str:
+    """The stage name of step `k` (from 1) of a trajectory, as outcomes and messages give it:
+    ``trajectory step 3``."""
+    return f"{TRAJECTORY.name} step {k}"
+
+
+def step_of(name: str) -> int | None:
+    """The step that `name` names (``step_name(k)`` gives back k), or None for any other name."""
+    k = name.rpartition(" ")[2]
+    return int(k) if k.isdecimal() and name == step_name(int(k)) else None
+
+
 def stage_index(name: str) -> int:
-    """Where stage `name` comes in the seed's order (``trajectory step 3`` counts as ``trajectory``)."""
-    return [s.name for s in STAGES].index("trajectory" if name.startswith("trajectory") else name)
+    """Where stage `name` comes in the seed's order (a trajectory's step, ``step_name``, counts as
+    ``trajectory``); ValueError for a name that is no stage."""
+    stage = TRAJECTORY if step_of(name) is not None else STAGE.get(name)
+    if stage is None:
+        raise ValueError(f"{name!r} is not a stage")
+    return STAGES.index(stage)
 
 
 @dataclass
@@ -106,6 +141,7 @@ class Judged:
     precision: str  # float64, float32, float16 or bfloat16
     precision_source: str  # "detected: forward returns float32", "declared with --precision" …
     conventions: Conventions
+    forward_dtype: str = ""  # the dtype forward returned when the precision was detected from it
 
     def precision_text(self) -> str:
         """``float32 (detected: forward returns float32)``."""
@@ -114,3 +150,36 @@ class Judged:
     def conventions_text(self) -> str:
         """``derivative_at_zero=one (the seed), loss=half_sum (the seed)``."""
         return self.conventions.describe()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The judgement as values with their sources, JSON-ready."""
+        sources = dict(self.conventions.sources)
+        return {
+            "precision": {"value": self.precision, "source": self.precision_source},
+            "conventions": {
+                key: {"value": value, "source": sources.get(key, "the seed")}
+                for key, value in self.conventions.as_dict().items()
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one run found: the outcomes, in order, and what they were judged in and against.
+
+    ``changes`` lists the toolkit's files that changed on disk while the implementation ran (normally
+    none: a non-empty list makes the run an error, whatever the outcomes).
+    """
+
+    impl: str  # how IMPL is named: its spec, or module:Name for a class sent by value
+    golden: str  # the golden set judged against: a bundled version name
+    outcomes: list[Outcome]
+    judged: Judged | None = None  # None when the implementation never loaded
+    isolation: Isolation | None = None  # the sandbox level and limits the implementation ran under
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when something passed and nothing failed or errored (the CLI's exit status 0)."""
+        statuses = {o.status for o in self.outcomes}
+        return Status.PASSED in statuses and not statuses & {Status.FAILED, Status.ERROR}

@@ -16,13 +16,10 @@ from typing import Any
 import pytest
 
 from golden.errors import OracleError
-from golden.files.store import load_set
 from golden.files.versions import CURRENT
-from golden.harness.conventions import parse as parse_conventions
 from golden.harness.properties import PROPERTIES
-from golden.harness.sandbox import Isolation, Limits, choose, parse_size
-from golden.harness.session import Session, select_cases
-from golden.options import DEFAULT_TIMEOUT, check_budget, check_precision
+from golden.harness.session import Session
+from golden.options import DEFAULT_TIMEOUT, Options
 from golden.outcome import Outcome, Status
 
 SESSION = pytest.StashKey[Session]()
@@ -119,52 +116,37 @@ class ConformanceCollector(pytest.Collector):
             yield ConformanceItem.from_parent(self, name=name, **extra)
 
 
+OPTIONS = pytest.StashKey[Options]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("neuron_impl"):
         return
     try:
-        check_budget(
-            config.getoption("neuron_timeout"), config.getoption("neuron_examples"), flag="--neuron-"
-        )
-        check_precision(config.getoption("neuron_precision"), "--neuron-precision")
-        parse_conventions(config.getoption("neuron_convention"), "--neuron-convention")
-        _isolation(config)
+        options = Options.from_pytest(config)
+        options.isolation(grading=False)  # a sandbox that cannot be had is a usage error now
     except OracleError as e:
         raise pytest.UsageError(str(e)) from None
-
-
-def _isolation(config: pytest.Config) -> Isolation:
-    size = config.getoption("neuron_max_memory")
-    limits = Limits(memory=parse_size(size, "--neuron-max-memory")) if size else Limits()
-    return choose(config.getoption("neuron_sandbox"), False, limits, "--neuron-sandbox")
+    config.stash[OPTIONS] = options
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k and -m deselect, so they apply to these items too
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    if not config.getoption("neuron_impl"):
+    if OPTIONS not in config.stash:
         return
-    version = config.getoption("neuron_golden")
+    options = config.stash[OPTIONS]
     try:
-        golden = load_set(version, names=select_cases(version, config.getoption("neuron_cases")))
-        runner = Session(
-            config.getoption("neuron_impl"),
-            golden,
-            config.getoption("neuron_timeout"),
-            config.getoption("neuron_examples"),
-            config.getoption("neuron_precision"),
-            parse_conventions(config.getoption("neuron_convention"), "--neuron-convention"),
-            isolation=_isolation(config),
-        )
-        runner.start(properties=not config.getoption("neuron_no_properties"))  # the oracle's helper first
+        runner = Session(config.getoption("neuron_impl"), options)
+        runner.start(properties=options.properties)  # the oracle's helper first
         runner.remote()  # a bad IMPL is a usage error now, not an error in every item
     except OracleError as e:
         raise pytest.UsageError(str(e)) from None
     config.stash[SESSION] = runner
     config.stash[PASSED] = []
-    groups = {f"golden-{version}": (list(golden.cases), False)}
-    if not config.getoption("neuron_no_properties"):
+    groups = {f"golden-{options.golden}": ([case.name for case in runner.cases], False)}
+    if options.properties:
         groups["properties"] = (list(PROPERTIES), True)
     for group, (names, properties) in groups.items():
         collector = ConformanceCollector.from_parent(
@@ -180,7 +162,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     runner = config.stash[SESSION]
     runner.close()
     problems = []
-    changes = runner.golden.verify()
+    changes = runner.verdict([]).changes
     if changes:
         problems.append(f"golden files changed on disk during the run: {'; '.join(changes)}")
     worker = hasattr(config, "workerinput")  # under xdist each worker sees only its share of the items

@@ -9,13 +9,10 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from golden.harness.protocol import encodable, short
-from golden.outcome import Judged, Kind, Outcome, Status
-
-if TYPE_CHECKING:
-    from golden.harness.sandbox import Isolation
+from golden.outcome import Judged, Kind, Outcome, Status, Verdict
 
 TITLES = {Kind.CASE: "golden cases", Kind.PROPERTY: "properties"}
 
@@ -30,12 +27,11 @@ def summary(outcomes: list[Outcome]) -> str:
 
 
 def ok(outcomes: list[Outcome]) -> bool:
-    """True when something passed and nothing failed or errored."""
-    statuses = {o.status for o in outcomes}
-    return Status.PASSED in statuses and not statuses & {Status.FAILED, Status.ERROR}
+    """True when something passed and nothing failed or errored (``Verdict.ok``)."""
+    return Verdict("", "", outcomes).ok
 
 
-def verdict(outcomes: list[Outcome]) -> str:
+def last_line(outcomes: list[Outcome]) -> str:
     """The last line: OK, FAILED, or why nothing was checked, with the counts."""
     if not any(o.status is Status.PASSED for o in outcomes) and all(
         o.status is Status.SKIPPED for o in outcomes
@@ -44,19 +40,15 @@ def verdict(outcomes: list[Outcome]) -> str:
     return f"{'OK' if ok(outcomes) else 'FAILED'}: {summary(outcomes)}"
 
 
-def text(
-    impl: str,
-    golden: str,
-    outcomes: list[Outcome],
-    judged: Judged | None = None,
-    isolation: Isolation | None = None,
-) -> str:
+def text(verdict: Verdict) -> str:
     """One line per case and property, the reason beside each that did not pass, the verdict last.
 
-    The first lines name IMPL, the golden version, the precision it was `judged` in and the conventions
-    in force, each with how it was chosen, then the `isolation` it ran under. A failure a classic mistake
+    The first lines name IMPL, the golden set, the precision it was judged in and the conventions in
+    force, each with how it was chosen, then the isolation it ran under. A failure a classic mistake
     explains is followed by a line saying which.
     """
+    impl, golden, outcomes = verdict.impl, verdict.golden, verdict.outcomes
+    judged, isolation = verdict.judged, verdict.isolation
     lines = [f"validating {short(impl)} against golden {golden}{_held(judged)}"]
     if judged is not None:
         lines.append(short(f"conventions: {judged.conventions_text()}"))
@@ -70,7 +62,7 @@ def text(
                 lines.append(f"  {o.status.value.upper():<7} {short(o.name, 80)}{_reason(o)}")
                 if o.diagnosis:
                     lines.append(f"          likely: {short(o.diagnosis['message'], 400)}")
-    lines.append(f"\n{verdict(outcomes)}")
+    lines.append(f"\n{last_line(outcomes)}")
     return "\n".join(lines)
 
 
@@ -82,45 +74,39 @@ def _reason(o: Outcome) -> str:
     return "" if o.status is Status.PASSED else f": {short(o.message, 400)}"
 
 
-def as_json(
-    impl: str,
-    golden: str,
-    outcomes: list[Outcome],
-    judged: Judged | None = None,
-    isolation: Isolation | None = None,
-) -> str:
-    """The whole report as JSON: impl, golden version, precision and conventions, each outcome (with its
-    diagnosis, ``{"id", "message"}``, when a classic mistake explains it), the counts and the verdict.
+def as_json(verdict: Verdict) -> str:
+    """The whole report as JSON: impl, golden set, precision and conventions (worded, and in ``judged`` as
+    values with their sources), each outcome (with its diagnosis, ``{"id", "message"}``, when a classic
+    mistake explains it), the counts and the verdict.
 
     Each outcome's ``ratios`` holds, for every stage checked against golden v2's bounds, the largest
     error/bound seen: how close a passing implementation came.
     """
+    impl, golden, outcomes = verdict.impl, verdict.golden, verdict.outcomes
+    judged, isolation = verdict.judged, verdict.isolation
     counts = Counter(o.status for o in outcomes)
     report: dict[str, Any] = {
         "impl": impl,
         "golden": golden,
         "precision": judged.precision_text() if judged is not None else "",
         "conventions": judged.conventions_text() if judged is not None else "",
+        "judged": judged.as_dict() if judged is not None else None,
         "isolation": isolation.as_dict() if isolation is not None else None,
-        "ok": ok(outcomes),
+        "ok": verdict.ok,
         "counts": {status.value: counts[status] for status in Status},
         "outcomes": [{**o.as_dict(), "message": short(o.message, 400)} for o in outcomes],
     }
     return json.dumps(encodable(report), indent=2, ensure_ascii=False)
 
 
-def junit(
-    impl: str,
-    golden: str,
-    outcomes: list[Outcome],
-    judged: Judged | None = None,
-    isolation: Isolation | None = None,
-) -> str:
+def junit(verdict: Verdict) -> str:
     """A JUnit XML report, one testsuite per kind (golden cases, properties), for CI dashboards.
 
     A diagnosis is carried as the testcase's properties ``diagnosis`` (its id) and ``diagnosis_message``;
     the isolation in force as the attribute ``isolation`` of the testsuites.
     """
+    impl, golden, outcomes = verdict.impl, verdict.golden, verdict.outcomes
+    judged, isolation = verdict.judged, verdict.isolation
     suites = ET.Element("testsuites", name=f"neuron-oracle validate {short(impl)}{_held(judged)}")
     if isolation is not None:
         suites.set("isolation", isolation.describe())

@@ -21,6 +21,7 @@ from golden.files.store import load_set
 from golden.harness import batch
 from golden.harness.proxy import Remote
 from golden.harness.session import Session
+from golden.options import Options
 from golden.outcome import Status
 
 GOLDEN = load_set()
@@ -43,7 +44,7 @@ def test_a_property_sends_one_request_per_round_per_hundred_examples(
         return send_each(self, many)
 
     monkeypatch.setattr(Remote, "send_each", counted)
-    with Session("neuron:Neuron", GOLDEN, examples=250) as session:
+    with Session("neuron:Neuron", Options(examples=250), GOLDEN) as session:
         session.remote()  # started, and its precision probed
         requests.clear()
         outcome = session.property(prop)
@@ -53,7 +54,7 @@ def test_a_property_sends_one_request_per_round_per_hundred_examples(
 
 
 def test_a_failure_found_in_a_batch_is_replayed_and_shrunk_by_hypothesis() -> None:
-    with Session(f"{BROKEN}:MeanGradient", GOLDEN, examples=100) as session:
+    with Session(f"{BROKEN}:MeanGradient", Options(examples=100), GOLDEN) as session:
         outcome = session.property("batch_gradient_is_the_sum_of_its_parts")
     assert outcome.status is Status.FAILED, outcome.message
     assert "p=Problem(X=array(" in outcome.message
@@ -61,7 +62,7 @@ def test_a_failure_found_in_a_batch_is_replayed_and_shrunk_by_hypothesis() -> No
 
 
 def test_a_failure_the_replay_does_not_meet_again_still_fails_the_property() -> None:
-    with Session(f"{HOSTILE}:WrongOnlyOnce", GOLDEN, examples=100) as session:
+    with Session(f"{HOSTILE}:WrongOnlyOnce", Options(examples=100), GOLDEN) as session:
         outcome = session.property("row_order_does_not_change_the_gradient")
     assert outcome.status is Status.FAILED, outcome.message
     assert "dJ_dw with the rows permuted" in outcome.message
@@ -69,7 +70,7 @@ def test_a_failure_the_replay_does_not_meet_again_still_fails_the_property() -> 
 
 
 def test_a_failure_found_stands_when_its_replay_runs_out_of_time() -> None:
-    with Session(f"{HOSTILE}:WrongOnceThenHangs", GOLDEN, timeout=0.5, examples=100) as session:
+    with Session(f"{HOSTILE}:WrongOnceThenHangs", Options(timeout=0.5, examples=100), GOLDEN) as session:
         outcome = session.property("row_order_does_not_change_the_gradient")
     assert outcome.status is Status.FAILED, outcome.message
     assert "Failing example: test(p=Problem(" in outcome.message
@@ -80,10 +81,10 @@ def test_a_property_none_of_whose_examples_could_be_judged_is_an_error() -> None
         yield ()
         raise UnsatisfiedAssumption  # as an example out of the oracle's range after its request
 
-    with Session("neuron:Neuron", GOLDEN, examples=20) as session:
-        remote = session.remote()
+    with Session("neuron:Neuron", Options(examples=20), GOLDEN) as session:
+        subject = session.subject()
         with pytest.raises(Unsatisfiable, match="none of the 20 examples"):
-            batch.check(remote, never_judged, 20, p=st.integers())
+            batch.check(subject, never_judged, 20, p=st.integers())
 
 
 def test_the_seed_does_not_follow_the_caller_s_random_module_and_is_fixed_when_derandomized() -> None:

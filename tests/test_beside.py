@@ -23,7 +23,8 @@ from golden.files.store import load_set
 from golden.harness import beside
 from golden.harness.beside import Beside, compute
 from golden.harness.process import Child
-from golden.harness.session import Session, validate
+from golden.harness.session import Session, run
+from golden.options import Options
 from golden.outcome import Status
 
 GOLDEN = load_set()
@@ -108,7 +109,7 @@ def test_a_helper_killed_mid_run_costs_time_not_the_verdict() -> None:
         ("neuron:Neuron", Status.PASSED),
         ("tests/broken_neurons.py:MeanGradient", Status.FAILED),
     ):
-        with Session(spec, GOLDEN, examples=60) as session:
+        with Session(spec, Options(examples=60), GOLDEN) as session:
             session.start()
             pid = session.beside.pid
             assert pid is not None
@@ -130,8 +131,8 @@ def test_the_helper_is_ready_before_the_implementation_s_process_starts(
         spawn(self)
 
     monkeypatch.setattr(Child, "spawn", spawning)
-    with Session("neuron:Neuron", GOLDEN, examples=10) as session:
-        outcomes = list(session.run([], properties=True))
+    with Session("neuron:Neuron", Options(examples=10, cases="single_feature"), GOLDEN) as session:
+        outcomes = list(session.run())
         helper = session.beside.pid
     assert seen and seen[0] is True
     assert all(o.status is Status.PASSED for o in outcomes)
@@ -139,24 +140,23 @@ def test_the_helper_is_ready_before_the_implementation_s_process_starts(
 
 
 def test_without_properties_no_helper_is_started() -> None:
-    with Session("neuron:Neuron", GOLDEN) as session:
-        list(session.run(list(GOLDEN.cases.values())[:1], properties=False))
+    with Session("neuron:Neuron", Options(properties=False, cases="single_feature"), GOLDEN) as session:
+        list(session.run())
         assert not session.beside.running
 
 
 def test_a_session_whose_child_already_ran_starts_no_helper() -> None:
-    with Session("neuron:Neuron", GOLDEN, examples=10) as session:
+    with Session("neuron:Neuron", Options(examples=10), GOLDEN) as session:
         session.remote()  # the child runs: a helper started now could be reached by it
         session.start()
         assert not session.beside.running
         assert session.property("forward_is_row_wise").status is Status.PASSED
 
 
-def test_a_helper_spawned_before_the_session_serves_it_and_ends_with_it() -> None:
-    helper = Beside()
-    helper.spawn()  # as validate does, before reading the golden files: a guarded copy, ready at once
-    pid = helper.pid
-    with Session("neuron:Neuron", GOLDEN, beside=helper, examples=10) as session:
+def test_a_session_that_reads_the_golden_files_spawns_its_helper_first_and_ends_it() -> None:
+    with Session("neuron:Neuron", Options(examples=10)) as session:
+        pid = session.beside.pid  # spawned before the golden files were read: a guarded copy, ready at once
+        assert pid is not None and not session.child.alive
         assert session.property("agrees_with_the_oracle").status is Status.PASSED
         assert session.beside.running
     assert pid is not None and not alive(pid)
@@ -180,12 +180,14 @@ def children_of_this_process() -> list[int]:
 def test_validate_refusing_an_option_leaves_no_helper_behind() -> None:
     before = children_of_this_process()
     with pytest.raises(OptionError):
-        validate("neuron:Neuron", precision="float8")
+        run("neuron:Neuron", Options.from_kwargs(precision="float8"))
+    with pytest.raises(OptionError, match="cases 'nothing' matches no case"):  # after the helper spawned
+        run("neuron:Neuron", Options(cases="nothing"))
     assert children_of_this_process() == before
 
 
 def test_a_stopped_helper_costs_at_most_one_call_s_timeout() -> None:
-    with Session("neuron:Neuron", GOLDEN, timeout=0.5, examples=60) as session:
+    with Session("neuron:Neuron", Options(timeout=0.5, examples=60), GOLDEN) as session:
         session.start()
         pid = session.beside.pid
         assert pid is not None

@@ -15,6 +15,7 @@ from helpers import REPO
 from golden.files.store import load_set
 from golden.harness.properties import PROPERTIES
 from golden.harness.session import Session
+from golden.options import Options
 from golden.outcome import Outcome, Status
 
 GOLDEN = load_set()
@@ -23,12 +24,12 @@ BROKEN = f"{REPO / 'tests' / 'broken_neurons.py'}"
 
 @pytest.fixture(scope="module")
 def production() -> Iterator[Session]:
-    with Session("neuron:Neuron", GOLDEN) as session:
+    with Session("neuron:Neuron", golden=GOLDEN) as session:
         yield session
 
 
 def outcomes(spec: str) -> list[Outcome]:
-    with Session(spec, GOLDEN) as session:
+    with Session(spec, golden=GOLDEN) as session:
         return [session.case(case) for case in GOLDEN.cases.values()]
 
 
@@ -77,7 +78,7 @@ def test_the_textbook_neuron_the_broken_ones_start_from_is_correct() -> None:
 
 
 def test_a_failed_stage_says_the_stages_before_it_agree() -> None:
-    with Session(f"{BROKEN}:MeanBiasGradient", GOLDEN) as session:
+    with Session(f"{BROKEN}:MeanBiasGradient", golden=GOLDEN) as session:
         outcome = session.case(GOLDEN.cases["batch_input_gradients"])
     assert outcome.agreed == ["parameters", "z", "a", "da_dz", "J", "dJ_dw"]
     assert outcome.message.endswith("the stages before it agree (parameters, z, a, da_dz, J, dJ_dw)")
@@ -85,7 +86,7 @@ def test_a_failed_stage_says_the_stages_before_it_agree() -> None:
 
 
 def test_cases_of_undeclared_activations_are_skipped_not_failed() -> None:
-    with Session(f"{BROKEN}:Textbook", GOLDEN) as session:
+    with Session(f"{BROKEN}:Textbook", golden=GOLDEN) as session:
         outcome = session.case(GOLDEN.cases["sigmoid_batch"])
     assert outcome.status is Status.SKIPPED
     assert outcome.message == "activation 'sigmoid' is not in Textbook.supported_activations"
@@ -105,7 +106,7 @@ def test_cases_of_undeclared_activations_are_skipped_not_failed() -> None:
     ],
 )
 def test_property_catches_the_mistake(broken: str, prop: str) -> None:
-    with Session(f"{BROKEN}:{broken}", GOLDEN, examples=200) as session:
+    with Session(f"{BROKEN}:{broken}", Options(examples=200), GOLDEN) as session:
         outcome = session.property(prop)
     assert outcome.status is Status.FAILED, outcome.message
     assert "p=Problem(X=array(" in outcome.message  # Hypothesis's smallest failing example
@@ -139,12 +140,12 @@ def derandomized() -> Iterator[None]:
 def test_a_mistake_at_a_block_tile_or_call_edge_passes_golden_v2_but_fails_its_v3_case(
     name: str, case: str
 ) -> None:
-    with Session(f"{BROKEN}:{name}", load_set("v2")) as session:
+    with Session(f"{BROKEN}:{name}", golden=load_set("v2")) as session:
         old = [session.case(c) for c in load_set("v2").cases.values()]
     seen = {o.status for o in old} - {Status.PASSED, Status.SKIPPED}
     assert bool(seen) is (name in SEEN_BY_V2), [o.message for o in old if o.message]
     v3 = load_set("v3")
-    with Session(f"{BROKEN}:{name}", v3) as session:
+    with Session(f"{BROKEN}:{name}", golden=v3) as session:
         outcome = session.case(v3.cases[case])
     assert outcome.status is Status.FAILED, outcome.message
 
@@ -157,6 +158,6 @@ def test_a_mistake_at_a_block_tile_or_call_edge_passes_golden_v2_but_fails_its_v
     ],
 )
 def test_a_property_finds_the_mistake_at_an_edge_too(name: str, prop: str, derandomized: None) -> None:
-    with Session(f"{BROKEN}:{name}", load_set("v3"), examples=300) as session:
+    with Session(f"{BROKEN}:{name}", Options(examples=300), load_set("v3")) as session:
         outcome = session.property(prop)
     assert outcome.status is Status.FAILED, outcome.message

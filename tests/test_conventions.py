@@ -16,6 +16,7 @@ from helpers import REPO, validate
 from golden.files.store import load_set
 from golden.harness.diagnosis import BY_ID
 from golden.harness.session import Session
+from golden.options import Options
 from golden.outcome import Outcome
 
 GOLDEN = load_set("v2")
@@ -31,7 +32,7 @@ ISSUE_IDS = {
 
 
 def outcomes(spec: str, conventions: dict[str, str] | None = None) -> list[Outcome]:
-    with Session(spec, GOLDEN, conventions=conventions) as session:
+    with Session(spec, Options(conventions=conventions or {}), GOLDEN) as session:
         return [session.case(case) for case in GOLDEN.cases.values()]
 
 

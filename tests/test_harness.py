@@ -17,8 +17,8 @@ from helpers import REPO
 from golden import report
 from golden.errors import OptionError
 from golden.harness import protocol
-from golden.options import check_budget
-from golden.outcome import Kind, Outcome, Status
+from golden.options import Options
+from golden.outcome import Kind, Outcome, Status, Verdict
 
 
 def frame(payload: bytes) -> bytes:
@@ -134,13 +134,13 @@ HOSTILE = Outcome(
 
 
 def test_a_message_cannot_forge_a_line_of_the_text_report() -> None:
-    lines = report.text("x.py:N", "v1", [HOSTILE]).splitlines()
+    lines = report.text(Verdict("x.py:N", "v1", [HOSTILE])).splitlines()
     assert [line for line in lines if line.startswith("OK")] == []
     assert lines[-1] == "FAILED: 0 passed, 0 failed, 1 errors, 0 skipped"
 
 
 def test_junit_is_well_formed_whatever_the_messages_hold() -> None:
-    suites = ET.fromstring(report.junit("x.py:N", "v1", [HOSTILE]))
+    suites = ET.fromstring(report.junit(Verdict("x.py:N", "v1", [HOSTILE])))
     error = suites.find("testsuite/testcase/error")
     assert error is not None and "boom" in (error.get("message") or "")
 
@@ -148,7 +148,7 @@ def test_junit_is_well_formed_whatever_the_messages_hold() -> None:
 def test_a_run_where_everything_was_skipped_is_not_ok_and_says_so() -> None:
     skipped = [Outcome("sigmoid_batch", Status.SKIPPED, Kind.CASE, message="not declared")]
     assert not report.ok(skipped)
-    assert report.text("x.py:N", "v1", skipped).splitlines()[-1].startswith("NOTHING CHECKED")
+    assert report.text(Verdict("x.py:N", "v1", skipped)).splitlines()[-1].startswith("NOTHING CHECKED")
 
 
 # -- the budget -------------------------------------------------------------------------------------
@@ -160,11 +160,12 @@ def test_a_run_where_everything_was_skipped_is_not_ok_and_says_so() -> None:
 )
 def test_a_budget_out_of_range_is_refused(timeout: float, examples: int | None) -> None:
     with pytest.raises(OptionError):
-        check_budget(timeout, examples)
+        Options(timeout=timeout, examples=examples)
 
 
 def test_the_largest_budget_is_accepted() -> None:
-    check_budget(86_400, 100_000)
+    options = Options(timeout=86_400, examples=100_000)
+    assert (options.timeout, options.examples) == (86_400, 100_000)
 
 
 # -- Ctrl-C -----------------------------------------------------------------------------------------

@@ -597,7 +597,7 @@ def test_a_submission_that_stops_its_worker_costs_itself_only(
 
 
 def test_glob_expansion_does_not_follow_symlinked_folders_and_runs_each_file_once(tmp_path: Path) -> None:
-    from golden.grade import expand
+    from golden.grading.expand import expand
 
     subs = tmp_path / "subs"
     (subs / "alice").mkdir(parents=True)

@@ -19,9 +19,9 @@ CLASSIC = [name for name in broken_neurons.EXPECTED if name not in ("ScalesXInPl
 
 
 def run_cases(spec: str) -> tuple[str, list[tuple[str, Status, str | None]]]:
-    with Session(spec, GOLDEN) as session:
+    with Session(spec, golden=GOLDEN) as session:
         outcomes = [session.case(case) for case in GOLDEN.cases.values()]
-        return session.precision or "", [(o.name, o.status, o.stage) for o in outcomes]
+        return session.judged.precision, [(o.name, o.status, o.stage) for o in outcomes]
 
 
 @pytest.mark.parametrize("precision", broken_neurons.PRECISIONS)

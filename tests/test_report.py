@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from golden import report
 from golden.api import html_table
 from golden.harness.conventions import Conventions
-from golden.outcome import Judged, Kind, Outcome, Status
+from golden.outcome import Judged, Kind, Outcome, Status, Verdict
 
 ALPHA_AT_ZERO = Conventions(
     derivative_at_zero="alpha", sources=(("derivative_at_zero", "declared by Neuron.conventions"),)
@@ -29,7 +29,7 @@ OUTCOMES = [
 
 
 def test_the_text_report_opens_with_what_the_outcomes_were_judged_in() -> None:
-    lines = report.text("my.py:Neuron", "v3", OUTCOMES, JUDGED).splitlines()
+    lines = report.text(Verdict("my.py:Neuron", "v3", OUTCOMES, JUDGED)).splitlines()
     assert lines[0] == (
         "validating my.py:Neuron against golden v3 in float32 (detected: forward returns float32)"
     )
@@ -39,7 +39,7 @@ def test_the_text_report_opens_with_what_the_outcomes_were_judged_in() -> None:
 
 
 def test_the_text_report_gives_each_outcome_a_line_and_a_diagnosis_its_own() -> None:
-    lines = report.text("my.py:Neuron", "v3", OUTCOMES, JUDGED).splitlines()
+    lines = report.text(Verdict("my.py:Neuron", "v3", OUTCOMES, JUDGED)).splitlines()
     failed = lines.index("  FAILED  batch_input_gradients: dJ_db expected -0.45, got -0.225")
     assert lines[failed + 1] == "          likely: dJ_db is the mean over the rows"
     assert "  PASSED  single_feature" in lines
@@ -48,12 +48,12 @@ def test_the_text_report_gives_each_outcome_a_line_and_a_diagnosis_its_own() -> 
 
 
 def test_a_report_without_a_judgement_names_no_precision() -> None:
-    first = report.text("my.py:Neuron", "v3", OUTCOMES).splitlines()[0]
+    first = report.text(Verdict("my.py:Neuron", "v3", OUTCOMES)).splitlines()[0]
     assert first == "validating my.py:Neuron against golden v3"
 
 
 def test_the_json_report_words_the_judgement_as_the_text_does() -> None:
-    data = json.loads(report.as_json("my.py:Neuron", "v3", OUTCOMES, JUDGED))
+    data = json.loads(report.as_json(Verdict("my.py:Neuron", "v3", OUTCOMES, JUDGED)))
     assert data["precision"] == "float32 (detected: forward returns float32)"
     assert data["conventions"] == (
         "derivative_at_zero=alpha (declared by Neuron.conventions), loss=half_sum (the seed)"
@@ -64,7 +64,7 @@ def test_the_json_report_words_the_judgement_as_the_text_does() -> None:
 
 
 def test_junit_has_a_suite_per_kind_with_its_counts() -> None:
-    root = ET.fromstring(report.junit("my.py:Neuron", "v3", OUTCOMES, JUDGED).split("\n", 1)[1])
+    root = ET.fromstring(report.junit(Verdict("my.py:Neuron", "v3", OUTCOMES, JUDGED)).split("\n", 1)[1])
     assert root.get("name") == (
         "neuron-oracle validate my.py:Neuron in float32 (detected: forward returns float32)"
     )
@@ -82,7 +82,7 @@ def test_junit_has_a_suite_per_kind_with_its_counts() -> None:
 
 def test_the_html_table_escapes_every_text_and_names_the_judgement() -> None:
     hostile = [Outcome("<script>", Status.FAILED, message="<b>&")]
-    page = html_table("my.py:Neuron", "v3", hostile, JUDGED)
+    page = html_table(Verdict("my.py:Neuron", "v3", hostile, JUDGED))
     assert "<script>" not in page and "&lt;script&gt;" in page and "&lt;b&gt;&amp;" in page
     assert "in float32 (detected: forward returns float32)" in page
     assert "conventions: derivative_at_zero=alpha" in page

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from golden.harness.beside import compute
-from golden.harness.properties import TALL, WIDE, Problem, oracle_request, problems
+from golden.harness.problems import TALL, WIDE, Problem, oracle_request, problems
 
 
 @dataclass

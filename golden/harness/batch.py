@@ -37,9 +37,11 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 
+from golden.harness.beside import Beside
 from golden.harness.process import Lost
 from golden.harness.protocol import short
 from golden.harness.proxy import Op, Pending, Remote
+from golden.harness.subject import Subject
 
 # Hypothesis keeps what it stores (no example database here, but caches) in a folder of this process's own,
 # removed at exit: never .hypothesis/ in the working folder.
@@ -55,7 +57,10 @@ Plan = Generator[tuple[Op, ...], Pending, None]
 
 
 def check(
-    remote: Remote, plan: Callable[..., Plan], max_examples: int | None, **strategies: st.SearchStrategy[Any]
+    subject: Subject,
+    plan: Callable[..., Plan],
+    max_examples: int | None,
+    **strategies: st.SearchStrategy[Any],
 ) -> None:
     """Run `plan` on the examples Hypothesis draws from `strategies`; AssertionError (or the implementation's
     ``Raised``) with Hypothesis's report of the failing example when one fails."""
@@ -68,12 +73,13 @@ def check(
     if max_examples is not None:
         chosen = settings(chosen, max_examples=max_examples)
     start = seed_for(plan, chosen)
-    batch = Batch(remote)
+    remote, helper = subject.remote, subject.helper
+    batch = Batch(remote, helper)
 
     def collect(**example: Any) -> None:
         batch.add(plan(**example), example)
 
-    with remote.beside.batching(), contextlib.suppress(Found):  # Found: an example failed, step 1 ends there
+    with helper.batching(), contextlib.suppress(Found):  # Found: an example failed, step 1 ends there
         _under_hypothesis(collect, plan, chosen, start, strategies)()
         batch.flush()
     if batch.failure is None:
@@ -116,12 +122,12 @@ Started = tuple[Plan, tuple[Op, ...], dict[str, Any]]  # a plan at its first req
 class Batch:
     """Plans started by Hypothesis and waiting for their first answers, judged CHUNK at a time.
 
-    A chunk is judged once the next one is drawn: meanwhile the oracle's helper (``remote.beside``) has
+    A chunk is judged once the next one is drawn: meanwhile the oracle's `helper` has
     computed the values its plans asked for with ``beside.Later``, on another core.
     """
 
-    def __init__(self, remote: Remote) -> None:
-        self.remote = remote
+    def __init__(self, remote: Remote, helper: Beside) -> None:
+        self.remote, self.helper = remote, helper
         self.drawn: list[Started] = []  # being drawn; their oracle values are queued for the helper
         self.sent: list[Started] = []  # drawn; their oracle values are with the helper
         self.failure: Exception | None = None  # the first example that failed, its FOUND naming it
@@ -144,8 +150,8 @@ class Batch:
     def rotate(self) -> None:
         """The chunk just drawn goes to the helper; the one drawn before it is judged."""
         ready, self.sent, self.drawn = self.sent, self.drawn, []
-        self.remote.beside.collect()  # the answers for `ready`, computed while this chunk was drawn
-        self.remote.beside.send()
+        self.helper.collect()  # the answers for `ready`, computed while this chunk was drawn
+        self.helper.send()
         self.judge(ready)
 
     def flush(self) -> None:

@@ -15,22 +15,24 @@ import numpy as np
 
 from golden.files.case import GoldenCase
 from golden.harness.compare import Checker, Divergence, pair
-from golden.harness.conventions import Conventions, under
+from golden.harness.conventions import under
 from golden.harness.diagnosis import DECOY, diagnose
 from golden.harness.protocol import Value
 from golden.harness.proxy import Raised, Remote, RemoteNeuron
+from golden.harness.subject import Subject
 from golden.outcome import Kind, Outcome, Status
 
 
-def run_case(
-    remote: Remote, case: GoldenCase, precision: str = "float64", conventions: Conventions | None = None
-) -> Outcome:
-    """Run every stage of `case` on the implementation, held to `precision`; stop at the first that diverges.
+def run_case(subject: Subject, case: GoldenCase) -> Outcome:
+    """Run every stage of `case` on the implementation, in the precision and under the conventions it is
+    judged in (``subject.judged``); stop at the first stage that diverges.
 
-    A golden v2 case is judged by its bounds in `precision` (skipped when it has none there: a value does
-    not fit); a golden v1 case by its float64 tolerance. Under declared `conventions` the expected values
-    are the oracle's for them. A failed stage is diagnosed against the catalogue of classic mistakes.
+    A golden v2 case is judged by its bounds in that precision (skipped when it has none there: a value
+    does not fit); a golden v1 case by its float64 tolerance. Under declared conventions the expected
+    values are the oracle's for them. A failed stage is diagnosed against the catalogue of classic mistakes.
     """
+    remote, judged = subject.remote, subject.judged
+    precision, conventions = judged.precision, judged.conventions
     activation = case.inputs.activation
     if activation == "leaky_relu" and activation not in remote.activations:  # the protocol's own activation
         held = ", ".join(map(repr, remote.activations)) or "nothing"
@@ -41,14 +43,13 @@ def run_case(
     if activation not in remote.activations:
         reason = f"activation {activation!r} is not in {remote.name}.supported_activations"
         return Outcome(case.name, Status.SKIPPED, Kind.CASE, message=reason)
-    conventions = conventions or Conventions()
     case = under(case, conventions)
     if why := case.unavailable_in(precision):
         return Outcome(case.name, Status.SKIPPED, Kind.CASE, message=why)
     bounds = case.bounds_in(precision)
     check = Checker(case.rtol, case.atol, precision)
     try:
-        _stages(remote, case, check, bounds or {})
+        _stages(remote, case, check, bounds or {}, judged.forward_dtype)
     except Divergence as d:
         outcome = Outcome(
             case.name, d.status, Kind.CASE, d.stage, d.message, check.agreed, ratios=check.ratios, **d.extra
@@ -59,8 +60,11 @@ def run_case(
     return Outcome(case.name, Status.PASSED, Kind.CASE, agreed=check.agreed, ratios=check.ratios)
 
 
-def _stages(remote: Remote, case: GoldenCase, check: Checker, bounds: dict[str, Any]) -> None:
-    """Each stage in turn; `bounds` holds the bound of each value in the precision judged (v2), or nothing."""
+def _stages(
+    remote: Remote, case: GoldenCase, check: Checker, bounds: dict[str, Any], forward_dtype: str
+) -> None:
+    """Each stage in turn; `bounds` holds the bound of each value in the precision judged (v2), or nothing;
+    `forward_dtype`, the dtype forward returned when the precision was detected from it (else empty)."""
     inp, exp = case.inputs, case.expected
     bound = bounds.get
     steps = bounds.get("trajectory", [{}] * len(exp.trajectory))
@@ -75,8 +79,8 @@ def _stages(remote: Remote, case: GoldenCase, check: Checker, bounds: dict[str, 
     if "linear" in remote.optional:
         check("z", "linear", call(neuron, "z", "linear", X), exp.z, (m,), bound("z"))
     a = call(neuron, "a", "forward", X)
-    if remote.forward_dtype and a.dtype and a.dtype != remote.forward_dtype:
-        why = f"forward returned {a.dtype} here but {remote.forward_dtype} when its precision was detected"
+    if forward_dtype and a.dtype and a.dtype != forward_dtype:
+        why = f"forward returned {a.dtype} here but {forward_dtype} when its precision was detected"
         raise Divergence(Status.FAILED, "a", f"{why}: it is held to one precision")
     check("a", "forward", a, exp.a, (m,), bound("a"))
     if "activation_derivative" in remote.optional:

@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Any
 
-from golden.errors import OptionError
 from golden.files.case import GoldenCase
-from oracle.backprop import DERIVATIVES_AT_ZERO, LOSSES
 
-KNOWN: dict[str, tuple[str, ...]] = {"derivative_at_zero": DERIVATIVES_AT_ZERO, "loss": tuple(LOSSES)}
 SEED = {"derivative_at_zero": "one", "loss": "half_sum"}
 
 
@@ -50,34 +46,15 @@ class Conventions:
         return ", ".join(f"{k}={v} ({sources.get(k, 'the seed')})" for k, v in self.as_dict().items())
 
 
-def check(conventions: dict[str, Any], where: str) -> dict[str, str]:
-    """`conventions` checked: every key known and every value one of its values; OptionError otherwise."""
-    for key, value in conventions.items():
-        if key not in KNOWN:
-            raise OptionError(f"{where}: unknown convention {key!r}; known: {', '.join(KNOWN)}")
-        if value not in KNOWN[key]:
-            raise OptionError(f"{where}: {key} is {value!r}; expected one of {', '.join(KNOWN[key])}")
-    return {str(k): str(v) for k, v in conventions.items()}
-
-
-def parse(items: list[str] | None, flag: str = "--convention") -> dict[str, str]:
-    """``["loss=mean", …]`` from the command line, checked."""
-    out: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise OptionError(f"{flag} {item!r}: expected KEY=VALUE, e.g. {flag} derivative_at_zero=alpha")
-        out[key.strip()] = value.strip()
-    return check(out, flag)
-
-
-def resolve(option: dict[str, str], declared: dict[str, str] | None, owner: str) -> Conventions:
-    """The conventions in force: the seed's, then the class's declaration, then the command line's."""
+def resolve(
+    option: dict[str, str], declared: dict[str, str] | None, owner: str, flag: str = "--convention"
+) -> Conventions:
+    """The conventions in force: the seed's, then the class's declaration, then the option's (`flag`)."""
     chosen, sources = dict(SEED), {}
     for key, value in (declared or {}).items():
         chosen[key], sources[key] = value, f"declared by {owner}.conventions"
     for key, value in option.items():
-        chosen[key], sources[key] = value, "--convention"
+        chosen[key], sources[key] = value, flag
     return Conventions(chosen["derivative_at_zero"], chosen["loss"], tuple(sources.items()))
 
 

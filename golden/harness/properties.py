@@ -1,12 +1,12 @@
 """The property suite: invariants every neuron implementation keeps, checked with Hypothesis in the parent.
 
-Hypothesis runs here, in the validating process. A property is a function ``f(remote, max_examples=None)``
+Hypothesis runs here, in the validating process. A property is a function ``f(subject, max_examples=None)``
 that raises AssertionError with the reason when an example breaks it. Each example is a *plan*
-(``golden.harness.batch``): it yields the calls it needs on the implementation (``Remote``, whose
-methods are requests to the child) and asserts, here, on the numbers that came back. Plans ask for the
-oracle's values with ``later`` before they yield, so that the oracle's helper computes them meanwhile.
+(``golden.harness.batch``): it yields the calls it needs on the implementation (``subject.remote``,
+whose methods are requests to the child) and asserts, here, on the numbers that came back. Plans ask for
+the oracle's values with ``later`` before they yield, so that the oracle's helper computes them meanwhile.
 
-Every tolerance is derived for the precision the implementation is held to (``remote.precision``): the
+Every tolerance is derived for the precision the implementation is held to (``subject.judged``): the
 oracle computes each generated problem exactly and, with ``oracle.bounds``, a rigorous bound on what any
 correct implementation in that precision may return; the properties compare within those bounds,
 exactly. Domains are small (at most 4 rows and 3 features, values in [-10, 10], or [-3, 3] in float16 and
@@ -17,26 +17,39 @@ by a factor m >= 2) stays far outside the bounds.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Any
 
 import numpy as np
 from hypothesis import assume, settings
 from hypothesis import strategies as st
 from hypothesis.errors import UnsatisfiedAssumption
 from hypothesis.reporting import with_reporter
-from numpy.typing import NDArray
 
 from golden.harness.batch import FOUND, QUIET, Plan, check
-from golden.harness.beside import Answer, _bound, compute, solve
-from golden.harness.compare import SHOWN, Divergence, beyond, numbers, pair, worst
-from golden.harness.protocol import Value, short
-from golden.harness.proxy import Op, Pending, Raised, Remote, RemoteNeuron
+from golden.harness.beside import _bound, solve
+from golden.harness.compare import SHOWN, beyond, worst
+from golden.harness.problems import (
+    DYADIC,
+    Problem,
+    as_gradient,
+    before_and_after,
+    exact,
+    known_activations,
+    later,
+    loss,
+    loss_bound,
+    oracle_request,
+    problems,
+    read,
+    share,
+    unchanged,
+)
+from golden.harness.protocol import short
+from golden.harness.proxy import Op, Raised
+from golden.harness.subject import Subject
 from golden.outcome import Kind, Outcome, Status
 from oracle import to_float
-from oracle.backprop import LOSSES
 from oracle.bounds import PRECISIONS, Model, OutOfRange, round_up, to_fraction
 from oracle.exact import ACTIVATIONS
 
@@ -49,295 +62,42 @@ settings.register_profile("dev", max_examples=20, deadline=None, suppress_health
 if os.environ.get("HYPOTHESIS_PROFILE") in ("ci", "dev"):
     settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
-Array = NDArray[np.float64]
-Arrays = tuple[Array, Array, Array, Array]
+HYPOTHESIS_NOTES = ("Falsifying", "Failing")  # how Hypothesis's own notes word a shrunk example
 
 
-@dataclass(frozen=True)
-class Problem:
-    """A small neuron problem: data, parameters and activation."""
-
-    X: Array
-    y: Array
-    w: Array
-    b: float
-    alpha: float
-    activation: str
-
-    def neuron(self, remote: Remote, delta: Array | None = None) -> RemoteNeuron:
-        """A fresh instance with these parameters, (w, b) moved by `delta` (n weights, then the bias)."""
-        n = self.X.shape[1]
-        w, b = (self.w, self.b) if delta is None else (self.w + delta[:n], self.b + float(delta[n]))
-        return remote.new(n, self.activation, w, b, self.alpha)
-
-    @property
-    def z(self) -> Array:
-        """z = X·w + b, computed here in float64 (not by the implementation)."""
-        z: Array = self.X @ self.w + self.b
-        return z
-
-    def part(self, rows: Any) -> Problem:
-        """The same parameters on the rows `rows` of X and y."""
-        return Problem(self.X[rows], self.y[rows], self.w, self.b, self.alpha, self.activation)
-
-
-@dataclass(frozen=True)
-class Exact:
-    """A problem's exact values (float64) and their bounds in the precision judged, stage by stage."""
-
-    values: dict[str, Array]
-    bounds: dict[str, Array]
-
-    def check(self, got: Array, stage: str, what: str, precision: str) -> None:
-        """Assert |got − value| <= bound elementwise, exactly, naming the worst element when not."""
-        want, bound = self.values[stage], self.bounds[stage]
-        assert got.shape == want.shape, f"{what}: shape {got.shape}, expected {want.shape}"
-        error, ratio, limit = worst(got, want, bound)
-        if ratio <= 1:
-            return
-        if got.size > SHOWN:  # a large array: where it first differs, and how far at worst
-            first, furthest = beyond(got, want, np.broadcast_to(bound, got.shape))
-            shown = (
-                f"differs first at index {first}, {got.flat[first]!r} where exactly {want.flat[first]!r}; "
-                f"the largest error is at index {furthest}"
-            )
-        else:
-            shown = f"{got.tolist()} where exactly {want.tolist()}"
-        times = f"{ratio:.3g} ×" if np.isfinite(ratio) else "above"
-        raise AssertionError(f"{what}: {shown}: error {error!r} is {times} the {precision} bound ({limit!r})")
-
-
-def exact(p: Problem, remote: Remote, lr: float = 0.0) -> Exact:
-    """The oracle's values and bounds for `p` (z, a, dJ_dw, dJ_db, w_new, b_new, w, b), in the precision
-    and under the conventions the implementation is held to, computed now.
-
-    An example whose values do not fit in `precision` is rejected (``assume``).
-    """
-    return _exact(compute(oracle_request(p, remote, lr)))
-
-
-def later(p: Problem, remote: Remote, lr: float = 0.0) -> Callable[[], Exact]:
-    """``exact(p, remote, lr)``, asked for now and had by calling the result: a plan asks before its
-    first yield, so that the oracle's helper computes it while Hypothesis draws the next examples."""
-    request = oracle_request(p, remote, lr)
-    handle = remote.beside.later(request)
-    return lambda: _exact(handle.get())
-
-
-def oracle_request(p: Problem, remote: Remote, lr: float) -> dict[str, Any]:
-    """`p` as ``beside.compute`` reads it, with the precision and conventions in force."""
-    return {
-        "X": p.X.tolist(),
-        "y": p.y.tolist(),
-        "w": p.w.tolist(),
-        "b": p.b,
-        "alpha": p.alpha,
-        "activation": p.activation,
-        "lr": lr,
-        "precision": remote.precision,
-        "conventions": remote.conventions,
-    }
-
-
-def _exact(answer: Answer) -> Exact:
-    if answer is None:  # a value does not fit in the precision: no bound exists there
-        raise UnsatisfiedAssumption  # as assume(False) does, and also where a batch is judged
-    values = {name: np.array(v, dtype=np.float64).reshape(shape) for name, (v, _, shape) in answer.items()}
-    limits = {name: np.array(e, dtype=np.float64).reshape(shape) for name, (_, e, shape) in answer.items()}
-    return Exact(values, limits)
-
-
-# Shapes where blocking, tiling and splitting bugs live: just past powers of two and common tile sizes.
-TALL = (5, 9, 17, 33, 65, 129, 257, 513, 1001, 1025, 1100)  # rows: past blocks of 4 … 1024, and of 1000
-WIDE = (5, 9, 17, 33, 65, 129, 257, 300)  # features: past tiles of 4 … 256
-LARGE = 12  # one problem in LARGE is tall or wide
-DYADIC = (-2.0, -1.5, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
-
-
-@st.composite
-def problems(
-    draw: st.DrawFn,
-    remote: Remote,
-    bound: float = 10.0,
-    min_rows: int = 1,
-    kinks: bool = True,
-    large: bool = True,
-) -> Problem:
-    """Problems for the implementation: 1 to 3 features, `min_rows` to 4 rows, values in [-bound, bound].
-
-    With `kinks`, a quarter of them start at the kink: w = 0 and b = 0, so every z is exactly 0 and the
-    derivative there (the convention at z = 0) enters every stage that follows. With `large`, one in
-    ``LARGE`` is a tall or wide problem instead (``large_problems``).
-    """
-    if large and draw(st.integers(0, LARGE - 1), label="large") == 0:
-        return draw(large_problems(remote, min_rows))
-    if remote.precision in ("float16", "bfloat16"):
-        bound = min(bound, 3.0)  # (a − y)² stays below float16's largest value, 65504
-    n = draw(st.integers(1, 3))
-    m = draw(st.integers(min_rows, 4))
-    value = st.floats(-bound, bound, allow_nan=False, allow_infinity=False, allow_subnormal=False)
-    X, y = vector(draw, m * n, value).reshape(m, n), vector(draw, m, value)
-    at_kink = kinks and draw(st.integers(0, 3), label="at the kink") == 0
-    w, b = (np.zeros(n), 0.0) if at_kink else (vector(draw, n, value), draw(value))
-    alpha = draw(st.floats(0, 1))
-    return Problem(X, y, w, b, alpha, draw(st.sampled_from(known_activations(remote))))
-
-
-@st.composite
-def large_problems(draw: st.DrawFn, remote: Remote, min_rows: int = 1) -> Problem:
-    """A tall problem (up to 1,100 rows of 1 to 3 features) or a wide one (`min_rows` to 3 rows of up to
-    300 features), its shape from ``TALL`` or ``WIDE``: a few small dyadic rows (or columns) drawn, and
-    repeated in a pattern to fill it, the last one of its own; one of them may be all zeros. A few draws
-    fill a large X, and the exact oracle computes each distinct row or column once (``oracle.backprop``).
-
-    In float16 and bfloat16 the shapes stop where a sum of that many terms still has a bound there
-    (k·u < ½: 1,023 and 127 terms).
-    """
-    most = int(0.5 / float(PRECISIONS[remote.precision].u)) - 3
-    tall = draw(st.booleans(), label="tall")
-    sizes = [s for s in (TALL if tall else WIDE) if s <= most]
-    long_side = draw(st.sampled_from(sizes), label="rows" if tall else "features")
-    m, n = (long_side, draw(st.integers(1, 3))) if tall else (draw(st.integers(min_rows, 3)), long_side)
-    value = st.sampled_from(DYADIC)
-    kinds = draw(st.integers(1, 3), label="distinct")  # distinct rows (tall) or columns (wide), and a last
-    across = n if tall else m
-    parts = [vector(draw, across, value) for _ in range(kinds + 1)]
-    if draw(st.booleans(), label="a zero part"):
-        parts[0] = np.zeros(across)
-    stride = draw(st.integers(1, 7), label="stride")
-    pattern = [(i * stride) % kinds for i in range(long_side - 1)] + [kinds]  # the last row or column apart
-    X = np.array([parts[k] for k in pattern])
-    if not tall:
-        X = X.T
-    targets = vector(draw, kinds + 1, value)
-    y = np.array([targets[k] for k in pattern]) if tall else vector(draw, m, value)
-    weights = vector(draw, kinds + 1, value)
-    w = vector(draw, n, value) if tall else np.array([weights[k] for k in pattern])
-    alpha = draw(st.sampled_from((0.01, 0.25, 0.1)))
-    return Problem(X, y, w, draw(value), alpha, draw(st.sampled_from(known_activations(remote))))
-
-
-def vector(draw: st.DrawFn, size: int, elements: st.SearchStrategy[float]) -> Array:
-    """A float64 array of shape (size,), its elements drawn one by one from `elements`.
-
-    For arrays this small, drawing the elements directly costs less than ``hypothesis.extra.numpy.arrays``
-    (0.52 s against 0.84 s for 900 problems, measured on the benchmark machine).
-    """
-    return np.array([draw(elements) for _ in range(size)], dtype=np.float64)
-
-
-def known_activations(remote: Remote) -> tuple[str, ...]:
-    """The activations the class declares that the oracle knows, in the order declared."""
-    return tuple(a for a in remote.activations if a in ACTIVATIONS)
-
-
-def read(value: Value, what: str) -> Array:
-    """The numbers in `value`, or an AssertionError saying what else came back."""
-    try:
-        return numbers(value, what, what)
-    except Divergence as d:
-        raise AssertionError(d.message) from None
-
-
-def as_gradient(value: Value) -> tuple[Array, float]:
-    """A gradient's (dJ_dw, dJ_db), read as float64."""
-    try:
-        dJ_dw, dJ_db = pair(value, "gradient")
-    except Divergence as d:
-        raise AssertionError(d.message) from None
-    db = read(dJ_db, "gradient's dJ_db")
-    assert db.size == 1, f"gradient's dJ_db has shape {db.shape}; expected a single number"
-    return read(dJ_dw, "gradient's dJ_dw"), float(db.reshape(-1)[0])
-
-
-def share(remote: Remote, m: int) -> Fraction:
-    """The factor c of the batch loss c·Σ(a − y)² under the conventions in force: ½, 1, 1/m or 1/2m."""
-    p, q, _, _ = LOSSES[remote.conventions.get("loss", "half_sum")](m)
-    return Fraction(p, q)
-
-
-def loss(a: Array, y: Array, c: Fraction) -> Fraction:
-    """c·Σ (a − y)², computed here, exactly, from the implementation's forward."""
-    squares = ((Fraction(ai) - Fraction(yi)) ** 2 for ai, yi in zip(a.tolist(), y.tolist(), strict=True))
-    return c * sum(squares, Fraction(0))
-
-
-def loss_bound(a: Array, y: Array, e: Array, c: Fraction) -> Fraction:
-    """How far c·Σ(a − y)² may lie from the exact loss when each |a_i − exact a_i| <= e_i.
-
-    c·Σ(2|a_i − y_i|·e_i + e_i²), from (u + d)² − u² = 2ud + d² with |d| <= e.
-    """
-    rows = zip(a.tolist(), y.tolist(), e.tolist(), strict=True)
-    terms = (2 * abs(Fraction(ai) - Fraction(yi)) * Fraction(ei) + Fraction(ei) ** 2 for ai, yi, ei in rows)
-    return c * sum(terms, Fraction(0))
-
-
-def before_and_after(neuron: RemoteNeuron, op: Op) -> Generator[tuple[Op, ...], Pending, Arrays]:
-    """w and b read before and after `op`, in one request (a step of a plan: ``yield from`` it)."""
-    sent = yield neuron.read("w"), neuron.read("b"), op, neuron.read("w"), neuron.read("b")
-    w0, b0, _, w1, b1 = sent.values()
-    return (
-        read(w0, "w"),
-        read(b0, "b"),
-        read(w1, "w after update_weights"),
-        read(b1, "b after update_weights"),
-    )
-
-
-# -- the properties --------------------------------------------------------------------------------
-
-
-def unchanged(before: Array, after: Array, precision: str, bitwise: bool) -> bool:
-    """`after` is `before` (bit for bit when `bitwise`), or `before` stored in `precision` at last.
-
-    An implementation may keep a parameter as it was set (a float64) until its first update stores it in
-    its own precision, which may also flush a subnormal to zero (the error model allows it); for a normal
-    float64 that storing is the identity, so nothing but `before` passes there.
-    """
-    if (after.tobytes() == before.tobytes()) if bitwise else np.array_equal(after, before):
-        return True
-    p = PRECISIONS[precision]
-    for a, b in zip(after.ravel().tolist(), before.ravel().tolist(), strict=True):
-        stored = p.round(Fraction(b))
-        flushed = abs(Fraction(b)) < p.eta and a == 0
-        if not (flushed or (stored is not None and Fraction(a) == stored)):
-            return False
-    return True
-
-
-def zero_gradient_leaves_weights_unchanged(remote: Remote, max_examples: int | None = None) -> None:
+def zero_gradient_leaves_weights_unchanged(subject: Subject, max_examples: int | None = None) -> None:
     """update_weights with a zero gradient leaves w and b unchanged, bit for bit (w − lr·0 keeps −0.0)."""
 
     def test(p: Problem, lr: float) -> Plan:
-        neuron = p.neuron(remote)
+        neuron = p.neuron(subject)
         update = neuron.op("update_weights", np.zeros(p.X.shape[1]), 0.0, lr)
         w0, b0, w1, b1 = yield from before_and_after(neuron, update)
-        assert unchanged(w0, w1, remote.precision, True), f"w changed: {w1.tolist()} from {w0.tolist()}"
-        assert unchanged(b0, b1, remote.precision, True), f"b changed: {b1.tolist()} from {b0.tolist()}"
+        assert unchanged(w0, w1, subject.precision, True), f"w changed: {w1.tolist()} from {w0.tolist()}"
+        assert unchanged(b0, b1, subject.precision, True), f"b changed: {b1.tolist()} from {b0.tolist()}"
 
-    check(remote, test, max_examples, p=problems(remote), lr=st.floats(0, 10))
+    check(subject, test, max_examples, p=problems(subject), lr=st.floats(0, 10))
 
 
-def zero_learning_rate_leaves_weights_unchanged(remote: Remote, max_examples: int | None = None) -> None:
+def zero_learning_rate_leaves_weights_unchanged(subject: Subject, max_examples: int | None = None) -> None:
     """update_weights with learning rate 0 leaves w and b unchanged, whatever the gradient.
 
     Equal as numbers, not bit for bit: w − 0·g turns −0.0 into +0.0 when g < 0, as IEEE 754 requires.
     """
 
     def test(p: Problem, data: st.DataObject) -> Plan:
-        neuron = p.neuron(remote)
+        neuron = p.neuron(subject)
         g = np.array(
             data.draw(st.lists(st.floats(-1e3, 1e3), min_size=p.w.size, max_size=p.w.size), label="dJ_dw")
         )
         update = neuron.op("update_weights", g, data.draw(st.floats(-1e3, 1e3)), 0.0)
         w0, b0, w1, b1 = yield from before_and_after(neuron, update)
-        assert unchanged(w0, w1, remote.precision, False), f"w changed: {w1.tolist()} from {w0.tolist()}"
-        assert unchanged(b0, b1, remote.precision, False), f"b changed: {b1.tolist()} from {b0.tolist()}"
+        assert unchanged(w0, w1, subject.precision, False), f"w changed: {w1.tolist()} from {w0.tolist()}"
+        assert unchanged(b0, b1, subject.precision, False), f"b changed: {b1.tolist()} from {b0.tolist()}"
 
-    check(remote, test, max_examples, p=problems(remote), data=st.data())
+    check(subject, test, max_examples, p=problems(subject), data=st.data())
 
 
-def batch_gradient_is_the_sum_of_its_parts(remote: Remote, max_examples: int | None = None) -> None:
+def batch_gradient_is_the_sum_of_its_parts(subject: Subject, max_examples: int | None = None) -> None:
     """The gradient of a batch is the sum of the gradients of its parts (a mean would not be).
 
     Each of the three gradients lies within its own bound of the exact one, so the batch's and the sum of
@@ -348,13 +108,13 @@ def batch_gradient_is_the_sum_of_its_parts(remote: Remote, max_examples: int | N
     def test(p: Problem, data: st.DataObject) -> Plan:
         k = data.draw(st.integers(1, p.X.shape[0] - 1), label="split")
         parts = (p, p.part(slice(None, k)), p.part(slice(k, None)))
-        oracle = [later(q, remote) for q in parts]
-        neuron = p.neuron(remote)
+        oracle = [later(q, subject) for q in parts]
+        neuron = p.neuron(subject)
         sent = yield tuple(neuron.op("gradient", q.X, q.y) for q in parts)
         bounds_ = [e() for e in oracle]
         whole, first, rest = map(as_gradient, sent.values())
         m = p.X.shape[0]
-        mean = remote.conventions.get("loss") in ("mean", "half_mean")
+        mean = subject.conventions.get("loss") in ("mean", "half_mean")
         weights = [Fraction(rows, m) if mean else Fraction(1) for rows in (m, k, m - k)]
         for i, name in ((0, "dJ_dw"), (1, "dJ_db")):
             limit = sum(
@@ -372,14 +132,14 @@ def batch_gradient_is_the_sum_of_its_parts(remote: Remote, max_examples: int | N
                 gap = abs(Fraction(g) - s)
                 assert gap <= Fraction(round_up(Fraction(b) * (1 + Fraction(1, 2**40)))), (
                     f"{name}{f'[{j}]' if got.size > 1 else ''}: the batch's {g!r} and the sum of its parts' "
-                    f"({rows}) {float(s)!r} differ by {float(gap)!r}, more than the three {remote.precision} "
-                    f"bounds allow ({b!r}); exactly, it is {x!r}"
+                    f"({rows}) {float(s)!r} differ by {float(gap)!r}, more than the three "
+                    f"{subject.precision} bounds allow ({b!r}); exactly, it is {x!r}"
                 )
 
-    check(remote, test, max_examples, p=problems(remote, min_rows=2), data=st.data())
+    check(subject, test, max_examples, p=problems(subject, min_rows=2), data=st.data())
 
 
-def row_order_does_not_change_the_gradient(remote: Remote, max_examples: int | None = None) -> None:
+def row_order_does_not_change_the_gradient(subject: Subject, max_examples: int | None = None) -> None:
     """Permuting the rows of X (and y with them) does not change the gradient beyond twice its bound."""
 
     def test(p: Problem, data: st.DataObject) -> Plan:
@@ -388,7 +148,7 @@ def row_order_does_not_change_the_gradient(remote: Remote, max_examples: int | N
             order = np.array(data.draw(st.permutations(range(m)), label="order"))
         else:  # a tall batch: reversed and rotated, which moves every block's rows to other blocks
             order = np.roll(np.arange(m)[::-1], data.draw(st.integers(0, m - 1), label="rotation"))
-        oracle, neuron = later(p, remote), p.neuron(remote)
+        oracle, neuron = later(p, subject), p.neuron(subject)
         sent = yield neuron.op("gradient", p.X, p.y), neuron.op("gradient", p.X[order], p.y[order])
         e = oracle()
         g, g_perm = map(as_gradient, sent.values())
@@ -405,19 +165,19 @@ def row_order_does_not_change_the_gradient(remote: Remote, max_examples: int | N
                 error = float(abs(permuted - ordered))
             raise AssertionError(
                 f"{name} with the rows permuted, {permuted.tolist()}, and in their order, "
-                f"{ordered.tolist()}: {error!r} apart, beyond twice the {remote.precision} bound; "
+                f"{ordered.tolist()}: {error!r} apart, beyond twice the {subject.precision} bound; "
                 f"exactly, it is {exactly.tolist()}"
             )
 
-    check(remote, test, max_examples, p=problems(remote, min_rows=2), data=st.data())
+    check(subject, test, max_examples, p=problems(subject, min_rows=2), data=st.data())
 
 
-def forward_is_row_wise(remote: Remote, max_examples: int | None = None) -> None:
+def forward_is_row_wise(subject: Subject, max_examples: int | None = None) -> None:
     """forward on a batch equals forward on each row alone, within twice the bound of a (for a tall
     batch, on its first two rows, one in the middle and its last two)."""
 
     def test(p: Problem) -> Plan:
-        oracle, neuron = later(p, remote), p.neuron(remote)
+        oracle, neuron = later(p, subject), p.neuron(subject)
         m = p.X.shape[0]
         chosen = list(range(m)) if m <= 8 else [0, 1, m // 2, m - 2, m - 1]
         sent = yield tuple(neuron.op("forward", X) for X in (p.X, *(p.X[i : i + 1] for i in chosen)))
@@ -427,13 +187,13 @@ def forward_is_row_wise(remote: Remote, max_examples: int | None = None) -> None
         error, ratio, _ = worst(batch[chosen], alone, 2 * e.bounds["a"][chosen])
         assert ratio <= 1, (
             f"forward of the batch on rows {chosen}, {batch[chosen].tolist()}, vs of each row alone, "
-            f"{alone.tolist()}: {error!r} apart, beyond twice the {remote.precision} bound of a"
+            f"{alone.tolist()}: {error!r} apart, beyond twice the {subject.precision} bound of a"
         )
 
-    check(remote, test, max_examples, p=problems(remote))
+    check(subject, test, max_examples, p=problems(subject))
 
 
-def gradient_matches_central_differences(remote: Remote, max_examples: int | None = None) -> None:
+def gradient_matches_central_differences(subject: Subject, max_examples: int | None = None) -> None:
     """The gradient is the derivative of the loss that forward computes, away from the kink at z = 0.
 
     In float64: central differences of ½Σ(a − y)² with values in [-3, 3] and h = 1e-6; rounding in the
@@ -446,19 +206,19 @@ def gradient_matches_central_differences(remote: Remote, max_examples: int | Non
 
     def test(p: Problem) -> Plan:
         assume(np.abs(p.z).min() > 1e-3)  # a step of h·|x| <= 3e-6 never crosses the kink
-        if remote.precision != "float64":
-            oracle = later(p, remote)
-            sent = yield (p.neuron(remote).op("gradient", p.X, p.y),)
+        if subject.precision != "float64":
+            oracle = later(p, subject)
+            sent = yield (p.neuron(subject).op("gradient", p.X, p.y),)
             e = oracle()
             dJ_dw, dJ_db = as_gradient(*sent.values())
-            e.check(dJ_dw, "dJ_dw", "dJ_dw vs the exact derivative", remote.precision)
-            e.check(np.array(dJ_db), "dJ_db", "dJ_db vs the exact derivative", remote.precision)
+            e.check(dJ_dw, "dJ_dw", "dJ_dw vs the exact derivative", subject.precision)
+            e.check(np.array(dJ_db), "dJ_db", "dJ_db vs the exact derivative", subject.precision)
             return
         steps = [s * h * e for e in np.eye(p.w.size + 1) for s in (1, -1)]
-        moved = (p.neuron(remote, d).op("forward", p.X) for d in steps)
-        grad, *a = (yield (p.neuron(remote).op("gradient", p.X, p.y), *moved)).values()
+        moved = (p.neuron(subject, d).op("forward", p.X) for d in steps)
+        grad, *a = (yield (p.neuron(subject).op("gradient", p.X, p.y), *moved)).values()
         dJ_dw, dJ_db = as_gradient(grad)
-        J = [float(loss(read(v, "forward"), p.y, share(remote, len(p.y)))) for v in a]
+        J = [float(loss(read(v, "forward"), p.y, share(subject, len(p.y)))) for v in a]
         numeric = [(up - down) / (2 * h) for up, down in zip(J[::2], J[1::2], strict=True)]
         got = np.append(dJ_dw, dJ_db)
         assert np.isclose(got, numeric, rtol=1e-5, atol=1e-5).all(), (
@@ -466,10 +226,10 @@ def gradient_matches_central_differences(remote: Remote, max_examples: int | Non
             f"give {numeric}: beyond rtol = atol = 1e-05"
         )
 
-    check(remote, test, max_examples, p=problems(remote, bound=3.0, kinks=False, large=False))
+    check(subject, test, max_examples, p=problems(subject, bound=3.0, kinks=False, large=False))
 
 
-def small_step_does_not_increase_the_loss(remote: Remote, max_examples: int | None = None) -> None:
+def small_step_does_not_increase_the_loss(subject: Subject, max_examples: int | None = None) -> None:
     """One update with a small enough learning rate does not increase the batch loss.
 
     lr <= 1e-3 / ((1 + max|y|)·(1 + Σ_i(|x_i|² + 1))) keeps lr·(the loss's curvature) below 1e-3, so with
@@ -483,7 +243,7 @@ def small_step_does_not_increase_the_loss(remote: Remote, max_examples: int | No
     def test(p: Problem) -> Plan:
         z = np.abs(p.z) - 1e-9  # p.z is computed here in float64: off by far less than 1e-9
         assume(z.min() > 0)  # no row at the kink
-        oracle, c, neuron = later(p, remote), share(remote, len(p.y)), p.neuron(remote)
+        oracle, c, neuron = later(p, subject), share(subject, len(p.y)), p.neuron(subject)
         grad, a = (yield neuron.op("gradient", p.X, p.y), neuron.op("forward", p.X)).values()
         dJ_dw, dJ_db = as_gradient(grad)
         e = oracle()
@@ -492,7 +252,7 @@ def small_step_does_not_increase_the_loss(remote: Remote, max_examples: int | No
             lr = min(lr, 0.5 * float((z / np.abs(p.X @ dJ_dw + dJ_db)).min()))
         sent = yield neuron.op("update_weights", dJ_dw, dJ_db, lr), neuron.op("forward", p.X)
         stepped = Problem(p.X, p.y, p.w - lr * dJ_dw, p.b - lr * dJ_db, p.alpha, p.activation)
-        e_after = exact(stepped, remote)  # while the child steps
+        e_after = exact(stepped, subject)  # while the child steps
         _, a_after = sent.values()
         before_a, after_a = read(a, "forward"), read(a_after, "forward")
         g = np.abs(np.append(e.values["dJ_dw"], e.values["dJ_db"]))
@@ -507,17 +267,17 @@ def small_step_does_not_increase_the_loss(remote: Remote, max_examples: int | No
         before, after = loss(before_a, p.y, c), loss(after_a, p.y, c)
         assert after <= before + slack, (
             f"loss rose from {float(before)!r} to {float(after)!r} (lr {lr:g}), "
-            f"beyond the {remote.precision} bounds ({float(slack):.2g})"
+            f"beyond the {subject.precision} bounds ({float(slack):.2g})"
         )
 
-    check(remote, test, max_examples, p=problems(remote, bound=3.0, kinks=False, large=False))
+    check(subject, test, max_examples, p=problems(subject, bound=3.0, kinks=False, large=False))
 
 
-def inputs_are_not_mutated(remote: Remote, max_examples: int | None = None) -> None:
+def inputs_are_not_mutated(subject: Subject, max_examples: int | None = None) -> None:
     """forward, gradient and update_weights leave the arrays they are given unchanged."""
 
     def test(p: Problem) -> Plan:
-        neuron = p.neuron(remote)
+        neuron = p.neuron(subject)
         forward, grad = neuron.op("forward", p.X), neuron.op("gradient", p.X, p.y)
         update = neuron.op("update_weights", p.w - p.X[0], p.b, 0.01)  # any gradient will do
         (yield forward, grad, update).values()
@@ -525,10 +285,10 @@ def inputs_are_not_mutated(remote: Remote, max_examples: int | None = None) -> N
         assert not grad.changed, "gradient changed X or y"
         assert not update.changed, "update_weights changed dJ_dw"
 
-    check(remote, test, max_examples, p=problems(remote))
+    check(subject, test, max_examples, p=problems(subject))
 
 
-def agrees_with_the_oracle(remote: Remote, max_examples: int | None = None) -> None:
+def agrees_with_the_oracle(subject: Subject, max_examples: int | None = None) -> None:
     """On small generated cases, w and b read back, forward, gradient and update agree with the exact oracle.
 
     Each value within its bound in the precision judged; the update is fed the exact gradient (as float64),
@@ -536,8 +296,8 @@ def agrees_with_the_oracle(remote: Remote, max_examples: int | None = None) -> N
     """
 
     def test(p: Problem, lr: float) -> Plan:
-        oracle, neuron = later(p, remote, lr), p.neuron(remote)
-        first = solve(oracle_request(p, remote, lr)).first  # the exact gradient, to feed the update
+        oracle, neuron = later(p, subject, lr), p.neuron(subject)
+        first = solve(oracle_request(p, subject, lr)).first  # the exact gradient, to feed the update
         reads = neuron.read("w"), neuron.read("b")
         ops = neuron.op("forward", p.X), neuron.op("gradient", p.X, p.y)
         exact_dJ_dw = np.array([to_float(x) for x in first.dJ_dw])
@@ -545,7 +305,7 @@ def agrees_with_the_oracle(remote: Remote, max_examples: int | None = None) -> N
         sent = yield *reads, *ops, update, neuron.read("w"), neuron.read("b")
         e = oracle()
         w0, b0, a, grad, _, w, b = sent.values()
-        precision = remote.precision
+        precision = subject.precision
         e.check(read(w0, "w"), "w", "w read back vs the one set", precision)
         e.check(read(b0, "b"), "b", "b read back vs the one set", precision)
         e.check(read(a, "forward"), "a", "forward vs the oracle's a", precision)
@@ -555,14 +315,14 @@ def agrees_with_the_oracle(remote: Remote, max_examples: int | None = None) -> N
         e.check(read(w, "w"), "w_new", "w after the update vs the oracle", precision)
         e.check(read(b, "b"), "b_new", "b after the update vs the oracle", precision)
 
-    check(remote, test, max_examples, p=problems(remote), lr=st.floats(0, 1))
+    check(subject, test, max_examples, p=problems(subject), lr=st.floats(0, 1))
 
 
 UPDATES = 50  # calls of update_weights on one instance: past a fifth, a tenth and a fortieth
 
 
 def many_updates_on_one_instance_follow_the_exact_ones(
-    remote: Remote, max_examples: int | None = None
+    subject: Subject, max_examples: int | None = None
 ) -> None:
     """One instance, updated 50 times in a row with the same gradient, is where the exact updates put it
     after each call: w_k = w_0 − k·lr·dJ_dw, b_k likewise. An update that keeps state (a step count, a
@@ -576,12 +336,12 @@ def many_updates_on_one_instance_follow_the_exact_ones(
     def test(p: Problem, lr: float, data: st.DataObject) -> Plan:
         g_w = np.array(data.draw(st.lists(st.sampled_from(DYADIC), min_size=p.w.size, max_size=p.w.size)))
         g_b = data.draw(st.sampled_from(DYADIC), label="dJ_db")
-        neuron = p.neuron(remote)
+        neuron = p.neuron(subject)
         ops: list[Op] = []
         for _ in range(UPDATES):
             ops += [neuron.op("update_weights", g_w, g_b, lr), neuron.read("w"), neuron.read("b")]
         sent = yield tuple(ops)
-        model = Model(PRECISIONS[remote.precision])
+        model = Model(PRECISIONS[subject.precision])
         try:
             rate = model.input(to_fraction(Fraction(lr)))
             steps = [model.input(to_fraction(Fraction(g))) for g in (*g_w.tolist(), g_b)]
@@ -602,12 +362,12 @@ def many_updates_on_one_instance_follow_the_exact_ones(
             error, ratio, _ = worst(got, want, limit)
             assert ratio <= 1, (
                 f"after update {k + 1} of {UPDATES} on one instance, (w, b) = {got.tolist()}; exactly "
-                f"{want.tolist()}: error {error!r} is {ratio:.2g} × the {remote.precision} bound"
+                f"{want.tolist()}: error {error!r} is {ratio:.2g} × the {subject.precision} bound"
             )
 
     examples = max(1, (max_examples or settings().max_examples) // 4)
     rates = st.sampled_from((0.0625, 0.01, 0.001, 0.5))
-    check(remote, test, examples, p=problems(remote, large=False), lr=rates, data=st.data())
+    check(subject, test, examples, p=problems(subject, large=False), lr=rates, data=st.data())
 
 
 PROPERTIES: dict[str, Callable[..., None]] = {
@@ -627,17 +387,17 @@ PROPERTIES: dict[str, Callable[..., None]] = {
 }
 
 
-def run_property(remote: Remote, name: str, max_examples: int | None = None) -> Outcome:
+def run_property(subject: Subject, name: str, max_examples: int | None = None) -> Outcome:
     """Run one property and report it as an Outcome, with Hypothesis's falsifying example.
 
     ``process.Lost`` (a timeout, an ended or misbehaving child) is not caught: the session reports it.
     """
-    if not known_activations(remote):
-        why = f"{remote.name}.supported_activations names none of {', '.join(ACTIVATIONS)}"
+    if not known_activations(subject):
+        why = f"{subject.remote.name}.supported_activations names none of {', '.join(ACTIVATIONS)}"
         return Outcome(name, Status.SKIPPED, Kind.PROPERTY, message=why)
     try:
         with with_reporter(lambda text: None):  # its prints ("reproduce with @seed") would break a report
-            PROPERTIES[name](remote, max_examples)
+            PROPERTIES[name](subject, max_examples)
     except AssertionError as e:
         return Outcome(name, Status.FAILED, Kind.PROPERTY, name, _describe(e))
     except Raised as e:
@@ -653,6 +413,6 @@ def _describe(e: BaseException, prefix: str = "") -> str:
     """The failure's first line, then the example: as the batch found it, or as Hypothesis's own note
     words it after shrinking (its words, not ours: ``Falsifying example: …``)."""
     first = (str(e).strip().splitlines() or [""])[0]
-    notes = [n for n in getattr(e, "__notes__", []) if n.startswith(("Falsifying", "Failing"))]
+    notes = [n for n in getattr(e, "__notes__", []) if n.startswith(HYPOTHESIS_NOTES)]
     example = getattr(e, FOUND, None) or next(iter(notes), "")
     return short(" ".join("; ".join(x for x in (prefix, first, example) if x).split()), 400)

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from golden.harness import protocol
-from golden.harness.beside import Beside
 from golden.harness.process import Child, Lost
 
 
@@ -39,10 +38,6 @@ class Remote:
         self.child = child
         self.call_timeout = call_timeout
         self.deadline = float("inf")  # the end of the current case or property's budget
-        self.precision = "float64"  # what its answers are held to (golden.harness.session chooses)
-        self.conventions: dict[str, str] = {}  # the conventions in force, when not the seed's
-        self.forward_dtype = ""  # the dtype forward returned when the precision was detected from it
-        self.beside = Beside()  # the oracle's helper (the session's; one never started computes nothing)
         self._ids = itertools.count()
         self._unread: deque[Pending] = deque()  # requests sent whose answers were not read, in order
 

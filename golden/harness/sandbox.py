@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from golden.errors import OptionError, SandboxError
+from golden.errors import SandboxError
 from golden.options import DEFAULT_MEMORY, GiB, MiB
 from golden.options import SANDBOX_LEVELS as LEVELS
 
@@ -38,21 +38,6 @@ ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf"
 # The variables the sandboxed process is given (every other one stays out: a grader's tokens among them).
 ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "NEURON_ORACLE_KERNEL", "JAX_PLATFORMS")
 ENV_SUFFIXES = ("_NUM_THREADS",)  # OMP_NUM_THREADS, MKL_NUM_THREADS, OPENBLAS_NUM_THREADS ...
-
-
-def parse_size(text: str, flag: str = "--max-memory") -> int:
-    """``2G``, ``512M``, ``1073741824``: a number of bytes (K, M, G, T are powers of 1024)."""
-    units = {"K": 1 << 10, "M": MiB, "G": GiB, "T": 1 << 40}
-    raw = text.strip().upper().removesuffix("IB").removesuffix("B")
-    scale = units.get(raw[-1:], 1)
-    number = raw[:-1] if raw[-1:] in units else raw
-    try:
-        value = float(number) * scale
-    except ValueError:
-        raise OptionError(f"{flag} is {text!r}; expected a size such as 2G, 512M or 1073741824") from None
-    if not (64 * MiB <= value <= 1 << 50):
-        raise OptionError(f"{flag} is {text!r}; expected at least 64M")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -132,8 +117,7 @@ class Isolation:
 def choose(level: str, grading: bool, limits: Limits | None = None, flag: str = "--sandbox") -> Isolation:
     """The isolation for `level` (auto, on, off); SandboxError when ``on`` cannot be had here."""
     limits = limits or Limits()
-    if level not in LEVELS:
-        raise OptionError(f"{flag} is {level!r}; expected one of {', '.join(LEVELS)}")
+    assert level in LEVELS, level  # Options checked it
     root = os.geteuid() == 0
     if level == "off":
         return Isolation(False, "asked for", limits)

@@ -1,10 +1,13 @@
-"""One run of one implementation, on one budget: the planner that validate, tdd and the pytest plugin share.
+"""One run of one implementation, on one set of options: what validate, tdd, the pytest plugin and each
+grading worker call.
 
-A ``Session`` holds the golden set (loaded and verified before the implementation starts), the child
-process (started on first use, restarted after it is lost), and the budget: every call must answer within
-``timeout`` seconds, a golden case must end within ``timeout`` and a property within
-``PROPERTY_FACTOR × timeout``; after ``MAX_TIMEOUTS_IN_A_ROW`` items in a row time out, the rest are not
-run. ``GoldenSet.verify`` after the run reports any golden file changed on disk while IMPL ran.
+``run(impl, options)`` is the run: it opens a ``Session``, carries out a plan (every golden case, then every
+property, unless a plan of its own is given: tdd's walk) and returns the ``Verdict``. A ``Session`` holds
+the golden set (loaded and verified once, before the implementation starts), the child process (started
+once, and again only after it is lost) and the budget: every call must answer within ``timeout`` seconds,
+a golden case must end within ``timeout`` and a property within ``PROPERTY_FACTOR × timeout``; after
+``MAX_TIMEOUTS_IN_A_ROW`` items in a row time out, the rest are not run. The pytest plugin drives a
+Session item by item, as pytest asks, and ends it as ``run`` does.
 """
 
 from __future__ import annotations
@@ -12,26 +15,22 @@ from __future__ import annotations
 import fnmatch
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 
 from golden.errors import ImplError, OptionError
 from golden.files.case import GoldenCase
-from golden.files.store import ROOT, GoldenSet, list_cases, load_set
-from golden.files.versions import CURRENT
+from golden.files.store import ROOT, GoldenSet, load_set
 from golden.harness import reap
 from golden.harness.beside import Beside
 from golden.harness.cases import run_case
 from golden.harness.conventions import Conventions, resolve
-from golden.harness.conventions import check as check_conventions
 from golden.harness.process import Child, Lost
 from golden.harness.proxy import Raised, Remote
-from golden.harness.sandbox import Isolation
-from golden.options import DEFAULT_TIMEOUT, check_budget, check_precision
-from golden.outcome import Judged, Kind, Outcome, Status
+from golden.harness.subject import Subject
+from golden.options import Options, check_conventions, check_precision
+from golden.outcome import Judged, Kind, Outcome, Status, Verdict
 from oracle.bounds import PRECISIONS
 
 PROPERTY_FACTOR = 10  # a property runs many examples: its budget is ten times a case's
@@ -40,39 +39,44 @@ MIN_LOAD_TIMEOUT = 10.0  # importing torch or JAX takes seconds on a cold machin
 
 
 class Session:
-    """Runs golden cases and properties on IMPL `spec`, each judged here, on one budget.
+    """Runs golden cases and properties on IMPL `spec`, each judged here, as `options` say.
 
     `spec` names the class (``path/to/file.py:Name``, ``package.module:Name``) or is the class itself,
-    sent to the child by value; ``self.spec`` is then its name, ``module:Name``.
+    sent to the child by value; ``self.spec`` is then its name, ``module:Name``. `golden` is a set loaded
+    and verified already (a batch loads it once for every worker, and verifies it once after), else the
+    session loads ``options.golden`` itself and ``verdict`` verifies it. The child runs at the isolation
+    the options ask for, as job `slot` when `grading`; `expose_folder` as for ``Child``. With `helper`,
+    the oracle's helper starts before the child when properties are to run (before the golden files are
+    read, when the session reads them).
     """
 
     def __init__(
         self,
         spec: str | type,
-        golden: GoldenSet,
-        timeout: float = DEFAULT_TIMEOUT,
-        examples: int | None = None,
-        precision: str | None = None,
-        conventions: dict[str, str] | None = None,
-        beside: Beside | None = None,
-        isolation: Isolation | None = None,
+        options: Options | None = None,
+        golden: GoldenSet | None = None,
+        *,
+        grading: bool = False,
+        slot: int = 0,
         expose_folder: bool = True,
+        helper: bool = True,
     ) -> None:
-        """`beside` is the oracle's helper, perhaps spawned already (validate spawns it before reading the
-        golden files); the session starts one itself, before the child, when properties are to run. The
-        child runs at `isolation`'s level (``sandbox``; off by default); `expose_folder` as for ``Child``."""
-        check_budget(timeout, examples)
-        check_precision(precision)
-        self.declared_conventions = check_conventions(conventions or {}, "--convention")
-        self.conventions = Conventions()  # resolved with the class's own declaration when IMPL loads
-        self.precision = precision  # declared, or detected when IMPL first loads
-        self.precision_source = "declared with --precision" if precision else ""
-        self.forward_dtype = ""  # the dtype forward returned when the precision was detected from it
-        self.isolation = isolation or Isolation(False, "asked for")
+        self.options = options = options or Options()
+        self.isolation = options.isolation(grading).for_slot(slot)
+        self.beside = Beside()
+        if helper and options.properties and golden is None:
+            self.beside.spawn()  # ours: it loads the oracle while the golden files are read
+        try:
+            self.owns_golden = golden is None
+            self.golden = golden or load_set(options.golden, options.root or ROOT)
+            self.cases = select(self.golden, options)
+        except BaseException:
+            self.beside.stop()
+            raise
+        self.beside.wait = min(self.beside.wait, options.timeout)  # a stalled helper costs one call's time
         self.child = Child(spec, self.isolation, expose_folder)
-        self.beside = beside or Beside()  # started before the child when properties will run
-        self.beside.wait = min(self.beside.wait, timeout)  # a stalled helper costs at most one call's time
-        self.spec, self.golden, self.timeout, self.examples = self.child.spec, golden, timeout, examples
+        self.spec, self.timeout = self.child.spec, options.timeout
+        self.judged_: Judged | None = None  # known when IMPL first loads
         self.timeouts_in_a_row = 0
         self._remote: Remote | None = None
         self._spawned = False  # whether a child was ever started: the helper may start only before
@@ -121,72 +125,80 @@ class Session:
             self._before_child(False)
             self.child.start(max(self.timeout, MIN_LOAD_TIMEOUT))
             remote = Remote(self.child, self.timeout)
-            if self.precision is None:
-                self.precision, self.precision_source, hung = choose_precision(remote, self.spec)
-                self.forward_dtype = remote.forward_dtype  # kept for the children that follow
-                self.timeouts_in_a_row += hung  # a hang in the probe counts toward the three
+            if self.judged_ is None:
+                self.judged_ = self._judge(remote)
                 if not self.child.alive:  # the probe ended the child: start a fresh one
                     self.child.start(max(self.timeout, MIN_LOAD_TIMEOUT))
-            remote.precision, remote.forward_dtype = self.precision, self.forward_dtype
-            remote.beside = self.beside
-            try:
-                declared = check_conventions(
-                    self.child.info.get("conventions") or {}, f"{remote.name}.conventions"
-                )
-            except OptionError as e:
-                raise ImplError(f"IMPL {self.spec!r}: {e}") from None
-            self.conventions = resolve(self.declared_conventions, declared, remote.name)
-            remote.conventions = self.conventions.as_dict()
             self._remote = remote
         return self._remote
 
+    def _judge(self, remote: Remote) -> Judged:
+        """What the implementation is held to: the precision and conventions, each with its source. The
+        class's declarations are read first: the precision's probe may end the child, and what it said."""
+        options, spell, name = self.options, self.options.front.spell, remote.name
+        try:
+            declared = check_conventions(self.child.info.get("conventions") or {}, f"{name}.conventions")
+        except OptionError as e:
+            raise ImplError(f"IMPL {self.spec!r}: {e}") from None
+        conventions = resolve(dict(options.conventions), declared, name, spell("conventions"))
+        if options.precision is not None:
+            return Judged(options.precision, f"declared with {spell('precision')}", conventions)
+        precision, source, dtype, hung = choose_precision(remote, self.spec)
+        self.timeouts_in_a_row += hung  # a hang in the probe counts toward the three
+        return Judged(precision, source, conventions, dtype)
+
+    @property
     def judged(self) -> Judged:
-        """The precision and conventions in force, and how each was chosen."""
-        source = self.precision_source or "not determined"
-        return Judged(self.precision or "float64", source, self.conventions)
+        """The precision and conventions in force, and how each was chosen (the seed's before IMPL loads)."""
+        return self.judged_ or Judged("float64", "not determined", Conventions())
+
+    def subject(self) -> Subject:
+        """The implementation as the judging sees it (loaded now if need be)."""
+        remote = self.remote()
+        return Subject(remote, self.judged, self.beside)
 
     def case(self, case: GoldenCase) -> Outcome:
         """Run one golden case within `timeout`."""
-        return self.item(
-            case.name,
-            Kind.CASE,
-            self.timeout,
-            lambda remote: run_case(remote, case, self.precision or "float64", self.conventions),
-        )
+        return self.item(case.name, Kind.CASE, self.timeout, lambda subject: run_case(subject, case))
 
     def property(self, name: str) -> Outcome:
         """Run one property within PROPERTY_FACTOR × `timeout`."""
         from golden.harness.properties import run_property  # Hypothesis is imported only when needed
 
-        budget = self.timeout * PROPERTY_FACTOR
-        return self.item(
-            name, Kind.PROPERTY, budget, lambda remote: run_property(remote, name, self.examples)
-        )
+        budget, examples = self.timeout * PROPERTY_FACTOR, self.options.examples
+        return self.item(name, Kind.PROPERTY, budget, lambda subject: run_property(subject, name, examples))
 
-    def run(self, cases: list[GoldenCase], properties: bool = True) -> Iterator[Outcome]:
-        """Every case, then (with `properties`) every property, in order."""
+    def run(self) -> Iterator[Outcome]:
+        """Every selected case, then (unless the options say not) every property, in order."""
+        properties = self.options.properties
         self.start(properties)  # IMPL loads in the child while Hypothesis is imported here
         names = _property_names() if properties else []
-        for case in cases:
+        for case in self.cases:
             yield self.case(case)
         for name in names:
             yield self.property(name)
 
-    def item(self, name: str, kind: Kind, budget: float, run: Callable[[Remote], Outcome]) -> Outcome:
+    def verdict(self, outcomes: list[Outcome]) -> Verdict:
+        """The run's verdict on `outcomes`; the golden set verified again when this session loaded it."""
+        changes = self.golden.verify() if self.owns_golden else []
+        return Verdict(self.spec, self.golden.version, outcomes, self.judged, self.isolation, changes)
+
+    def item(self, name: str, kind: Kind, budget: float, run: Callable[[Subject], Outcome]) -> Outcome:
         """Run `run` on the implementation as one item named `name`, within `budget` seconds: a lost child is
         an ERROR outcome, a timeout counts toward the three in a row, after which nothing more runs."""
         if self.timeouts_in_a_row >= MAX_TIMEOUTS_IN_A_ROW:
             why = f"not run: {self.timeouts_in_a_row} items in a row timed out"
             return Outcome(name, Status.ERROR, kind, message=why)
         try:
-            remote = self.remote()
+            subject = self.subject()
         except ImplError as e:
             if self._remote is None:
                 raise  # IMPL never loaded: bad input, not a verdict
             return Outcome(name, Status.ERROR, kind, message=f"could not restart the implementation: {e}")
+        remote = subject.remote
         remote.deadline = time.monotonic() + budget
         try:
-            outcome = run(remote)
+            outcome = run(subject)
         except Lost as e:
             message = e.message
             if e.timed_out:
@@ -207,8 +219,38 @@ class Session:
         return outcome
 
 
-def choose_precision(remote: Remote, spec: str) -> tuple[str, str, bool]:
-    """The precision to hold the implementation to, how it was chosen, and whether the probe timed out.
+Plan = Callable[[Session], list[Outcome]]  # what a run does with its session: tdd's walk is one
+
+
+def run(
+    impl: str | type,
+    options: Options | None = None,
+    plan: Plan | None = None,
+    *,
+    golden: GoldenSet | None = None,
+    grading: bool = False,
+    slot: int = 0,
+    expose_folder: bool = True,
+) -> Verdict:
+    """The run: `impl` held to the golden cases and properties as `options` say, judged here.
+
+    Every front end calls this: the CLI and the Python API (every case, then every property), tdd (its
+    walk as the `plan`), and each grading worker (with the batch's `golden` set, loaded once). The golden
+    files are loaded and verified before IMPL starts and verified again at the end (``Verdict.changes``);
+    the outcomes are judged on the copy read first, in the precision the options declare, or the one the
+    class declares, or the one its forward's dtype shows.
+    """
+    session = Session(
+        impl, options, golden, grading=grading, slot=slot, expose_folder=expose_folder, helper=plan is None
+    )
+    with session:
+        outcomes = plan(session) if plan is not None else list(session.run())
+    return session.verdict(outcomes)
+
+
+def choose_precision(remote: Remote, spec: str) -> tuple[str, str, str, bool]:
+    """The precision to hold the implementation to, how it was chosen, the dtype forward returned (when it
+    was detected from it), and whether the probe timed out.
 
     The class's own ``precision`` attribute if it declares one; else the dtype of what forward returns on
     a one-row probe (numpy, torch and JAX dtypes; Python floats and lists count as float64); float64 when
@@ -220,78 +262,33 @@ def choose_precision(remote: Remote, spec: str) -> tuple[str, str, bool]:
             check_precision(declared, f"{remote.name}.precision")
         except OptionError as e:
             raise ImplError(f"IMPL {spec!r}: {e}") from None
-        return declared, f"declared by {remote.name}.precision", False
+        return declared, f"declared by {remote.name}.precision", "", False
     activation = remote.activations[0] if remote.activations else "leaky_relu"
     try:
         value = remote.new(1, activation, np.array([0.5]), 0.0, 0.01).call("forward", np.array([[1.0]]))
     except Raised:
-        return "float64", "assumed: forward raised on a one-row probe", False
+        return "float64", "assumed: forward raised on a one-row probe", "", False
     except Lost as e:
         ended = "timed out" if e.timed_out else "ended the process"
-        return "float64", f"assumed: a one-row probe of forward {ended}", e.timed_out
+        return "float64", f"assumed: a one-row probe of forward {ended}", "", e.timed_out
     dtype = value.dtype or (value.items[0].dtype if value.items else None)
-    remote.forward_dtype = dtype or ""
     if dtype in PRECISIONS:
-        return dtype, f"detected: forward returns {dtype}", False
-    return "float64", f"assumed: forward returns {dtype or 'no numbers'}", False
+        return dtype, f"detected: forward returns {dtype}", dtype, False
+    return "float64", f"assumed: forward returns {dtype or 'no numbers'}", dtype or "", False
 
 
-def select_cases(version: str, pattern: str | None, root: Path = ROOT) -> list[str]:
-    """The case names of `version` that match the glob `pattern` (all of them without one)."""
-    names = list_cases(version, root)
+def select(golden: GoldenSet, options: Options) -> list[GoldenCase]:
+    """The cases of `golden` whose name matches the glob ``options.cases`` (all of them without one)."""
+    pattern = options.cases
     if pattern is None:
-        return names
-    chosen = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        return list(golden.cases.values())
+    chosen = [case for name, case in golden.cases.items() if fnmatch.fnmatchcase(name, pattern)]
     if not chosen:
         raise OptionError(
-            f"--cases {pattern!r} matches no case of golden {version}; see `neuron-oracle list`"
+            f"{options.front.spell('cases')} {pattern!r} matches no case of golden {golden.version}; "
+            "see `neuron-oracle list`"
         )
     return chosen
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What one validation found: the outcomes, the precision they were judged in, and golden changes."""
-
-    impl: str  # how IMPL is named: its spec, or module:Name for a class sent by value
-    outcomes: list[Outcome]
-    judged: Judged  # the precision and conventions the outcomes were judged in, and why
-    changes: list[str]  # golden files changed on disk during the run (normally none)
-    isolation: Isolation  # the sandbox level and limits the implementation ran under
-
-
-def validate(
-    spec: str | type,
-    version: str = CURRENT,
-    pattern: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    properties: bool = True,
-    examples: int | None = None,
-    root: Path = ROOT,
-    precision: str | None = None,
-    conventions: dict[str, str] | None = None,
-    isolation: Isolation | None = None,
-) -> Verdict:
-    """Run the golden cases of `version` (those matching `pattern`), then the properties, on IMPL `spec`.
-
-    The golden files are loaded and verified before IMPL starts; the outcomes are judged on that copy, in
-    the `precision` declared, or the one the class declares, or the one its forward's dtype shows. IMPL
-    runs at `isolation`'s level (off by default).
-    """
-    beside = Beside()
-    if properties:
-        beside.spawn()  # ours: it loads the oracle while the golden files are read
-    try:
-        golden = load_set(version, root, select_cases(version, pattern, root))
-        session = Session(
-            spec, golden, timeout, examples, precision, conventions, beside, isolation
-        )  # checks options
-    except BaseException:
-        beside.stop()
-        raise
-    with session:
-        outcomes = list(session.run(list(golden.cases.values()), properties))
-    return Verdict(session.spec, outcomes, session.judged(), golden.verify(), session.isolation)
 
 
 def _property_names() -> list[str]:

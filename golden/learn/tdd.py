@@ -13,24 +13,21 @@ Leaky ReLU has nothing to walk: red.
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from golden.errors import GoldenChanged
 from golden.files.case import GoldenCase
-from golden.files.store import ROOT, load_set
-from golden.files.versions import CURRENT
 from golden.harness.properties import PROPERTIES
 from golden.harness.protocol import short
-from golden.harness.proxy import Remote
-from golden.harness.sandbox import Isolation
-from golden.harness.session import Session
+from golden.harness.session import Session, run
 from golden.learn.constructor import EXPECTED, N_FEATURES, own_parameters
-from golden.options import DEFAULT_TIMEOUT
+from golden.options import Options
 from golden.outcome import STAGE, Kind, Outcome, Status
 
 WALKED = "leaky_relu"  # the activation the curriculum teaches
@@ -122,60 +119,92 @@ CURRICULUM = (
 )
 
 
-@dataclass
-class Report:
-    """What tdd found: the screen to print and whether everything is green."""
-
-    screen: str
-    green: bool
-
-
-def run_tdd(
-    spec: str,
-    version: str = CURRENT,
-    root: Path = ROOT,
-    timeout: float = DEFAULT_TIMEOUT,
-    examples: int | None = None,
-    precision: str | None = None,
-    conventions: dict[str, str] | None = None,
-    isolation: Isolation | None = None,
-) -> Report:
-    """Walk the curriculum on IMPL `spec`; stop at the first red step, else run every case and property.
-
-    The golden set is loaded and verified before IMPL starts, and re-verified at the end: a change on
-    disk is a GoldenChanged error, whatever the walk found. Values are judged in `precision` (declared,
-    or the class's own, or its forward's dtype), as validate judges them.
-    """
-    golden = load_set(version, root)
-    with Session(spec, golden, timeout, examples, precision, conventions, isolation=isolation) as session:
-        report = walk(f"neuron-oracle tdd {spec}", session, golden.cases)
-    changes = golden.verify()
-    if changes:
-        from golden.errors import GoldenChanged
-
-        raise GoldenChanged.of(changes)
-    return report
-
-
 Mark = tuple[str, str]  # a step's mark on the progress list (GREEN, SKIP, RED) and the text after its title
 
 
-def walk(command: str, session: Session, cases: dict[str, GoldenCase]) -> Report:
-    """The curriculum on the implementation `session` runs: the first red step's screen, or all green.
+class End(enum.Enum):
+    """Where a walk ended."""
+
+    NOTHING_TO_WALK = "the class declares no activation the walk runs"
+    RED = "a step is red"
+    ALL_SKIPPED = "every golden case was skipped"
+    CASES_RED = "every step is green, but golden cases are red"
+    PROPERTIES = "every step and case is green: the properties ran"
+
+
+@dataclass(frozen=True)
+class Walked:
+    """What a walk found, as data: ``screen`` words it, ``green`` is its verdict.
+
+    `command` is how the screen says to run it again; `marks` the steps walked (GREEN, SKIP, RED), before
+    the one `red` names (its number, its first red outcome, and the golden case it ran: None for step 1's
+    own-constructor check); `outcomes` what else ran: the red golden cases (CASES_RED), the properties
+    (PROPERTIES), or the skip of the first case (ALL_SKIPPED).
+    """
+
+    command: str
+    end: End
+    impl: str = ""
+    activations: tuple[str, ...] = ()
+    optional: frozenset[str] = frozenset()
+    marks: tuple[Mark, ...] = ()
+    red: tuple[int, Outcome, GoldenCase | None] | None = None
+    outcomes: tuple[Outcome, ...] = ()
+
+    @property
+    def green(self) -> bool:
+        """Whether every step, case and property is green (the CLI's exit status 0)."""
+        return self.end is End.PROPERTIES and all(
+            o.status in (Status.PASSED, Status.SKIPPED) for o in self.outcomes
+        )
+
+    @property
+    def screen(self) -> str:
+        """The screen ``neuron-oracle tdd`` prints."""
+        return "\n".join(screen(self))
+
+
+def run_tdd(impl: str | type, options: Options, command: str) -> Walked:
+    """Walk the curriculum on `impl`; stop at the first red step, else run every case and property.
+
+    The walk is the run's plan (``session.run``): the golden set is loaded and verified before IMPL
+    starts, and verified again at the end, so a change on disk is a GoldenChanged error, whatever the walk
+    found. Values are judged as validate judges them. `command` is how the screen says to run it again.
+    """
+    walked: list[Walked] = []
+
+    def plan(session: Session) -> list[Outcome]:
+        ran: list[Outcome] = []
+        walked.append(walk(command, session, session.golden.cases, ran))
+        return ran
+
+    verdict = run(impl, options, plan)
+    if verdict.changes:
+        raise GoldenChanged.of(verdict.changes)
+    return walked[0]
+
+
+def walk(
+    command: str, session: Session, cases: dict[str, GoldenCase], ran: list[Outcome] | None = None
+) -> Walked:
+    """The curriculum on the implementation `session` runs, up to its first red step, or all of it.
 
     `command` is how the screen says to run it again (``neuron-oracle tdd my_neuron.py:Neuron``, or
-    ``tdd(Neuron)`` from Python); the golden `cases` are loaded and verified already.
+    ``tdd(Neuron)`` from Python); the golden `cases` are loaded and verified already. Every outcome the
+    walk ran is appended to `ran`, in order.
     """
-    lines = [command, ""]
+    ran = ran if ran is not None else []
     remote = session.remote()
-    if WALKED not in remote.activations:
-        return Report("\n".join([*lines, *_nothing_to_walk(remote), "", _next(None, command, [])]), False)
     impl, optional = remote.name, remote.optional  # read now: a child lost later forgets them
+    found = Walked(command, End.NOTHING_TO_WALK, impl, remote.activations, optional)
+    if WALKED not in remote.activations:
+        return found
     outcomes: dict[str, Outcome] = {}
 
     def outcome(case: str) -> Outcome:
         if case not in outcomes:
             outcomes[case] = session.case(cases[case])
+            ran.append(outcomes[case])
         return outcomes[case]
 
     done: list[Mark] = []
@@ -184,27 +213,49 @@ def walk(command: str, session: Session, cases: dict[str, GoldenCase]) -> Report
         if missing:
             done.append(("SKIP", missing))
             continue
-        if number == 1 and (own := _own_parameters(session, impl)) is not None:
-            return Report("\n".join(lines + _stop(number, own, None, done, optional, command)), False)
+        if number == 1 and (own := _own_parameters(session, impl, ran)) is not None:
+            return replace(found, end=End.RED, marks=tuple(done), red=(number, own, None))
         mark, red = _verdict(step, map(outcome, step.cases), checked=number == 1)
         if red is not None:
-            return Report(
-                "\n".join(lines + _stop(number, red, cases[red.name], done, optional, command)), False
-            )
+            return replace(found, end=End.RED, marks=tuple(done), red=(number, red, cases[red.name]))
         done.append(mark)
+    found = replace(found, marks=tuple(done))
     rest = [outcome(case) for case in cases]
     if all(o.status is Status.SKIPPED for o in rest):
-        why = rest[0].message if rest else "no golden case"
-        lines += ["Nothing checked: every golden case was skipped.", f"  {why}", "", _next(None, command, [])]
-        return Report("\n".join(lines), False)
-    lines += _progress(done, optional)
-    unchecked = sum(mark == "SKIP" for mark, _ in done)
+        return replace(found, end=End.ALL_SKIPPED, outcomes=tuple(rest[:1]))
     failing = [o for o in rest if o.status not in (Status.PASSED, Status.SKIPPED)]
     if failing:
+        return replace(found, end=End.CASES_RED, outcomes=tuple(failing))
+    props = [session.property(name) for name in PROPERTIES]
+    ran += props
+    return replace(found, end=End.PROPERTIES, outcomes=tuple(props))
+
+
+def screen(found: Walked) -> list[str]:
+    """The lines of the screen of `found`: the progress list, then the red step, or what comes next."""
+    command, done, optional = found.command, list(found.marks), found.optional
+    lines = [command, ""]
+    if found.end is End.NOTHING_TO_WALK:
+        return [*lines, *_nothing_to_walk(found.impl, found.activations), "", _next(None, command, [])]
+    if found.end is End.RED:
+        assert found.red is not None
+        number, red, case = found.red
+        return lines + _stop(number, red, case, done, optional, command)
+    if found.end is End.ALL_SKIPPED:
+        why = found.outcomes[0].message if found.outcomes else "no golden case"
+        return [
+            *lines,
+            "Nothing checked: every golden case was skipped.",
+            f"  {why}",
+            "",
+            _next(None, command, []),
+        ]
+    lines += _progress(done, optional)
+    unchecked = sum(mark == "SKIP" for mark, _ in done)
+    if found.end is End.CASES_RED:
         every = "Every step checked" if unchecked else "Every step"
-        lines += ["", f"{every} is green, but {len(failing)} more golden case(s) are red:"]
-        lines += [f"  {o.name}: {o.message}" for o in failing] + ["", _next(None, command, [])]
-        return Report("\n".join(lines), False)
+        lines += ["", f"{every} is green, but {len(found.outcomes)} more golden case(s) are red:"]
+        return lines + [f"  {o.name}: {o.message}" for o in found.outcomes] + ["", _next(None, command, [])]
     steps = f"{len(done) - unchecked} of {len(done)} steps ({unchecked} not checked)" if unchecked else ""
     lines += [
         "",
@@ -212,15 +263,16 @@ def walk(command: str, session: Session, cases: dict[str, GoldenCase]) -> Report
         "Refactor freely; the property suite is the safety net:",
         "",
     ]
-    props = [session.property(name) for name in PROPERTIES]
     lines += [
         f"  {'GREEN' if o.status is Status.PASSED else 'RED':<6} {o.name}"
         + ("" if o.status is Status.PASSED else f": {o.message}")
-        for o in props
+        for o in found.outcomes
     ]
-    green = all(o.status in (Status.PASSED, Status.SKIPPED) for o in props)
-    lines += ["", "All green." if green else "A property is red: a refactoring broke an invariant."]
-    return Report("\n".join(lines), green)
+    return [
+        *lines,
+        "",
+        "All green." if found.green else "A property is red: a refactoring broke an invariant.",
+    ]
 
 
 def _stop(
@@ -242,9 +294,12 @@ def _stop(
     ]
 
 
-def _own_parameters(session: Session, impl: str) -> Outcome | None:
+def _own_parameters(session: Session, impl: str, ran: list[Outcome]) -> Outcome | None:
     """Step 1's first check, on the session's budget: None when ``Impl(3)`` stores w, b and alpha itself."""
-    o = session.item(f"{impl}({N_FEATURES})", Kind.CASE, session.timeout, own_parameters)
+    o = session.item(
+        f"{impl}({N_FEATURES})", Kind.CASE, session.timeout, lambda subject: own_parameters(subject.remote)
+    )
+    ran.append(o)
     return None if o.status is Status.PASSED else o
 
 
@@ -277,10 +332,10 @@ def _missing(step: Step, optional: frozenset[str]) -> str | None:
     return f"not checked: no `{absent[0]}` method" if absent else None
 
 
-def _nothing_to_walk(remote: Remote) -> list[str]:
-    declared = ", ".join(repr(a) for a in remote.activations) or "nothing"
+def _nothing_to_walk(impl: str, activations: tuple[str, ...]) -> list[str]:
+    declared = ", ".join(repr(a) for a in activations) or "nothing"
     return [
-        f"RED: nothing checked. {remote.name} declares no activation the walk can run: "
+        f"RED: nothing checked. {impl} declares no activation the walk can run: "
         f"its supported_activations hold {declared}, not {WALKED!r}.",
         f"  The walk teaches Leaky ReLU: add {WALKED!r} to supported_activations, or leave the attribute "
         "out (Leaky ReLU is the default).",

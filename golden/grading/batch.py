@@ -1,0 +1,176 @@
+"""A batch's runs: every IMPL in a worker of its own, the grades in the order of the IMPLs, the command.
+
+Every module grading needs is imported here, before any IMPL runs: the workers are copies of this process
+and must import nothing once a submission may have written a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from golden.errors import ImplError, OptionError
+from golden.files.store import GoldenSet
+from golden.grading.render import report_all, results_names
+from golden.grading.scoring import Graded, load_weights
+from golden.harness.session import MIN_LOAD_TIMEOUT, PROPERTY_FACTOR, run, select
+from golden.options import Options
+from golden.outcome import Kind, Outcome, Status
+
+
+def grade(
+    impls: Sequence[str],
+    golden: GoldenSet,
+    options: Options,
+    *,
+    weights: dict[str, float] | None = None,
+    progress: bool = True,
+    graded: list[Graded] | None = None,
+) -> list[Graded]:
+    """Run every IMPL on the selected golden cases of `golden` (then the properties), ``options.jobs`` at
+    a time.
+
+    Each of the worker processes (``golden.harness.pool``: guarded forks of this process) takes one
+    IMPL at a time and runs it in a Session of its own: the judging, Hypothesis included, is Python work
+    that threads of one process could not share out. A worker lost with its IMPL (one that kills or stops
+    its worker) is replaced and the IMPL graded once more, then reported as not graded. Results come in
+    the order of `impls`, appended to `graded` (pass a list to keep what was graded if this raises: Ctrl-C
+    stops every worker and child and raises KeyboardInterrupt). A progress bar shows on a terminal
+    (stderr) when `progress`.
+    """
+    from tqdm import tqdm
+
+    from golden.harness import pool
+    from golden.harness.properties import PROPERTIES
+
+    cases = [case.name for case in select(golden, options)]
+    items = cases + (list(PROPERTIES) if options.properties else [])
+    shared = _shared_folders(impls)
+    # A worker that answers no more within every case's and property's budget, plus loading, is stopped.
+    budget = len(cases) + (PROPERTY_FACTOR * len(PROPERTIES) if options.properties else 0)
+    deadline = options.timeout * budget + MIN_LOAD_TIMEOUT + 60
+    results: dict[int, Graded] = {}
+    out = graded if graded is not None else []
+
+    def done(index: int, answer: dict[str, Any] | None, why: str) -> None:
+        g = Graded(impls[index], items, weights=weights or {})
+        if answer is None:
+            g.error = why
+        else:
+            g.error, g.loaded = answer["error"], answer["error"] is None
+            try:
+                g.outcomes = [_outcome(o) for o in answer["outcomes"]]
+            except (ValueError, KeyError, TypeError):
+                g.error = "its grading process answered with something else"
+        results[index] = g
+        while len(out) in results:  # in the order of `impls`, as far as they are done
+            out.append(results[len(out)])
+        bar.update()
+
+    def one(spec: str, slot: int) -> dict[str, Any]:
+        return run_one(spec, golden, options, slot, expose_folder=_folder(spec) not in shared)
+
+    golden.watch_package()  # before any IMPL runs: their workers are copies of this process from now on
+    tqdm.monitor_interval = 0  # no monitor thread: this process forks its workers, and stays one thread
+    shown = None if progress else True
+    with (
+        tqdm(total=len(impls), desc="grading", unit="impl", file=sys.stderr, disable=shown) as bar,
+        _ignoring_stop_signals(),
+    ):
+        pool.run(list(impls), options.jobs, one, deadline, done)
+    return out
+
+
+def _folder(spec: str) -> str:
+    return os.path.dirname(os.path.abspath(spec.rpartition(":")[0]))
+
+
+def _shared_folders(impls: Sequence[str]) -> set[str]:
+    """The folders of IMPLs that hold another IMPL's file, at any depth (``subs/neuron.py`` beside
+    ``subs/alice/neuron.py``): a sandboxed IMPL there sees only its own file."""
+    files = [os.path.abspath(spec.rpartition(":")[0]) for spec in impls]
+    folders = {os.path.dirname(file) for file in files}
+    return {folder for folder in folders if sum(f.startswith(os.path.join(folder, "")) for f in files) > 1}
+
+
+@contextlib.contextmanager
+def _ignoring_stop_signals() -> Iterator[None]:
+    """SIGTSTP, SIGTTIN and SIGTTOU are ignored while a batch runs: a submission cannot pause the
+    grading with them (SIGSTOP cannot be ignored: see the README)."""
+    stops = (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
+    before = [signal.signal(s, signal.SIG_IGN) for s in stops]
+    try:
+        yield
+    finally:
+        for s, handler in zip(stops, before, strict=True):
+            signal.signal(s, handler)
+
+
+def _outcome(data: dict[str, Any]) -> Outcome:
+    """An Outcome from its ``as_dict`` form."""
+    return Outcome(**{**data, "status": Status(data["status"]), "kind": Kind(data["kind"])})
+
+
+def run_one(
+    spec: str, golden: GoldenSet, options: Options, slot: int = 0, expose_folder: bool = True
+) -> dict[str, Any]:
+    """One IMPL's name and outcomes (as dicts), or why it could not be loaded: a worker's answer."""
+    file = spec.rpartition(":")[0]
+    if file.endswith(".py") and os.path.islink(file):  # another submission, perhaps: never graded as it
+        target = os.readlink(file)
+        error = f"IMPL {spec!r}: its file is a symlink (to {target!r}); a batch grades regular files only"
+        return {"impl": spec, "outcomes": [], "error": error}
+    try:
+        verdict = run(spec, options, golden=golden, grading=True, slot=slot, expose_folder=expose_folder)
+    except ImplError as e:
+        return {"impl": spec, "outcomes": [], "error": str(e)}
+    return {"impl": verdict.impl, "outcomes": [o.as_dict() for o in verdict.outcomes], "error": None}
+
+
+def command(impls: list[str], options: Options) -> int:
+    """``neuron-oracle validate`` grading `impls`: the table (or results.json) out, 0 only if all are OK.
+
+    Every bad option is refused before any IMPL runs (one line, exit 2). A golden file changed on disk
+    during the run is a GoldenChanged after the table is out. On Ctrl-C, or any error that ends the batch,
+    every grade computed so far is still printed (and written), and then the interruption is raised.
+    """
+    from golden.errors import GoldenChanged
+    from golden.files.store import ROOT, load_set
+    from golden.harness.properties import PROPERTIES
+
+    form, output, version = options.format, options.output, options.golden
+    if form == "junit":
+        raise OptionError(
+            "--format junit reports one IMPL; grade several with --format text, csv, json or gradescope"
+        )
+    many_files = form == "gradescope" and len(impls) > 1
+    if many_files and not output:
+        raise OptionError(
+            "--format gradescope with several IMPLs writes one results file per IMPL: give --output DIR"
+        )
+    files = results_names(impls) if many_files else []
+    isolation = options.isolation(grading=True)
+    golden = load_set(version, options.root or ROOT)
+    select(golden, options)  # a --cases that matches nothing is refused before any IMPL runs
+    points = load_weights(options.weights, [*golden.cases, *PROPERTIES]) if options.weights else {}
+    graded: list[Graded] = []
+    try:
+        grade(impls, golden, options, weights=points, progress=len(impls) > 1, graded=graded)
+    except BaseException:
+        if graded:  # what was graded before the batch stopped is not lost
+            stopped = f"neuron-oracle: the batch stopped after {len(graded)} of {len(impls)} IMPLs"
+            print(stopped, file=sys.stderr)
+            report_all(graded, version, isolation, form, output, files[: len(graded)], many_files)
+        raise
+    report_all(graded, version, isolation, form, output, files, many_files)
+    changes = golden.verify()
+    if changes:
+        raise GoldenChanged(
+            f"{'; '.join(changes)}: files of the toolkit changed on disk while the IMPLs ran; the grades "
+            "above were judged on what was read before they started"
+        )
+    return 0 if all(g.ok for g in graded) else 1

@@ -1,0 +1,99 @@
+"""What a grade is worth: the weights file, and each IMPL's score over the items planned.
+
+An item (a golden case or a property) is worth one point unless the weights say otherwise, and earns its
+points only when it passed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from golden import report
+from golden.errors import OptionError
+from golden.harness.protocol import short
+from golden.outcome import Outcome, Status
+
+MAX_WEIGHTS = 1 << 20  # bytes of a weights file: a name and a number per case and property
+
+
+def load_weights(path: str, known: Sequence[str]) -> dict[str, float]:
+    """Points per item from `path`, a JSON object mapping case and property names to numbers >= 0.
+
+    Read as golden files are (a regular file of at most MAX_WEIGHTS bytes, parsed strictly, its nesting
+    and size bounded), and the points must add up to a finite number. OptionError naming the file and the
+    entry for anything else (a missing file, bad JSON, an unknown name, a negative or non-numeric value).
+    """
+    from golden.errors import GoldenError
+    from golden.files.store import parse, read_regular
+
+    where = f"--weights {path}"
+    try:
+        data = parse(read_regular(Path(path), MAX_WEIGHTS, "a weights file"), Path(path), "a weights file")
+    except GoldenError as e:
+        raise OptionError(f"--weights {e}") from None
+    if not isinstance(data, dict):
+        raise OptionError(
+            f"{where}: expected an object mapping case and property names to points, "
+            f"got {type(data).__name__}"
+        )
+    weights: dict[str, float] = {}
+    for name, points in data.items():
+        if name not in known:
+            raise OptionError(
+                f"{where}: {short(name, 80)!r} is not a golden case or property; "
+                "see `neuron-oracle list` and the properties of `neuron-oracle validate`"
+            )
+        if isinstance(points, bool) or not isinstance(points, int | float) or not math.isfinite(points):
+            raise OptionError(f"{where}: {name!r} is {short(repr(points), 40)}; expected a number of points")
+        if points < 0:
+            raise OptionError(f"{where}: {name!r} is {points!r}; expected a number of points >= 0")
+        weights[name] = float(points)
+    if not math.isfinite(sum(weights.values())):
+        raise OptionError(f"{where}: the points add up to more than a float can hold; use smaller numbers")
+    return weights
+
+
+@dataclass
+class Graded:
+    """One IMPL's run: its outcomes, or why it was not graded (``error``), and its score."""
+
+    impl: str
+    items: list[str]  # every case and property planned, in order, loaded or not
+    outcomes: list[Outcome] = field(default_factory=list)
+    error: str | None = None  # why nothing was graded: the load error, or its grading process ended
+    loaded: bool = True  # False: IMPL could not be loaded
+    weights: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Loaded, something passed, and nothing failed or errored."""
+        return self.error is None and report.ok(self.outcomes)
+
+    def points(self, name: str) -> float:
+        """What item `name` is worth."""
+        return self.weights.get(name, 1.0)
+
+    def outcome(self, name: str) -> Outcome:
+        """How item `name` went (an error saying why, when nothing was graded)."""
+        for o in self.outcomes:
+            if o.name == name:
+                return o
+        return Outcome(name, Status.ERROR, message=self.error or "not run")
+
+    @property
+    def score(self) -> float:
+        """The points of the items that passed."""
+        passed = {o.name for o in self.outcomes if o.status is Status.PASSED}
+        return round(float(sum(self.points(n) for n in self.items if n in passed)), 6)
+
+    @property
+    def max_score(self) -> float:
+        """The points of every item."""
+        return round(float(sum(self.points(n) for n in self.items)), 6)
+
+    def first_failure(self) -> Outcome | None:
+        """The first case or property, in run order, that failed or errored."""
+        return next((o for o in self.outcomes if o.status in (Status.FAILED, Status.ERROR)), None)
