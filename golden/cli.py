@@ -10,44 +10,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from golden import arguments
+from golden.arguments import PROG
 from golden.errors import GoldenChanged, OptionError, OracleError
 from golden.files.store import ROOT, display, load_case, load_set
-from golden.files.versions import CURRENT
-from golden.options import (
-    DEFAULT_IMPL,
-    DEFAULT_MEMORY,
-    DEFAULT_TIMEOUT,
-    FORMATS,
-    SANDBOX_LEVELS,
-    Options,
-)
+from golden.options import Options
 from oracle import ClaimError
-from oracle.bounds import PRECISIONS
-
-PROG = "neuron-oracle"
-
-
-def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity), not every CPU of the machine."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
-
-
-def package_version() -> str:
-    """The installed distribution's version, or ``unknown`` when run from a checkout not installed."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("neuron-oracle")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -254,160 +227,23 @@ def _fmt(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
-class _Renamed(argparse.Action):
-    """An option under its old name: it still works, and says once, on stderr, what it is called now."""
-
-    def __call__(
-        self, parser: argparse.ArgumentParser, ns: argparse.Namespace, value: Any, flag: str | None = None
-    ) -> None:
-        print(f"{PROG}: {flag} is now --golden ({flag} {value} still works, for now)", file=sys.stderr)
-        setattr(ns, self.dest, value)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (``neuron-oracle: error: …``) and exit 2, as any other."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{PROG}: error: {message}; see `{self.prog} --help`\n")
+COMMANDS = {
+    "regen": cmd_regen,
+    "check": cmd_check,
+    "list": cmd_list,
+    "mistakes": cmd_mistakes,
+    "diff": cmd_diff,
+    "show": cmd_show,
+    "validate": cmd_validate,
+    "scaffold": cmd_scaffold,
+    "tdd": cmd_tdd,
+    "train": cmd_train,
+}
 
 
 def parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
-    p = _Parser(prog=PROG, description="Golden cases for one neuron, from an exact oracle.")
-    p.add_argument("--root", help=argparse.SUPPRESS)  # another golden folder, for tests
-    p.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-
-    def add(name: str, func: Any, help: str) -> argparse.ArgumentParser:
-        s = sub.add_parser(name, help=help, description=help)
-        s.set_defaults(func=func)
-        return s
-
-    def precision_option(s: argparse.ArgumentParser) -> None:
-        s.add_argument(
-            "--convention",
-            action="append",
-            metavar="KEY=VALUE",
-            help="derivative_at_zero=one|alpha|midpoint, loss=half_sum|sum|mean|half_mean (repeatable; "
-            "overrides the class's `conventions`)",
-        )
-        s.add_argument(
-            "--precision",
-            choices=list(PRECISIONS),
-            help="judge IMPL in this precision (default: the class's `precision`, else forward's dtype)",
-        )
-
-    def isolation_options(s: argparse.ArgumentParser) -> None:
-        s.add_argument(
-            "--sandbox",
-            choices=SANDBOX_LEVELS,
-            default="auto",
-            help="run IMPL in a sandbox: no network, no view of other processes or files, as root an "
-            "unprivileged uid; auto: on when grading as root (default %(default)s)",
-        )
-        s.add_argument(
-            "--max-memory",
-            metavar="SIZE",
-            help=f"the data IMPL's process may use, e.g. 4G (default {DEFAULT_MEMORY >> 30}G)",
-        )
-
-    def golden_set(s: argparse.ArgumentParser, renamed: bool = False) -> None:
-        s.add_argument(
-            "--golden",
-            default=CURRENT,
-            metavar="SET",
-            help="the golden set: a bundled version name (default %(default)s)",
-        )
-        if renamed:  # these commands said --version for the golden set before the redesign
-            s.add_argument("--version", dest="golden", action=_Renamed, help=argparse.SUPPRESS)
-
-    s = add("regen", cmd_regen, "regenerate the golden files from the oracle")
-    golden_set(s, renamed=True)
-    s.add_argument("--force", action="store_true", help="rewrite a released version's values")
-    golden_set(add("check", cmd_check, "check the golden files against the oracle"), renamed=True)
-    golden_set(add("list", cmd_list, "list the golden cases"), renamed=True)
-    add("mistakes", cmd_mistakes, "list the classic mistakes a failed stage is diagnosed against")
-    s = add("diff", cmd_diff, "what a golden version changed from another: cases, fields, values")
-    s.add_argument("old", metavar="OLD", help="a golden version, e.g. v1")
-    s.add_argument("new", metavar="NEW", help="a later golden version, e.g. v2")
-    s = add("show", cmd_show, "show one case's inputs and intermediates")
-    s.add_argument("case", help="case name, as `neuron-oracle list` prints it")
-    golden_set(s, renamed=True)
-    s.add_argument("--json", action="store_true", help="print the golden file's JSON")
-    s = add("validate", cmd_validate, "hold a neuron implementation to the golden cases and properties")
-    s.add_argument(
-        "impl",
-        nargs="*",
-        default=[DEFAULT_IMPL],
-        metavar="IMPL",
-        help=f"package.module:Name or path/to/file.py:Name (default {DEFAULT_IMPL}); several, or a quoted "
-        "glob of files ('subs/*.py:Neuron'), are graded in parallel into one table",
-    )
-    golden_set(s)
-    s.add_argument("--cases", metavar="PATTERN", help="only the cases whose name matches this glob")
-    precision_option(s)
-    s.add_argument(
-        "--format",
-        choices=FORMATS,
-        default="text",
-        help="report format; csv and gradescope (its autograder results.json) grade (default %(default)s)",
-    )
-    s.add_argument(
-        "--jobs",
-        type=int,
-        default=usable_cpus(),
-        metavar="N",
-        help="IMPLs run at once, each in its own process (default: the CPUs this process may use, "
-        "%(default)s)",
-    )
-    isolation_options(s)
-    s.add_argument(
-        "--output",
-        metavar="PATH",
-        help="write the report there (atomically) and the text to stdout; with --format gradescope and "
-        "several IMPLs, a folder for one results file per IMPL",
-    )
-    s.add_argument(
-        "--weights",
-        metavar="FILE.json",
-        help="points per case and property name for grading (default 1 each)",
-    )
-    s.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help="per call and per case, at most a day; a property gets ten times this (default %(default)g)",
-    )
-    s.add_argument("--no-properties", action="store_true", help="run the golden cases only")
-    s.add_argument("--examples", type=int, metavar="N", help="Hypothesis examples per property")
-    s = add("scaffold", cmd_scaffold, "write a starter neuron to fill in test-first")
-    s.add_argument("path", metavar="PATH", help="the .py file to write, e.g. my_neuron.py")
-    s.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
-    s = add("tdd", cmd_tdd, "red-green-refactor: the first red step of the curriculum and what to do next")
-    s.add_argument("impl", metavar="IMPL", help="path/to/file.py:Name or package.module:Name")
-    s.add_argument("--watch", action="store_true", help="run again each time the file is saved, until Ctrl-C")
-    golden_set(s)
-    precision_option(s)
-    isolation_options(s)
-    s.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help="per case (default %(default)g)",
-    )
-    s.add_argument("--examples", type=int, metavar="N", help="Hypothesis examples per property")
-    s = add("train", cmd_train, "train the Neuron on scikit-learn's diabetes data (needs the train extra)")
-    s.add_argument("--epochs", type=int, default=3000, help="at most this many (default %(default)s)")
-    s.add_argument("--learning-rate", type=float, default=1e-3, help="default %(default)g")
-    s.add_argument("--activation", default="leaky_relu", help="default %(default)s")
-    s.add_argument("--seed", type=int, default=0, help="for the initial w and b (default %(default)s)")
-    s.add_argument(
-        "--tol", type=float, default=1e-10, help="stop when an epoch gains less (default %(default)g)"
-    )
-    s.add_argument("--plot", metavar="FILE.png", help="save the loss curve")
-    return p
+    """The argument parser of every subcommand (``golden.arguments``)."""
+    return arguments.parser(COMMANDS)
 
 
 EXIT = {ClaimError: 1}  # the oracle's own error, which cannot know golden.errors

@@ -15,8 +15,8 @@ from syrupy.assertion import SnapshotAssertion
 
 from golden.files.store import load_set
 from golden.learn.constructor import is_default_alpha
-from golden.learn.tdd import CURRICULUM, red_screen
-from golden.outcome import Outcome, Status
+from golden.learn.tdd import CURRICULUM, End, Walked, red_screen
+from golden.outcome import Kind, Outcome, Status
 
 # What a learner writes, method by method, in the order the curriculum asks for it.
 SOLUTIONS = [
@@ -373,3 +373,42 @@ def test_a_class_without_leaky_relu_is_red_saying_there_is_nothing_to_walk(
     ), out.stdout
     assert "All green" not in out.stdout and "GREEN" not in out.stdout
     assert machine_free(out.stdout) == snapshot
+
+
+# -- the screen, rendered from a walk built by hand ------------------------------------------------------
+
+
+def test_a_walk_whose_steps_are_green_but_cases_red_lists_those_cases_and_is_not_green() -> None:
+
+    marks = tuple(("GREEN", step.formula) for step in CURRICULUM)
+    red = Outcome("tall_batch_past_block_edges", Status.FAILED, message="dJ_dw is off by 3 × its bound")
+    walked = Walked("tdd(N)", End.CASES_RED, "N", ("leaky_relu",), frozenset(), marks, outcomes=(red,))
+    lines = walked.screen.splitlines()
+    assert lines[0] == "tdd(N)"
+    assert "Every step is green, but 1 more golden case(s) are red:" in lines
+    assert "  tall_batch_past_block_edges: dJ_dw is off by 3 × its bound" in lines
+    assert lines[-1] == "Make it green, then run `tdd(N)` again."
+    assert not walked.green
+
+
+def test_a_walk_that_ran_the_properties_is_green_only_when_each_passed_or_was_skipped() -> None:
+
+    marks = tuple(("GREEN", step.formula) for step in CURRICULUM)
+    passed = Outcome("forward_is_row_wise", Status.PASSED, Kind.PROPERTY)
+    failed = Outcome("agrees_with_the_oracle", Status.FAILED, Kind.PROPERTY, message="dJ_db differs")
+    green = Walked("tdd(N)", End.PROPERTIES, "N", marks=marks, outcomes=(passed,))
+    red = Walked("tdd(N)", End.PROPERTIES, "N", marks=marks, outcomes=(passed, failed))
+    assert green.green and green.screen.endswith("All green.")
+    assert not red.green
+    assert "  RED    agrees_with_the_oracle: dJ_db differs" in red.screen.splitlines()
+    assert red.screen.endswith("A property is red: a refactoring broke an invariant.")
+
+
+def test_a_class_that_declares_no_leaky_relu_has_nothing_to_walk() -> None:
+
+    walked = Walked("tdd(N)", End.NOTHING_TO_WALK, "N", ("sigmoid",))
+    assert walked.screen.splitlines()[2].startswith(
+        "RED: nothing checked. N declares no activation the walk can run: its supported_activations hold "
+        "'sigmoid'"
+    )
+    assert not walked.green

@@ -1,0 +1,95 @@
+"""The seed's curriculum, as data: ten steps, each a stage (``golden.outcome.STAGES``) and the golden cases
+that teach it, simplest first, with the formula and a hint. ``golden.learn.tdd`` walks it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+WALKED = "leaky_relu"  # the activation the curriculum teaches
+
+
+@dataclass(frozen=True)
+class Step:
+    """One lesson: the stages it makes green, on which cases, with the formula and a hint."""
+
+    title: str
+    stages: tuple[str, ...]
+    cases: tuple[str, ...]
+    formula: str
+    hint: str
+
+
+CURRICULUM = (
+    Step(
+        "parameters",
+        ("parameters",),
+        ("negative_gradients_increase_weights",),
+        "w: array (n_features,), b: float, alpha = 0.01",
+        "__init__ itself sets self.w (n_features numbers), self.b and self.alpha = 0.01; all three can be "
+        "reassigned.",
+    ),
+    Step(
+        "linear part",
+        ("z",),
+        ("negative_gradients_increase_weights", "seed_worked_example_4x5"),
+        "z = X·w + b, shape (m,)",
+        "one dot product per row: np.dot(X, self.w) + self.b.",
+    ),
+    Step(
+        "activation",
+        ("a",),
+        ("negative_gradients_increase_weights", "leaky_branch_negative_z", "non_default_alpha"),
+        "a = z where z >= 0, alpha·z where z < 0",
+        "Leaky ReLU keeps positive z and scales negative z by self.alpha (not a hard-coded 0.01).",
+    ),
+    Step(
+        "activation derivative",
+        ("da_dz",),
+        ("leaky_branch_negative_z", "zero_z_takes_derivative_one", "batch_rows_on_both_branches"),
+        "da/dz = 1 where z >= 0 (z = 0 included), alpha where z < 0",
+        "np.where(z < 0, self.alpha, 1.0): at exactly z = 0 the seed takes 1.",
+    ),
+    Step(
+        "loss",
+        ("J",),
+        ("negative_gradients_increase_weights", "batch_input_gradients"),
+        "J_i = ½ (a_i − y_i)², one value per example",
+        "keep the ½ and do not sum: loss returns shape (m,).",
+    ),
+    Step(
+        "weight gradient",
+        ("dJ_dw",),
+        ("negative_gradients_increase_weights", "leaky_branch_negative_z", "single_feature"),
+        "dJ_dw = Σ_i (a_i − y_i)·da_dz_i·X_i",
+        "chain rule: error times the activation derivative, then np.dot(delta, X); return (dJ_dw, dJ_db).",
+    ),
+    Step(
+        "bias gradient",
+        ("dJ_db",),
+        ("negative_gradients_increase_weights", "leaky_branch_negative_z"),
+        "dJ_db = Σ_i (a_i − y_i)·da_dz_i   (dz/db = 1)",
+        "the same delta as for the weights, summed: delta.sum().",
+    ),
+    Step(
+        "batch",
+        ("dJ_dw", "dJ_db"),
+        ("batch_input_gradients", "batch_rows_on_both_branches", "seed_worked_example_4x5"),
+        "sum over the batch, not the mean",
+        "every example adds its share: a sum, never divided by m.",
+    ),
+    Step(
+        "update",
+        ("w_new", "b_new"),
+        ("negative_gradients_increase_weights", "zero_gradients_no_change", "large_learning_rate"),
+        "w ← w − lr·dJ_dw,  b ← b − lr·dJ_db",
+        "step against the gradient, in place on self.w and self.b.",
+    ),
+    Step(
+        "training steps",
+        ("trajectory",),
+        ("training_trajectory",),
+        "repeat: gradient, then update_weights",
+        "every step must start from the parameters the last update left.",
+    ),
+)

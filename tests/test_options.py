@@ -1,0 +1,76 @@
+"""The options object: built once per front end, checked once, every refusal naming the option as that
+front end spells it."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from golden.cli import parser
+from golden.errors import OptionError
+from golden.options import DEFAULT_MEMORY, Front, GiB, Options
+
+
+@pytest.mark.parametrize(
+    ("front", "flag"),
+    [(Front.CLI, "--timeout"), (Front.PYTEST, "--neuron-timeout"), (Front.PYTHON, "timeout")],
+)
+def test_a_refusal_names_the_option_as_its_front_end_spells_it(front: Front, flag: str) -> None:
+    with pytest.raises(OptionError) as e:
+        Options(timeout=0, front=front)
+    assert str(e.value) == f"{flag} is 0; expected a number of seconds > 0 and at most 86400"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("timeout", math.inf, "--timeout is inf"),
+        ("examples", 0, "--examples is 0; expected an integer from 1 to 100,000"),
+        (
+            "precision",
+            "float8",
+            "--precision is 'float8'; expected one of float64, float32, float16, bfloat16",
+        ),
+        ("conventions", {"los": "mean"}, "--convention: unknown convention 'los'"),
+        ("conventions", {"loss": "avg"}, "--convention: loss is 'avg'; expected one of"),
+        ("sandbox", "maybe", "--sandbox is 'maybe'; expected one of auto, on, off"),
+        ("format", "xml", "--format is 'xml'"),
+        ("jobs", 0, "--jobs is 0; expected at least 1"),
+        ("max_memory", 1 << 20, "--max-memory is 1048576 bytes; expected at least 64M"),
+    ],
+)
+def test_every_option_out_of_range_is_refused_when_the_options_are_built(
+    field: str, value: object, says: str
+) -> None:
+    with pytest.raises(OptionError, match="^" + says.replace("(", r"\(").replace(")", r"\)")):
+        Options(**{field: value}, front=Front.CLI)  # type: ignore[arg-type]
+
+
+def test_the_command_line_is_read_into_options_once() -> None:
+    args = parser().parse_args(
+        ["validate", "x.py:N", "--convention", "loss=mean", "--max-memory", "1G", "--cases", "batch_*"]
+    )
+    options = Options.from_args(args)
+    assert options.conventions == {"loss": "mean"}
+    assert options.max_memory == GiB
+    assert (options.cases, options.properties, options.front) == ("batch_*", True, Front.CLI)
+
+
+def test_a_convention_without_a_value_is_refused_by_its_flag() -> None:
+    args = parser().parse_args(["validate", "--convention", "loss"])
+    with pytest.raises(OptionError, match=r"^--convention 'loss': expected KEY=VALUE"):
+        Options.from_args(args)
+
+
+def test_the_python_api_takes_sizes_as_text_or_bytes_and_refuses_unknown_names() -> None:
+    assert Options.from_kwargs(max_memory="4G").max_memory == 4 * GiB
+    assert Options.from_kwargs(max_memory=None).max_memory == DEFAULT_MEMORY
+    with pytest.raises(OptionError, match=r"^unknown option 'timeuot'"):
+        Options.from_kwargs(timeuot=5)
+
+
+def test_options_are_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Options().timeout = 1  # type: ignore[misc]
