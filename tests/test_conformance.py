@@ -161,3 +161,13 @@ def test_a_property_finds_the_mistake_at_an_edge_too(name: str, prop: str, deran
     with Session(f"{BROKEN}:{name}", Options(examples=300), load_set("v3")) as session:
         outcome = session.property(prop)
     assert outcome.status is Status.FAILED, outcome.message
+
+
+def test_the_session_s_signature_before_the_redesign_still_works_and_says_what_it_is_now() -> None:
+    with pytest.warns(
+        DeprecationWarning, match=r"Session\(spec, golden\) is now Session\(spec, options, golden\)"
+    ):
+        session = Session("neuron:Neuron", GOLDEN)
+    with session:
+        assert session.golden is GOLDEN
+        assert session.case(GOLDEN.cases["single_feature"]).status is Status.PASSED

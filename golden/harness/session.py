@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from types import TracebackType
 
@@ -53,7 +54,7 @@ class Session:
     def __init__(
         self,
         spec: str | type,
-        options: Options | None = None,
+        options: Options | GoldenSet | None = None,
         golden: GoldenSet | None = None,
         *,
         grading: bool = False,
@@ -61,6 +62,14 @@ class Session:
         expose_folder: bool = True,
         helper: bool = True,
     ) -> None:
+        if isinstance(options, GoldenSet):  # the signature before the redesign: Session(spec, golden)
+            warnings.warn(
+                "Session(spec, golden) is now Session(spec, options, golden); "
+                "Session(spec) loads the bundled golden set itself",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            options, golden = None, options
         self.options = options = options or Options()
         self.isolation = options.isolation(grading).for_slot(slot)
         self.beside = Beside()
