@@ -20,6 +20,7 @@ from golden.arguments import PROG
 from golden.errors import GoldenChanged, OptionError, OracleError
 from golden.files.store import ROOT, display, load_case, load_set
 from golden.options import Options
+from golden.outcome import TRAJECTORY
 from oracle import ClaimError
 
 
@@ -90,7 +91,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     for section in ("inputs", "expected"):
         print(f"\n{section}")
         for key, value in doc[section].items():
-            if key == "trajectory":
+            if key == TRAJECTORY.name:
                 for i, step in enumerate(value, 1):
                     print(f"  step {i:<9} " + ", ".join(f"{k} {_fmt(v)}" for k, v in step.items()))
             else:
@@ -107,7 +108,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         if "unavailable" in per:
             print(f"  {precision:<9} none: {per['unavailable']}")
             continue
-        shown = ", ".join(f"{k} {_short_floats(v)}" for k, v in per.items() if k != "trajectory")
+        shown = ", ".join(f"{k} {_short_floats(v)}" for k, v in per.items() if k != TRAJECTORY.name)
         print(f"  {precision:<9} {shown}")
     return 0
 

@@ -48,7 +48,7 @@ from golden.harness.problems import (
 from golden.harness.protocol import short
 from golden.harness.proxy import Op, Raised
 from golden.harness.subject import Subject
-from golden.outcome import Kind, Outcome, Status
+from golden.outcome import B_NEW, DJ_DB, DJ_DW, W_NEW, A, Kind, Outcome, Status
 from oracle import to_float
 from oracle.bounds import PRECISIONS, Model, OutOfRange, round_up, to_fraction
 from oracle.exact import ACTIVATIONS
@@ -87,7 +87,7 @@ def zero_learning_rate_leaves_weights_unchanged(subject: Subject, max_examples: 
     def test(p: Problem, data: st.DataObject) -> Plan:
         neuron = p.neuron(subject)
         g = np.array(
-            data.draw(st.lists(st.floats(-1e3, 1e3), min_size=p.w.size, max_size=p.w.size), label="dJ_dw")
+            data.draw(st.lists(st.floats(-1e3, 1e3), min_size=p.w.size, max_size=p.w.size), label=DJ_DW.name)
         )
         update = neuron.op("update_weights", g, data.draw(st.floats(-1e3, 1e3)), 0.0)
         w0, b0, w1, b1 = yield from before_and_after(neuron, update)
@@ -116,7 +116,7 @@ def batch_gradient_is_the_sum_of_its_parts(subject: Subject, max_examples: int |
         m = p.X.shape[0]
         mean = subject.conventions.get("loss") in ("mean", "half_mean")
         weights = [Fraction(rows, m) if mean else Fraction(1) for rows in (m, k, m - k)]
-        for i, name in ((0, "dJ_dw"), (1, "dJ_db")):
+        for i, name in ((0, DJ_DW.name), (1, DJ_DB.name)):
             limit = sum(
                 float(wt) * np.atleast_1d(e.bounds[name])
                 for wt, e in zip(weights[1:], bounds_[1:], strict=True)
@@ -152,7 +152,7 @@ def row_order_does_not_change_the_gradient(subject: Subject, max_examples: int |
         sent = yield neuron.op("gradient", p.X, p.y), neuron.op("gradient", p.X[order], p.y[order])
         e = oracle()
         g, g_perm = map(as_gradient, sent.values())
-        for i, name in ((0, "dJ_dw"), (1, "dJ_db")):
+        for i, name in ((0, DJ_DW.name), (1, DJ_DB.name)):
             twice = 2 * np.atleast_1d(e.bounds[name])
             permuted, ordered = np.atleast_1d(g_perm[i]), np.atleast_1d(g[i])
             exactly = np.atleast_1d(e.values[name])
@@ -184,7 +184,7 @@ def forward_is_row_wise(subject: Subject, max_examples: int | None = None) -> No
         e = oracle()
         batch, *rows = (read(v, "forward") for v in sent.values())
         alone = np.concatenate(rows)
-        error, ratio, _ = worst(batch[chosen], alone, 2 * e.bounds["a"][chosen])
+        error, ratio, _ = worst(batch[chosen], alone, 2 * e.bounds[A.name][chosen])
         assert ratio <= 1, (
             f"forward of the batch on rows {chosen}, {batch[chosen].tolist()}, vs of each row alone, "
             f"{alone.tolist()}: {error!r} apart, beyond twice the {subject.precision} bound of a"
@@ -211,8 +211,8 @@ def gradient_matches_central_differences(subject: Subject, max_examples: int | N
             sent = yield (p.neuron(subject).op("gradient", p.X, p.y),)
             e = oracle()
             dJ_dw, dJ_db = as_gradient(*sent.values())
-            e.check(dJ_dw, "dJ_dw", "dJ_dw vs the exact derivative", subject.precision)
-            e.check(np.array(dJ_db), "dJ_db", "dJ_db vs the exact derivative", subject.precision)
+            e.check(dJ_dw, DJ_DW.name, "dJ_dw vs the exact derivative", subject.precision)
+            e.check(np.array(dJ_db), DJ_DB.name, "dJ_db vs the exact derivative", subject.precision)
             return
         steps = [s * h * e for e in np.eye(p.w.size + 1) for s in (1, -1)]
         moved = (p.neuron(subject, d).op("forward", p.X) for d in steps)
@@ -255,13 +255,13 @@ def small_step_does_not_increase_the_loss(subject: Subject, max_examples: int | 
         e_after = exact(stepped, subject)  # while the child steps
         _, a_after = sent.values()
         before_a, after_a = read(a, "forward"), read(a_after, "forward")
-        g = np.abs(np.append(e.values["dJ_dw"], e.values["dJ_db"]))
-        e_g = np.append(e.bounds["dJ_dw"], e.bounds["dJ_db"])
+        g = np.abs(np.append(e.values[DJ_DW.name], e.values[DJ_DB.name]))
+        e_g = np.append(e.bounds[DJ_DW.name], e.bounds[DJ_DB.name])
         drift = Fraction(round_up(Fraction(lr * (float(g @ e_g) + 1e-3 * float((g + e_g) @ (g + e_g)))) * 2))
         # the stepped parameters carry the update's own rounding too: twice the bound of a there
         slack = (
-            loss_bound(before_a, p.y, e.bounds["a"], c)
-            + loss_bound(after_a, p.y, 2 * e_after.bounds["a"], c)
+            loss_bound(before_a, p.y, e.bounds[A.name], c)
+            + loss_bound(after_a, p.y, 2 * e_after.bounds[A.name], c)
             + drift
         )
         before, after = loss(before_a, p.y, c), loss(after_a, p.y, c)
@@ -308,12 +308,12 @@ def agrees_with_the_oracle(subject: Subject, max_examples: int | None = None) ->
         precision = subject.precision
         e.check(read(w0, "w"), "w", "w read back vs the one set", precision)
         e.check(read(b0, "b"), "b", "b read back vs the one set", precision)
-        e.check(read(a, "forward"), "a", "forward vs the oracle's a", precision)
+        e.check(read(a, "forward"), A.name, "forward vs the oracle's a", precision)
         dJ_dw, dJ_db = as_gradient(grad)
-        e.check(dJ_dw, "dJ_dw", "dJ_dw vs the oracle", precision)
-        e.check(np.array(dJ_db), "dJ_db", "dJ_db vs the oracle", precision)
-        e.check(read(w, "w"), "w_new", "w after the update vs the oracle", precision)
-        e.check(read(b, "b"), "b_new", "b after the update vs the oracle", precision)
+        e.check(dJ_dw, DJ_DW.name, "dJ_dw vs the oracle", precision)
+        e.check(np.array(dJ_db), DJ_DB.name, "dJ_db vs the oracle", precision)
+        e.check(read(w, "w"), W_NEW.name, "w after the update vs the oracle", precision)
+        e.check(read(b, "b"), B_NEW.name, "b after the update vs the oracle", precision)
 
     check(subject, test, max_examples, p=problems(subject), lr=st.floats(0, 1))
 
@@ -335,7 +335,7 @@ def many_updates_on_one_instance_follow_the_exact_ones(
 
     def test(p: Problem, lr: float, data: st.DataObject) -> Plan:
         g_w = np.array(data.draw(st.lists(st.sampled_from(DYADIC), min_size=p.w.size, max_size=p.w.size)))
-        g_b = data.draw(st.sampled_from(DYADIC), label="dJ_db")
+        g_b = data.draw(st.sampled_from(DYADIC), label=DJ_DB.name)
         neuron = p.neuron(subject)
         ops: list[Op] = []
         for _ in range(UPDATES):

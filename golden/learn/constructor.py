@@ -17,7 +17,7 @@ import numpy as np
 from golden.harness.compare import Array, Divergence, numbers
 from golden.harness.protocol import Value
 from golden.harness.proxy import Raised, Remote
-from golden.outcome import Outcome, Status
+from golden.outcome import PARAMETERS, Outcome, Status
 from oracle.bounds import PRECISIONS
 
 N_FEATURES = 3  # not the golden cases' 1 or 2: a w of a size written into __init__ shows
@@ -51,7 +51,11 @@ def own_parameters(remote: Remote) -> Outcome:
         except Raised as e:
             if e.op == "new":  # the constructor raised: no instance was made, nothing to read
                 return Outcome(
-                    name, Status.ERROR, stage="parameters", message=e.what, not_implemented=e.not_implemented
+                    name,
+                    Status.ERROR,
+                    stage=PARAMETERS.name,
+                    message=e.what,
+                    not_implemented=e.not_implemented,
                 )
             problems.append(e.what)
             raised = True
@@ -62,9 +66,9 @@ def own_parameters(remote: Remote) -> Outcome:
         if problem:
             problems.append(problem)
     if not problems:
-        return Outcome(name, Status.PASSED, agreed=["parameters"])
+        return Outcome(name, Status.PASSED, agreed=[PARAMETERS.name])
     status = Status.ERROR if raised else Status.FAILED
-    return Outcome(name, status, stage="parameters", message="\n".join(problems), got=got or None)
+    return Outcome(name, status, stage=PARAMETERS.name, message="\n".join(problems), got=got or None)
 
 
 def _w(value: Value, array: Array | None) -> str | None:
@@ -113,7 +117,7 @@ def is_default_alpha(alpha: float, dtype: str | None) -> bool:
 
 def _numbers(value: Value) -> Array | None:
     try:
-        return numbers(value, "parameters", "")
+        return numbers(value, PARAMETERS.name, "")
     except Divergence:
         return None
 

@@ -29,7 +29,7 @@ from golden.harness.session import Session, run
 from golden.learn.constructor import EXPECTED, N_FEATURES, own_parameters
 from golden.learn.curriculum import CURRICULUM, WALKED, Step
 from golden.options import Options
-from golden.outcome import STAGE, Kind, Outcome, Status
+from golden.outcome import PARAMETERS, STAGE, Kind, Outcome, Status
 
 Mark = tuple[str, str]  # a step's mark on the progress list (GREEN, SKIP, RED) and the text after its title
 
@@ -311,7 +311,7 @@ def red_screen(number: int, step: Step, o: Outcome, case: GoldenCase | None) -> 
             "  inputs",
             *(f"    {key:<14} {_fmt(inputs[key])}" for key in shown),
         ]
-        if stage == "parameters":
+        if stage == PARAMETERS.name:
             expected = (
                 f"w, b and alpha stored and read back as set: {inputs['w']}, {inputs['b']}, {inputs['alpha']}"
             )
