@@ -134,44 +134,58 @@ def confine(config: dict) -> None:  # type: ignore[type-arg]
     try:  # inside: PID 1 of the new namespace; when it ends, every process in it ends
         check(libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
         new = spec["scratch"]
-        mount(None, "/", None, MS_REC | MS_PRIVATE)
-        mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
-        for folder in ("tmp", "proc", "dev", "dev/shm", ".old"):
-            os.makedirs(f"{new}/{folder}", exist_ok=True)
-        mount("tmpfs", f"{new}/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['size']},mode=1777")
-        mount("tmpfs", f"{new}/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['size']},mode=1777")
-        for kind, source, target in spec["binds"]:  # after /tmp: an implementation under /tmp goes over it
-            place = new + target
-            if kind == "symlink":
-                os.makedirs(os.path.dirname(place), exist_ok=True)
-                os.symlink(source, place)
-                continue
-            if os.path.isdir(source):
-                os.makedirs(place, exist_ok=True)
-            else:
-                os.makedirs(os.path.dirname(place), exist_ok=True)
-                open(place, "a").close()
-            mount(source, place, None, MS_BIND | MS_REC)
-            mount(None, place, None, MS_BIND | MS_REMOUNT | MS_RDONLY | locked(source))
-        mount("proc", f"{new}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        for device in DEVICES:
-            open(f"{new}/dev/{device}", "a").close()
-            mount(f"/dev/{device}", f"{new}/dev/{device}", None, MS_BIND)
-        for name, target in (("fd", ""), ("stdin", "/0"), ("stdout", "/1"), ("stderr", "/2")):
-            os.symlink(f"/proc/self/fd{target}", f"{new}/dev/{name}")
-        import platform
-
-        number = PIVOT_ROOT.get(platform.machine())
-        if number is None:
-            raise OSError(f"pivot_root: no syscall number known for {platform.machine()}")
-        check(libc().syscall(number, new.encode(), f"{new}/.old".encode()), "pivot_root")
-        os.chdir("/")
-        check(libc().umount2(b"/.old", MNT_DETACH), "umount2(/.old)")
-        os.rmdir("/.old")
+        new_root(new, spec["size"], spec["binds"])
+        pivot(new)
         os.chdir("/tmp")
         os.execv(sys.executable, [sys.executable, "-I", "-B", spec["boot"], json.dumps(config)])
     except BaseException as e:  # every failure is reported on the reply fd
         fail(config, e, "the sandbox could not be set up")
+
+
+def new_root(new: str, size: int, binds: list) -> None:  # type: ignore[type-arg]
+    """Fill `new` as the sandbox's root: a tmpfs, a /tmp and /dev/shm of `size`, the read-only `binds`
+    (``[kind, source, target]``), /proc and a few devices."""
+    import os
+
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
+    for folder in ("tmp", "proc", "dev", "dev/shm", ".old"):
+        os.makedirs(f"{new}/{folder}", exist_ok=True)
+    mount("tmpfs", f"{new}/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+    mount("tmpfs", f"{new}/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+    for kind, source, target in binds:  # after /tmp: an implementation under /tmp goes over it
+        place = new + target
+        if kind == "symlink":
+            os.makedirs(os.path.dirname(place), exist_ok=True)
+            os.symlink(source, place)
+            continue
+        if os.path.isdir(source):
+            os.makedirs(place, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(place), exist_ok=True)
+            open(place, "a").close()
+        mount(source, place, None, MS_BIND | MS_REC)
+        mount(None, place, None, MS_BIND | MS_REMOUNT | MS_RDONLY | locked(source))
+    mount("proc", f"{new}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for device in DEVICES:
+        open(f"{new}/dev/{device}", "a").close()
+        mount(f"/dev/{device}", f"{new}/dev/{device}", None, MS_BIND)
+    for name, target in (("fd", ""), ("stdin", "/0"), ("stdout", "/1"), ("stderr", "/2")):
+        os.symlink(f"/proc/self/fd{target}", f"{new}/dev/{name}")
+
+
+def pivot(new: str) -> None:
+    """Make `new` the root (``pivot_root``) and let go of the old one."""
+    import os
+    import platform
+
+    number = PIVOT_ROOT.get(platform.machine())
+    if number is None:
+        raise OSError(f"pivot_root: no syscall number known for {platform.machine()}")
+    check(libc().syscall(number, new.encode(), f"{new}/.old".encode()), "pivot_root")
+    os.chdir("/")
+    check(libc().umount2(b"/.old", MNT_DETACH), "umount2(/.old)")
+    os.rmdir("/.old")
 
 
 def locked(path: str) -> int:
