@@ -307,6 +307,15 @@ def round_up(x: Fraction) -> float:
     return f if Fraction(f) >= x else math.nextafter(f, math.inf)
 
 
+def float_bound(b: Bounded, exact: Fraction | Decimal) -> float:
+    """The bound around the float64 nearest `exact` (the value a golden file or an answer holds) rather
+    than around b.v, which b.e is measured around: b.e plus how far that float lies from b.v, rounded up.
+
+    For every computed value x that b admits, |x − float64(exact)| <= the result.
+    """
+    return round_up(Fraction(b.e) + abs(Fraction(float(exact)) - b.v))
+
+
 # -- the stages -------------------------------------------------------------------------------------
 
 

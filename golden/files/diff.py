@@ -1,19 +1,56 @@
-"""``neuron-oracle diff OLD NEW``: what a new golden version changed, case by case and field by field."""
+"""``neuron-oracle diff OLD NEW``: what a new golden version changed, case by case and field by field; and
+``walk``, the comparison of two JSON documents leaf by leaf that ``regen`` and ``check`` word too."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from golden.files.store import ROOT, load_set
+from golden.files.store import ROOT, field, load_set
+
+ADDED, REMOVED, CHANGED = "added", "removed", "changed"  # what a Difference is
+Where = tuple[str | int, ...]  # a location in a JSON document: keys and list indices, from the top
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One place where two JSON documents differ: a key only the new one has (``ADDED``, with its `new`
+    value), a key only the old one has (``REMOVED``, with its `old` value), or a value that changed
+    (``CHANGED``: a leaf, a list that changed length, or a value of another type)."""
+
+    kind: str
+    path: Where
+    old: Any = None
+    new: Any = None
+
+
+def walk(old: Any, new: Any, path: Where = ()) -> Iterator[Difference]:
+    """Every difference between `old` and `new`, in `old`'s order (the keys only `new` has after those of
+    each object): objects compared key by key, lists of the same length item by item."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in [*old, *(k for k in new if k not in old)]:
+            here = (*path, key)
+            if key not in new:
+                yield Difference(REMOVED, here, old=old[key])
+            elif key not in old:
+                yield Difference(ADDED, here, new=new[key])
+            else:
+                yield from walk(old[key], new[key], here)
+    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for i, (o, n) in enumerate(zip(old, new, strict=True)):
+            yield from walk(o, n, (*path, i))
+    elif old != new or type(old) is not type(new):
+        yield Difference(CHANGED, path, old, new)
 
 
 def diff(old: str, new: str, root: Path = ROOT) -> list[str]:
     """The lines of the report: cases added and removed, fields added and removed, values changed.
 
     Both versions are loaded and verified first. A field is named by its path in the case file
-    (``bounds.float32.dJ_dw``); a value changed is shown as ``case: field: old → new``.
+    (``bounds.float32.dJ_dw``); a value changed is shown as ``case: field: old → new``, in the order of
+    the old case file.
     """
     before, after = load_set(old, root), load_set(new, root)
     added = [n for n in after.cases if n not in before.cases]
@@ -22,15 +59,13 @@ def diff(old: str, new: str, root: Path = ROOT) -> list[str]:
     fields_removed: set[str] = set()
     changed: list[tuple[str, str]] = []
     for name in (n for n in after.cases if n in before.cases):
-        _walk(
-            before.cases[name].document,
-            after.cases[name].document,
-            "",
-            name,
-            fields_added,
-            fields_removed,
-            changed,
-        )
+        for d in walk(before.cases[name].document, after.cases[name].document):
+            if d.kind == ADDED:
+                fields_added.add(_generic(d.path))
+            elif d.kind == REMOVED:
+                fields_removed.add(_generic(d.path))
+            else:
+                changed.append((name, f"{field(d.path)}: {d.old!r} → {d.new!r}"))
     lines = [f"golden {old} → {new}"]
     lines.append(f"cases added ({len(added)}): {', '.join(added) or 'none'}")
     lines.append(f"cases removed ({len(removed)}): {', '.join(removed) or 'none'}")
@@ -45,29 +80,6 @@ def diff(old: str, new: str, root: Path = ROOT) -> list[str]:
     return lines
 
 
-def _walk(
-    old: Any,
-    new: Any,
-    where: str,
-    case: str,
-    added: set[str],
-    removed: set[str],
-    changed: list[tuple[str, str]],
-) -> None:
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in new.keys() - old.keys():
-            added.add(_generic(f"{where}.{key}" if where else key))
-        for key in old.keys() - new.keys():
-            removed.add(_generic(f"{where}.{key}" if where else key))
-        for key in old.keys() & new.keys():
-            _walk(old[key], new[key], f"{where}.{key}" if where else key, case, added, removed, changed)
-    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        for i, (o, n) in enumerate(zip(old, new, strict=True)):
-            _walk(o, n, f"{where}[{i}]", case, added, removed, changed)
-    elif old != new or type(old) is not type(new):
-        changed.append((case, f"{where}: {old!r} → {new!r}"))
-
-
-def _generic(path: str) -> str:
+def _generic(path: Where) -> str:
     """A field's path without list indices: ``bounds.float32.trajectory.dJ_dw``."""
-    return re.sub(r"\[\d+\]", "", path)
+    return field(part for part in path if not isinstance(part, int))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
+from golden.outcome import DA_DZ, ROWS, STAGE, STAGES, TRAJECTORY, A, J, Z
 from oracle import LOSS, Case, Result, Step, to_float
-from oracle.bounds import PRECISIONS, Bounded, Model, OutOfRange, Precision, bounds, round_up, to_fraction
+from oracle.bounds import PRECISIONS, Bounded, Model, OutOfRange, Precision, bounds, float_bound, to_fraction
 from oracle.exact import PRECISION
 
 SCHEMA_VERSION = 1  # golden v1's; golden v2 is schema 2: a bound per value and precision, no tolerance
@@ -29,6 +29,12 @@ CONTRACTION = (
     "with, plus its own rounding"
 )
 
+DJ_DA = "dJ_da"  # dJ/da: in every golden file's expected values, though no stage compares it
+STEP = tuple(s.name for s in STAGES if s.step)  # the values of each step: dJ_dw, dJ_db, w_new, b_new
+# The expected values of a golden file, in the order the released files hold them (not the stages'):
+# the first step's forward values, then its gradient and update.
+EXPECTED = (Z.name, A.name, J.name, DJ_DA, DA_DZ.name, *STEP)
+
 ARITHMETIC = {
     "fraction": "exact rational (fractions.Fraction); each value rounded once to float64",
     "decimal": f"decimal.Decimal at {PRECISION} significant digits; each value rounded once to float64",
@@ -40,13 +46,18 @@ def floats(values: tuple[Any, ...]) -> list[float]:
     return [to_float(v) for v in values]
 
 
+def size(name: str) -> str | None:
+    """How many numbers the expected value `name` holds (``outcome.Stage.size``): ROWS, FEATURES or ONE."""
+    return ROWS if name == DJ_DA else STAGE[name].size
+
+
+def _rounded(value: Any) -> Any:
+    """An exact value, or a tuple of them, rounded to float64 (a list for a tuple)."""
+    return floats(value) if isinstance(value, tuple) else to_float(value)
+
+
 def _step_fields(step: Step) -> dict[str, Any]:
-    return {
-        "dJ_dw": floats(step.dJ_dw),
-        "dJ_db": to_float(step.dJ_db),
-        "w_new": floats(step.w_new),
-        "b_new": to_float(step.b_new),
-    }
+    return {name: _rounded(getattr(step, name)) for name in STEP}
 
 
 def tolerance(inputs: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
@@ -87,16 +98,9 @@ def build(case: Case, schema_version: int = SCHEMA_VERSION, oracle_version: str 
         "loss": LOSS,
         "steps": inp.steps,
     }
-    expected: dict[str, Any] = {
-        "z": floats(first.z),
-        "a": floats(first.a),
-        "J": floats(first.J),
-        "dJ_da": floats(first.dJ_da),
-        "da_dz": floats(first.da_dz),
-        **_step_fields(first),
-    }
+    expected: dict[str, Any] = {name: _rounded(getattr(first, name)) for name in EXPECTED}
     if inp.steps > 1:
-        expected["trajectory"] = [{"loss": to_float(s.loss), **_step_fields(s)} for s in result.steps]
+        expected[TRAJECTORY.name] = [{"loss": to_float(s.loss), **_step_fields(s)} for s in result.steps]
     document = {
         "schema_version": schema_version,
         "name": case.name,
@@ -125,26 +129,20 @@ def precision_bounds(result: Result, precision: Precision, contraction: bool = F
         "w": _bound(tuple(model.input(to_fraction(x)) for x in result.inputs.w), result.inputs.w),
         "b": _bound(model.input(to_fraction(result.inputs.b)), result.inputs.b),
     }
-    out |= {
-        name: _bound(getattr(stages, name), getattr(first, name))
-        for name in ("z", "a", "J", "dJ_da", "da_dz", "dJ_dw", "dJ_db", "w_new", "b_new")
-    }
+    out |= {name: _bound(getattr(stages, name), getattr(first, name)) for name in EXPECTED}
     if steps:
-        out["trajectory"] = [
-            {
-                name: _bound(getattr(b, name), getattr(s, name))
-                for name in ("dJ_dw", "dJ_db", "w_new", "b_new")
-            }
+        out[TRAJECTORY.name] = [
+            {name: _bound(getattr(b, name), getattr(s, name)) for name in STEP}
             for b, s in zip(steps, result.steps, strict=True)
         ]
     return out
 
 
 def _bound(b: Bounded | tuple[Bounded, ...], exact: Any) -> Any:
-    """The bound on |computed − float64(exact)|: the model's bound plus the rounding of the expected value."""
+    """The bound on |computed − float64(exact)|, for one value or each of a tuple (``float_bound``)."""
     if isinstance(b, tuple):
         return [_bound(x, v) for x, v in zip(b, exact, strict=True)]
-    return round_up(Fraction(b.e) + abs(Fraction(to_float(exact)) - b.v))  # b.e is measured around b.v
+    return float_bound(b, exact)
 
 
 def dumps(document: dict[str, Any]) -> bytes:

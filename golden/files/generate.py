@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from golden.errors import GoldenError, ReleasedVersion, UnreadableFile
 from golden.files.atomic import temporaries, write_atomically
+from golden.files.case import printable
+from golden.files.diff import ADDED, CHANGED, REMOVED, Difference, walk
 from golden.files.document import build, dumps, sha256
 from golden.files.pinned import PINNED
 from golden.files.store import (
@@ -24,8 +27,8 @@ from golden.files.store import (
     check_schema,
     display,
     extent,
+    field,
     parse,
-    printable,
     read_regular,
     schema_kind,
     validate_document,
@@ -62,32 +65,48 @@ def generate(version: str = CURRENT) -> dict[str, bytes]:
     return files
 
 
-def differences(old: Any, new: Any, where: str = "") -> list[str]:
-    """Each leaf that differs, as ``expected.dJ_dw[1]: -0.6 → -0.61``."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        out = []
-        for key in [*old, *(k for k in new if k not in old)]:
-            path = f"{where}.{key}" if where else key
-            if key not in new:
-                out.append(f"{printable(path, SHOWN)}: {_short(old[key])} → (removed)")
-            elif key not in old:
-                out.append(f"{printable(path, SHOWN)}: (absent) → {_short(new[key])}")
-            else:
-                out.extend(differences(old[key], new[key], path))
-        return out
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [
-            d
-            for i, (o, n) in enumerate(zip(old, new, strict=True))
-            for d in differences(o, n, f"{where}[{i}]")
-        ]
-    if old != new or type(old) is not type(new):
-        return [f"{printable(where, SHOWN) or '(top level)'}: {_short(old)} → {_short(new)}"]
-    return []
+def differences(old: Any, new: Any) -> list[str]:
+    """Each leaf that differs (``golden.files.diff.walk``), as ``expected.dJ_dw[1]: -0.6 → -0.61``."""
+    return [_worded(d) for d in walk(old, new)]
+
+
+def _worded(d: Difference) -> str:
+    where = printable(field(d.path), SHOWN)
+    if d.kind == REMOVED:
+        return f"{where}: {_short(d.old)} → (removed)"
+    if d.kind == ADDED:
+        return f"{where}: (absent) → {_short(d.new)}"
+    return f"{where}: {_short(d.old)} → {_short(d.new)}"
+
+
+UNCHANGED = "unchanged"  # with diff's ADDED, CHANGED and REMOVED: what a Change is
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing regen did: a file ``ADDED``, ``CHANGED`` (`detail` says what changed, one field per
+    Change) or ``REMOVED`` (`detail` says why), or a folder whose files were all ``UNCHANGED``."""
+
+    kind: str
+    path: Path
+    detail: str = ""
+
+    def line(self) -> str:
+        """As ``neuron-oracle regen`` prints it: ``changed v1/x.json: expected.dJ_db: -0.2 → -0.1``."""
+        if self.kind == ADDED:
+            return f"added {display(self.path)}"
+        if self.kind == UNCHANGED:
+            return f"{display(self.path)}: {self.detail}"
+        return f"{self.kind} {display(self.path)}: {self.detail}"
 
 
 def regen(version: str = CURRENT, root: Path = ROOT, force: bool = False) -> list[str]:
-    """Write the files of `version` that differ from the oracle's; return what was done, a line each.
+    """``regenerate``, with what was done as the lines ``neuron-oracle regen`` prints."""
+    return [change.line() for change in regenerate(version, root, force)]
+
+
+def regenerate(version: str = CURRENT, root: Path = ROOT, force: bool = False) -> list[Change]:
+    """Write the files of `version` that differ from the oracle's; return what was done, a Change each.
 
     A released version's values change only with `force`: without it, any changed, unreadable or removed
     case file is a ReleasedVersion error that lists every change and nothing is written. Which versions
@@ -98,7 +117,8 @@ def regen(version: str = CURRENT, root: Path = ROOT, force: bool = False) -> lis
     """
     files = generate(version)
     directory = root / version
-    changed, lines, added = {}, [], set()
+    changed: dict[str, bytes] = {}
+    done: list[Change] = []
     for name, data in files.items():
         path = directory / name
         old: bytes | None = None
@@ -111,27 +131,24 @@ def regen(version: str = CURRENT, root: Path = ROOT, force: bool = False) -> lis
         _not_a_directory(path)
         changed[name] = data
         if old is None and not os.path.lexists(path):
-            added.add(name)
-            lines.append(f"added {display(path)}")
+            done.append(Change(ADDED, path))
         elif old is None:
-            lines.append(f"changed {display(path)}: {why}; rewritten")
+            done.append(Change(CHANGED, path, f"{why}; rewritten"))
         elif name == MANIFEST:
-            lines.append(f"changed {display(path)}: manifest rewritten")
+            done.append(Change(CHANGED, path, "manifest rewritten"))
         elif (old_doc := _loose(old)) is None:
-            lines.append(
-                f"changed {display(path)}: not a JSON object (or too big or deep to compare); rewritten"
-            )
+            done.append(Change(CHANGED, path, "not a JSON object (or too big or deep to compare); rewritten"))
         else:
             diffs = differences(old_doc, json.loads(data))
-            lines.extend(f"changed {display(path)}: {d}" for d in diffs or ["bytes only"])
+            done.extend(Change(CHANGED, path, d) for d in diffs or ["bytes only"])
     extra = tuple(p.name for p in sorted(directory.glob("*.json")) if p.name not in files)
     for name in extra:
         _not_a_directory(directory / name)
-    lines.extend(f"removed {display(directory / name)}: no such case in the oracle" for name in extra)
+    done.extend(Change(REMOVED, directory / name, "no such case in the oracle") for name in extra)
     if version in PINNED and root.resolve() == ROOT:  # bundled and released: only its release's bytes
         _released_bytes(version, files, extra)
-    elif version in RELEASED and not force and (changed.keys() - added or extra):
-        detail = "; ".join(lines)
+    elif version in RELEASED and not force and any(c.kind != ADDED for c in done):
+        detail = "; ".join(c.line() for c in done)
         raise ReleasedVersion(
             f"golden {version} is released; regen would change it ({detail}); "
             "rerun with --force to rewrite it, or add a new version"
@@ -145,10 +162,10 @@ def regen(version: str = CURRENT, root: Path = ROOT, force: bool = False) -> lis
                 f"{display(path)}: a temporary left by an interrupted regen: cannot remove it: "
                 f"{e.strerror or e}"
             ) from None
-    lines.extend(f"removed {display(p)}: a temporary left by an interrupted run" for p in stale)
+    done.extend(Change(REMOVED, p, "a temporary left by an interrupted run") for p in stale)
     if changed or extra:
         write_atomically(directory, changed, remove=extra)
-    return lines or [f"{display(directory)}: {len(files)} files unchanged"]
+    return done or [Change(UNCHANGED, directory, f"{len(files)} files unchanged")]
 
 
 def _released_bytes(version: str, files: dict[str, bytes], extra: tuple[str, ...]) -> None:

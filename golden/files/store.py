@@ -6,7 +6,7 @@ device or a symlink loop is a one-line GoldenError, never a hang), parses strict
 numbers that overflow float64, nesting deeper than ``MAX_DEPTH`` and more than ``MAX_VALUES`` values are
 errors), validates against the JSON Schema, checks the shapes agree, and checks the file's hash against
 the manifest. Every message is one line: paths and values read from disk are shown with control
-characters escaped, and cut short.
+characters escaped, and cut short (``golden.files.case.printable``).
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from typing import Any
 import jsonschema
 
 from golden.errors import GoldenError, UnreadableFile
-from golden.files.case import GoldenCase
-from golden.files.document import sha256
+from golden.files.case import GoldenCase, printable
+from golden.files.document import EXPECTED, STEP, sha256, size
 from golden.files.pinned import PINNED
 from golden.files.versions import CURRENT
+from golden.outcome import FEATURES, ROWS, TRAJECTORY
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = "manifest.json"
@@ -47,15 +48,6 @@ _KINDS = (
     (stat.S_ISBLK, "a block device"),
     (stat.S_ISSOCK, "a socket"),
 )
-
-
-def printable(text: str, limit: int | None = None) -> str:
-    """`text` on one line: control characters (and undecodable bytes) escaped, cut to `limit` characters."""
-    if not text.isprintable():
-        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return text
 
 
 def display(path: Path) -> str:
@@ -204,27 +196,28 @@ def check_shapes(doc: dict[str, Any], path: Path) -> None:
     """Check the lengths the schema cannot: m rows of n features, and every field sized to match."""
     inputs, expected = doc["inputs"], doc["expected"]
     m, n = len(inputs["X"]), len(inputs["w"])
+    rows = [k for k in EXPECTED if size(k) == ROWS]  # z, a, J, dJ_da, da_dz
+    features = [k for k in EXPECTED if size(k) == FEATURES]  # dJ_dw, w_new
+    steps = [k for k in STEP if size(k) == FEATURES]
     sized = {f"inputs.X[{i}]": n for i in range(m)} | {"inputs.y_true": m}
-    sized |= {f"expected.{k}": m for k in ("z", "a", "J", "dJ_da", "da_dz")}
-    sized |= {"expected.dJ_dw": n, "expected.w_new": n}
-    trajectory = expected.get("trajectory", [])
+    sized |= {f"expected.{k}": m for k in rows} | {f"expected.{k}": n for k in features}
+    trajectory = expected.get(TRAJECTORY.name, [])
     for s, _ in enumerate(trajectory):
-        sized |= {f"expected.trajectory[{s}].dJ_dw": n, f"expected.trajectory[{s}].w_new": n}
+        sized |= {f"expected.{TRAJECTORY.name}[{s}].{k}": n for k in steps}
     for precision, per in doc.get("bounds", {}).items():  # schema 2: each bound shaped as its value
         if not isinstance(per, dict) or "unavailable" in per:
             continue
         where = f"bounds.{precision}"
-        sized |= {f"{where}.{k}": m for k in ("z", "a", "J", "dJ_da", "da_dz")}
-        sized |= {f"{where}.{k}": n for k in ("w", "dJ_dw", "w_new")}
-        if len(per.get("trajectory", [])) != len(trajectory):
-            raise GoldenError(f"{display(path)}: {where}.trajectory: expected {len(trajectory)} steps")
+        sized |= {f"{where}.{k}": m for k in rows} | {f"{where}.{k}": n for k in ("w", *features)}
+        if len(per.get(TRAJECTORY.name, [])) != len(trajectory):
+            raise GoldenError(f"{display(path)}: {where}.{TRAJECTORY.name}: expected {len(trajectory)} steps")
         for s, _ in enumerate(trajectory):
-            sized |= {f"{where}.trajectory[{s}].dJ_dw": n, f"{where}.trajectory[{s}].w_new": n}
-    for name, size in sized.items():
+            sized |= {f"{where}.{TRAJECTORY.name}[{s}].{k}": n for k in steps}
+    for name, length in sized.items():
         got = len(_at(doc, name))
-        if got != size:
-            noun = "number" if size == 1 else "numbers"
-            raise GoldenError(f"{display(path)}: {name}: expected an array of {size} {noun}, got {got}")
+        if got != length:
+            noun = "number" if length == 1 else "numbers"
+            raise GoldenError(f"{display(path)}: {name}: expected an array of {length} {noun}, got {got}")
     if trajectory and len(trajectory) != inputs["steps"]:
         raise GoldenError(
             f"{display(path)}: expected.trajectory: expected {inputs['steps']} steps (inputs.steps), "
