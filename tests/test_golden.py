@@ -270,7 +270,7 @@ def test_a_refused_claim_stops_regen_before_any_file_is_touched(
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
 def test_cli_check_passes_on_the_committed_files(version: str) -> None:
-    out = cli("check", "--version", version)
+    out = cli("check", "--golden", version)
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"golden {version}: every file agrees with the oracle" in out.stdout
 
@@ -282,7 +282,7 @@ def test_cli_check_checks_the_newest_version_by_default() -> None:
 def test_cli_check_fails_naming_a_file_changed_by_hand(root: Path) -> None:
     path = root / "v1" / "zero_z_takes_derivative_one.json"
     path.write_text(path.read_text().replace('"b_new": 0.1', '"b_new": 0.11'))
-    out = cli("--root", str(root), "check", "--version", "v1")
+    out = cli("--root", str(root), "check", "--golden", "v1")
     assert out.returncode == 1
     assert f"{path}: hand-edited" in out.stdout
     assert "expected.b_new: 0.11 → 0.1" in out.stdout
@@ -291,10 +291,10 @@ def test_cli_check_fails_naming_a_file_changed_by_hand(root: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("show", "nope", "--version", "v1"), "unknown case 'nope' in golden v1"),
-        (("list", "--version", "v9"), "unknown golden version 'v9'"),
+        (("show", "nope", "--golden", "v1"), "unknown case 'nope' in golden v1"),
+        (("list", "--golden", "v9"), "unknown golden version 'v9'"),
         (
-            ("show", "single_feature", "--version", "v1"),
+            ("show", "single_feature", "--golden", "v1"),
             "single_feature.json: not JSON: Expecting value at line 1",
         ),
     ],
@@ -321,7 +321,7 @@ def test_cli_show_prints_inputs_and_every_intermediate() -> None:
 
 
 def test_cli_show_json_is_the_file() -> None:
-    out = cli("show", "single_feature", "--json", "--version", "v1")
+    out = cli("show", "single_feature", "--json", "--golden", "v1")
     assert json.loads(out.stdout) == json.loads(VALID)
     newest = cli("show", "single_feature", "--json")
     assert json.loads(newest.stdout) == json.loads((ROOT / "v3" / "single_feature.json").read_bytes())
@@ -351,3 +351,16 @@ def test_listing_the_cases_imports_no_harness_module_nor_numpy(tmp_path: Path) -
     assert "golden.files.store" in imported  # the listing's own module: the import times were read
     assert not {m for m in imported if m.startswith("golden.harness")}
     assert "numpy" not in imported
+
+
+def test_the_golden_set_s_old_flag_still_works_and_says_its_new_name() -> None:
+    out = cli("list", "--version", "v1")
+    assert out.returncode == 0
+    assert out.stdout == cli("list", "--golden", "v1").stdout
+    assert out.stderr == "neuron-oracle: --version is now --golden (--version v1 still works, for now)\n"
+
+
+def test_the_command_says_its_version() -> None:
+    out = cli("--version")
+    assert out.returncode == 0
+    assert out.stdout.startswith("neuron-oracle ") and out.stdout.strip() != "neuron-oracle"

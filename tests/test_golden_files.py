@@ -63,7 +63,7 @@ def _limit_memory() -> None:
 
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``python -m golden --root ROOT ARGS`` on golden v1, run in `root`: messages name ``v1/<x>.json``."""
-    flag = "--golden" if args[0] in ("validate", "tdd") else "--version"
+    flag = "--golden"
     pinned = [*args, flag, "v1"] if flag not in args else list(args)
     return subprocess.run(
         [sys.executable, "-m", "golden", "--root", str(root), *pinned],
@@ -476,7 +476,7 @@ def test_the_cli_names_the_target_when_a_write_fails(root: Path) -> None:
 
     before = snapshot(root / "v1")
     out = subprocess.run(
-        [sys.executable, "-m", "golden", "--root", str(root), "regen", "--force", "--version", "v1"],
+        [sys.executable, "-m", "golden", "--root", str(root), "regen", "--force", "--golden", "v1"],
         capture_output=True,
         text=True,
         cwd=root,

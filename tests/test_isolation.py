@@ -544,9 +544,9 @@ def test_a_golden_file_rewritten_with_its_manifest_is_refused_by_name(tmp_path: 
     )
     assert out.returncode == 2
     assert "manifest.json: sha256 differs from the released golden v3" in out.stderr, out.stderr
-    restored = cli("regen", "--version", "v3", cwd=tmp_path, env=env)
+    restored = cli("regen", "--golden", "v3", cwd=tmp_path, env=env)
     assert restored.returncode == 0, restored.stderr
-    assert cli("check", "--version", "v3", cwd=tmp_path, env=env).returncode == 0
+    assert cli("check", "--golden", "v3", cwd=tmp_path, env=env).returncode == 0
     assert cli("validate", "zero.py:Neuron", *FAST, *OFF, cwd=tmp_path, env=env).returncode == 1
 
 

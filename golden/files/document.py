@@ -86,7 +86,7 @@ def build(case: Case, schema_version: int = SCHEMA_VERSION, oracle_version: str 
     (from 3 on, a trajectory's bounds follow contraction).
     """
     result: Result = case.run()
-    inp, first = result.inputs, result.first
+    inp = result.inputs
     inputs = {
         "X": [floats(row) for row in inp.X],
         "y_true": floats(inp.y_true),
@@ -98,9 +98,7 @@ def build(case: Case, schema_version: int = SCHEMA_VERSION, oracle_version: str 
         "loss": LOSS,
         "steps": inp.steps,
     }
-    expected: dict[str, Any] = {name: _rounded(getattr(first, name)) for name in EXPECTED}
-    if inp.steps > 1:
-        expected[TRAJECTORY.name] = [{"loss": to_float(s.loss), **_step_fields(s)} for s in result.steps]
+    expected = expected_values(result)
     document = {
         "schema_version": schema_version,
         "name": case.name,
@@ -112,10 +110,25 @@ def build(case: Case, schema_version: int = SCHEMA_VERSION, oracle_version: str 
     }
     if schema_version == 1:
         return {**document, "tolerance": tolerance(inputs, expected)}
+    return {**document, "bounds": bounds_in_every_precision(result, oracle_version)}
+
+
+def expected_values(result: Result) -> dict[str, Any]:
+    """A golden document's ``expected``: every intermediate of the first step, rounded once to float64,
+    and the trajectory when there are several steps."""
+    expected: dict[str, Any] = {name: _rounded(getattr(result.first, name)) for name in EXPECTED}
+    if result.inputs.steps > 1:
+        expected[TRAJECTORY.name] = [{"loss": to_float(s.loss), **_step_fields(s)} for s in result.steps]
+    return expected
+
+
+def bounds_in_every_precision(result: Result, oracle_version: str) -> dict[str, Any]:
+    """A golden document's ``bounds`` (schema 2): the derivation, then each precision's bounds, as oracle
+    `oracle_version` derives them (from 3 on, a trajectory's follow contraction)."""
     contraction = int(oracle_version) >= 3
     per_precision = {name: precision_bounds(result, p, contraction) for name, p in PRECISIONS.items()}
     derivation = DERIVATION + (CONTRACTION if contraction else "")
-    return {**document, "bounds": {"derivation": derivation, **per_precision}}
+    return {"derivation": derivation, **per_precision}
 
 
 def precision_bounds(result: Result, precision: Precision, contraction: bool = False) -> dict[str, Any]:
