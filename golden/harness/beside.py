@@ -24,14 +24,14 @@ import select
 import signal
 import time
 from collections.abc import Iterator
-from fractions import Fraction
 from typing import Any
 
+from golden.outcome import FEATURES, ONE, ROWS, STAGES
 from oracle import create_backprop_test_case, to_float
 from oracle.backprop import Result
-from oracle.bounds import PRECISIONS, Bounded, Model, OutOfRange, bounds, round_up, to_fraction
+from oracle.bounds import PRECISIONS, Model, OutOfRange, bounds, float_bound, to_fraction
 
-STAGES = ("z", "a", "dJ_dw", "dJ_db", "w_new", "b_new")
+COMPUTED = tuple(s for s in STAGES if s.helper)  # the stages the helper computes: z, a, dJ_dw … b_new
 WAIT = 10.0  # seconds to await an answer before the helper is given up and values are computed here
 
 # What a problem's oracle values are, on the wire and here: per stage (and w, b), the float64 nearest each
@@ -56,16 +56,16 @@ def compute(request: dict[str, Any]) -> Answer:
         held = {"w": w, "b": model.input(to_fraction(result.inputs.b))}
     except OutOfRange:
         return None
-    exact = {name: getattr(result.first, name) for name in STAGES}
+    exact = {s.name: getattr(result.first, s.name) for s in COMPUTED}
     exact |= {"w": result.inputs.w, "b": result.inputs.b}
-    mine = {name: getattr(stages, name) for name in STAGES} | held
+    mine = {s.name: getattr(stages, s.name) for s in COMPUTED} | held
     answer = {}
     done: dict[tuple[int, int], tuple[float, float]] = {}  # a tall batch repeats its rows' values: once each
     for name, v in exact.items():
         pairs = []
         for b, x in zip(_flat(mine[name]), _flat(v), strict=True):
             if (id(b), id(x)) not in done:
-                done[id(b), id(x)] = (to_float(x), _bound(b, x))
+                done[id(b), id(x)] = (to_float(x), float_bound(b, x))
             pairs.append(done[id(b), id(x)])
         answer[name] = [
             [p[0] for p in pairs],
@@ -95,8 +95,7 @@ def _flat(v: Any) -> list[Any]:
     return list(v) if isinstance(v, tuple) else [v]
 
 
-def _bound(b: Bounded, exact_value: Any) -> float:
-    return round_up(Fraction(b.e) + abs(Fraction(to_float(exact_value)) - b.v))  # b.e is measured around b.v
+_bound = float_bound  # golden.harness.properties imports it by this name; oracle.bounds owns it
 
 
 class Later:
@@ -267,7 +266,8 @@ def _well_formed(answer: Any, request: dict[str, Any]) -> bool:
     """An answer has, for each stage and w, b, finite float values, as many finite bounds >= 0, and the
     shape the request's problem gives that stage (m rows for z and a, n weights for the weights)."""
     m, n = len(request["X"]), len(request["w"])
-    shapes = {"z": [m], "a": [m], "dJ_dw": [n], "w_new": [n], "w": [n], "dJ_db": [], "b_new": [], "b": []}
+    dims: dict[str | None, list[int]] = {ROWS: [m], FEATURES: [n], ONE: []}
+    shapes = {s.name: dims[s.size] for s in COMPUTED} | {"w": [n], "b": []}
     if not isinstance(answer, dict) or set(answer) != set(shapes):
         return False
     for name, entry in answer.items():

@@ -63,7 +63,7 @@ def main(argv: list[str]) -> None:
 
 def _load(request: dict[str, Any]) -> type:
     """The class the load request names: by spec (``load``) or by value (``load_pickled``, cloudpickle)."""
-    from golden.harness.impl import check_protocol, load_impl, one_line
+    from golden.harness.impl import check_protocol, load_impl
 
     if "load_pickled" not in request:
         return load_impl(str(request["load"]), str(request.get("shown", request["load"])))
@@ -76,7 +76,9 @@ def _load(request: dict[str, Any]) -> type:
     try:
         impl = cloudpickle.loads(base64.b64decode(request["load_pickled"]))
     except BaseException as e:  # a module it refers to by name may be missing here
-        raise ImplError(f"IMPL {name!r}: unpickling the class in its process raised {one_line(e)}") from None
+        raise ImplError(
+            f"IMPL {name!r}: unpickling the class in its process raised {protocol.one_line(e)}"
+        ) from None
     return check_protocol(impl, name, getattr(impl, "__name__", "it"))
 
 
@@ -141,19 +143,19 @@ def _make(impl: type, call: list[Any]) -> tuple[Any, list[int]]:
 
 
 def _argument(value: Any) -> Any:
-    return np.array(value["a"], dtype=np.float64) if isinstance(value, dict) else value
+    """A call's argument: a number, or an array sent as the one entry of an object (``proxy.wire``)."""
+    if not isinstance(value, dict):
+        return value
+    (nested,) = value.values()
+    return np.array(nested, dtype=np.float64)
 
 
 def _describe(e: BaseException) -> dict[str, Any]:
     """An exception as data: its type's name, its message's first line, whether it means 'not yet', and
     whether it is a MemoryError (the parent then names the limit)."""
-    try:
-        lines = str(e).strip().splitlines()
-    except BaseException:  # an exception whose __str__ raises
-        lines = ["(its message could not be read)"]
     return {
         "type": protocol.short(type(e).__name__, 80),
-        "message": protocol.short(lines[0] if lines else "", 200),
+        "message": protocol.short(protocol.first_line(e), 200),
         "not_implemented": isinstance(e, NotImplementedError),
         "memory": isinstance(e, MemoryError),
     }

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from golden.harness.protocol import Value, short
-from golden.outcome import Status
+from golden.outcome import PARAMETERS, Status, step_of
 
 Array = NDArray[np.float64]
 SHOWN = 8  # values of a stage a message shows in full; a larger array is named by index
@@ -193,9 +193,9 @@ def beyond(got: Array, want: Array, bound: Array) -> tuple[int, int]:
 
 def label(stage: str, what: str) -> str:
     """How a stage is named in a message: ``w read back``, ``dJ_db``, ``trajectory step 2 (w)``."""
-    if stage == "parameters":
+    if stage == PARAMETERS.name:
         return f"{what} read back"
-    return f"{stage} ({what})" if stage.startswith("trajectory") else stage
+    return f"{stage} ({what})" if step_of(stage) is not None else stage
 
 
 def fmt(values: Array) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from golden.errors import ImplError
+from golden.harness.protocol import one_line
 from golden.outcome import REQUIRED_METHODS as REQUIRED
 
 
@@ -79,9 +80,3 @@ def _load_file(path: Path, spec: str, shown: str) -> Any:
     except BaseException as e:  # SystemExit, KeyboardInterrupt at import: one line too
         raise ImplError(f"IMPL {spec!r}: running {shown} raised {one_line(e)}") from None
     return module
-
-
-def one_line(e: BaseException) -> str:
-    """An exception as one line: its type and the first line of its message."""
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import select
 import struct
 import time
@@ -33,6 +32,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from golden.files.case import encodable as encodable  # re-exported: reports escape with it
+from golden.files.case import printable
 
 MAX_MESSAGE = 4 * 1024 * 1024  # bytes; a neuron's answers on the golden cases take a few hundred
 MAX_DEPTH = 4  # nesting of seq values
@@ -267,33 +269,24 @@ def _dtype(name: Any, extra: tuple[str, ...] = ()) -> str:
 
 # -- text that reaches a report ------------------------------------------------------------------------
 
-# C0 and C1 controls (newlines, ESC of ANSI colours), line separators, lone surrogates (unprintable as
-# UTF-8) and the non-characters XML 1.0 forbids: none may reach a report, where each could forge a line.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
-
 
 def short(text: str, limit: int = 200) -> str:
-    """`text` on one line, undecodable bytes escaped (``encodable``), unsafe characters blanked, at most
-    `limit` characters (… marks a cut)."""
-    flat = _UNSAFE.sub(" ", encodable(text[: limit * 4]))
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    """`text` as a report shows it: on one line, every character that could forge a line or colour a
+    terminal blanked, undecodable bytes escaped, at most `limit` characters (``golden.files.case.printable``
+    with ``blank``)."""
+    return printable(text, limit, blank=True)
 
 
-def encodable(value: Any) -> Any:
-    """`value` (a string, or lists and dicts of them) with every lone surrogate escaped: a file name that
-    is not UTF-8 reaches Python as one (``\\udcff`` for the byte 0xff), and no UTF-8 text can hold it, so it
-    is shown as ``\\xff``, as the byte it stood for (any other surrogate as ``\\ud800``)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            try:
-                return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-            except UnicodeEncodeError:
-                return value.encode("utf-8", "backslashreplace").decode("utf-8")
-        return value
-    if isinstance(value, dict):
-        return {encodable(k): encodable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [encodable(v) for v in value]
-    return value
+def first_line(e: BaseException) -> str:
+    """The first line of `e`'s message: empty when it has none, and said so when its ``__str__`` raises."""
+    try:
+        lines = str(e).strip().splitlines()
+    except BaseException:  # an exception whose __str__ raises tells nothing more
+        return "(its message could not be read)"
+    return lines[0] if lines else ""
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message (``ValueError: bad``)."""
+    line = first_line(e)
+    return f"{type(e).__name__}: {line}" if line else type(e).__name__

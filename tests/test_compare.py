@@ -1,0 +1,31 @@
+"""How a comparison names its stage in a message: by the table, a trajectory's step by its number."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from golden.harness.compare import Checker, Divergence, label
+from golden.harness.protocol import Value
+from golden.outcome import PARAMETERS, Status, step_name
+
+
+def test_a_stage_is_named_as_itself_and_a_parameter_as_read_back() -> None:
+    assert label("dJ_db", "gradient") == "dJ_db"
+    assert label(PARAMETERS.name, "w") == "w read back"
+
+
+def test_a_step_of_a_trajectory_is_named_with_what_it_compares() -> None:
+    assert label(step_name(2), "w") == "trajectory step 2 (w)"
+    assert label("trajectory steps", "w") == "trajectory steps"  # no step of the table's
+
+
+def test_a_step_that_diverges_says_which_value_of_it() -> None:
+    check = Checker(rtol=0.0, atol=0.0)
+    value = Value(np.array([1.0, 2.5]), "float64")
+    with pytest.raises(Divergence) as diverged:
+        check(step_name(3), "dJ_dw", value, [1.0, 2.0], (2,))
+    assert diverged.value.status is Status.FAILED and diverged.value.stage == step_name(3)
+    assert diverged.value.message.startswith("trajectory step 3 (dJ_dw) expected [1.0, 2.0], got [1.0, 2.5]")
+    check("dJ_db", "gradient", Value(np.array(0.5), "float64"), 0.5, ())
+    assert check.agreed == ["dJ_db"]

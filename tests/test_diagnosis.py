@@ -1,0 +1,55 @@
+"""The diagnosis of a failed stage, on values made by hand: the catalogue (``golden.harness.mistakes``) is
+data, its predictions (``golden.harness.predictions``) the model, ``diagnose`` the matching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from golden.files.store import load_set
+from golden.harness import diagnosis, mistakes
+from golden.outcome import PARAMETERS, step_name
+
+CASE = load_set("v3", names=["batch_input_gradients"]).cases["batch_input_gradients"]
+
+
+def test_the_catalogue_keeps_its_names_where_they_were() -> None:
+    assert diagnosis.CATALOGUE is mistakes.CATALOGUE and diagnosis.BY_ID is mistakes.BY_ID
+    assert diagnosis.LOWER_PRECISION is mistakes.LOWER_PRECISION
+    assert diagnosis.catalogue() == mistakes.catalogue()
+    assert len(diagnosis.catalogue()) == len(mistakes.CATALOGUE) + 1 == len(mistakes.BY_ID)
+    assert diagnosis.DECOY == 2.0
+
+
+def test_a_bias_gradient_averaged_over_the_batch_is_named() -> None:
+    m = CASE.inputs.m
+    got = np.array(CASE.expected.dJ_db / m)
+    found = diagnosis.diagnose(CASE, "dJ_db", got, "float64", {})
+    assert found is not None and found["id"] == "bias_gradient_mean"
+    assert found["message"].startswith(f"dJ_db equals the mean over the {m} rows instead of the sum")
+
+
+def test_a_gradient_of_the_wrong_sign_is_named_on_either_of_its_stages() -> None:
+    for stage in ("dJ_dw", "dJ_db"):
+        got = -np.asarray(CASE.expected.stage(stage), dtype=np.float64)
+        found = diagnosis.diagnose(CASE, stage, got, "float64", {})
+        assert found is not None and found["id"] == "gradient_sign_flipped", stage
+
+
+def test_a_declared_convention_is_no_mistake() -> None:
+    case = load_set("v3", names=["batch_of_three_rows"]).cases["batch_of_three_rows"]
+    got = np.asarray(case.expected.dJ_dw, dtype=np.float64) * 2 / case.inputs.m
+    found = diagnosis.diagnose(case, "dJ_dw", got, "float64", {})
+    assert found is not None and found["id"] == "mean_loss"
+    declared = diagnosis.diagnose(case, "dJ_dw", got, "float64", {"loss": "mean"})
+    assert declared is None or declared["id"] != "mean_loss"
+
+
+@pytest.mark.parametrize("stage", [PARAMETERS.name, step_name(1), "forward_is_row_wise"])
+def test_only_a_stage_that_is_one_value_is_diagnosed(stage: str) -> None:
+    assert diagnosis.diagnose(CASE, stage, np.array([0.0]), "float64", {}) is None
+
+
+def test_values_nothing_explains_have_no_diagnosis() -> None:
+    got = np.asarray(CASE.expected.dJ_dw, dtype=np.float64) + 123.0
+    assert diagnosis.diagnose(CASE, "dJ_dw", got, "float64", {}) is None
