@@ -10,6 +10,7 @@ diverges, without a traceback; a golden file changed on disk during the run fail
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,6 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--neuron-golden", metavar="VERSION", default=CURRENT, help=f"golden version (default {CURRENT})"
     )
     group.addoption("--neuron-cases", metavar="PATTERN", help="only the golden cases matching this glob")
+    group.addoption("--neuron-root", help=argparse.SUPPRESS)  # another golden folder, for tests
     group.addoption(
         "--neuron-timeout",
         type=float,

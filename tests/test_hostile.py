@@ -83,17 +83,9 @@ def run(
         command += ["tdd", spec, "--timeout", timeout]
         command += ["--examples", str(examples)] if examples else []
     else:
-        if root is not None:  # the plugin has no --root: a conftest points its loader at the copy
-            (tmp_path / "conftest.py").write_text(
-                "import functools\n"
-                "from pathlib import Path\n"
-                "import golden.pytest_plugin as plugin\n"
-                "from golden.files.store import load_set\n"
-                "assert hasattr(plugin, 'load_set'), 'the plugin no longer loads golden files by load_set'\n"
-                f"plugin.load_set = functools.partial(load_set, root=Path({str(root)!r}))\n"
-            )
         command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
         command += [f"--neuron-impl={spec}", f"--neuron-timeout={timeout}"]
+        command += [f"--neuron-root={root}"] if root else []
         command += [f"--neuron-cases={cases}"] if cases else []
         command += [] if properties else ["--neuron-no-properties"]
         command += [f"--neuron-examples={examples}"] if examples else []

@@ -30,13 +30,10 @@ GOLDEN = REPO / "golden"
 TABLE = GOLDEN / "outcome.py"
 NAMES = frozenset(s.name for s in STAGES)
 
-# Modules that still spell stage names, each with the names it spells and why: only modules this change
-# could not edit (the redesign's other half edits them). Empty an entry when its module reads the table;
-# test_the_allowlist_is_no_longer_than_needed says when one can go.
+# Modules whose string constants equal a stage's name but mean something else, each with why; nothing
+# else may. test_the_allowlist_is_no_longer_than_needed says when an entry can go.
 ALLOWED: dict[str, tuple[frozenset[str], str]] = {
     "golden/harness/boot.py": (frozenset({"a"}), "open(path, 'a'): a file mode, not the stage"),
-    "golden/harness/cases.py": (NAMES, "the case runner names each stage it checks, and steps by parsing"),
-    "golden/harness/proxy.py": (frozenset({"a"}), "the wire's tag of an array argument, not the stage"),
 }
 
 

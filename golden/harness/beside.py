@@ -95,9 +95,6 @@ def _flat(v: Any) -> list[Any]:
     return list(v) if isinstance(v, tuple) else [v]
 
 
-_bound = float_bound  # golden.harness.properties imports it by this name; oracle.bounds owns it
-
-
 class Later:
     """The oracle's answer for one problem, to be had with ``get``: from the helper if it was sent there and
     answered, else computed here at that moment."""

@@ -16,11 +16,28 @@ import numpy as np
 from golden.files.case import GoldenCase
 from golden.harness.compare import Checker, Divergence, pair
 from golden.harness.conventions import under
-from golden.harness.diagnosis import DECOY, diagnose
+from golden.harness.diagnosis import PROBES, diagnose
 from golden.harness.protocol import Value
 from golden.harness.proxy import Raised, Remote, RemoteNeuron
 from golden.harness.subject import Subject
-from golden.outcome import Kind, Outcome, Status
+from golden.outcome import (
+    B_NEW,
+    DA_DZ,
+    DJ_DB,
+    DJ_DW,
+    PARAMETERS,
+    TRAJECTORY,
+    W_NEW,
+    A,
+    J,
+    Kind,
+    Outcome,
+    Stage,
+    Status,
+    Z,
+    step_name,
+    step_of,
+)
 
 
 def run_case(subject: Subject, case: GoldenCase) -> Outcome:
@@ -39,7 +56,7 @@ def run_case(subject: Subject, case: GoldenCase) -> Outcome:
         reason = (
             f"{remote.name}.supported_activations holds {held}; a neuron of this protocol runs 'leaky_relu'"
         )
-        return Outcome(case.name, Status.FAILED, Kind.CASE, "parameters", reason)
+        return Outcome(case.name, Status.FAILED, Kind.CASE, PARAMETERS.name, reason)
     if activation not in remote.activations:
         reason = f"activation {activation!r} is not in {remote.name}.supported_activations"
         return Outcome(case.name, Status.SKIPPED, Kind.CASE, message=reason)
@@ -64,50 +81,62 @@ def _stages(
     remote: Remote, case: GoldenCase, check: Checker, bounds: dict[str, Any], forward_dtype: str
 ) -> None:
     """Each stage in turn; `bounds` holds the bound of each value in the precision judged (v2), or nothing;
-    `forward_dtype`, the dtype forward returned when the precision was detected from it (else empty)."""
+    `forward_dtype`, the dtype forward returned when the precision was detected from it (else empty).
+    The calls the diagnosis asks for (``diagnosis.PROBES``) are made before the stage they precede."""
     inp, exp = case.inputs, case.expected
     bound = bounds.get
-    steps = bounds.get("trajectory", [{}] * len(exp.trajectory))
+    steps = bounds.get(TRAJECTORY.name, [{}] * len(exp.trajectory))
     X, y, m, n, lr = np.array(inp.X), np.array(inp.y_true), inp.m, inp.n, inp.learning_rate
 
     def fresh() -> RemoteNeuron:
         return remote.new(n, inp.activation, np.array(inp.w), inp.b, inp.alpha)
 
+    def probes(stage: Stage) -> None:
+        for probe in PROBES:
+            if probe.before == stage.name:
+                call(neuron, stage.name, probe.method, probe.scale * X)
+
     neuron = fresh()
-    check("parameters", "w", call(neuron, "parameters", "get", "w"), inp.w, (n,), bound("w"))
-    check("parameters", "b", call(neuron, "parameters", "get", "b"), inp.b, (), bound("b"))
-    if "linear" in remote.optional:
-        check("z", "linear", call(neuron, "z", "linear", X), exp.z, (m,), bound("z"))
-    a = call(neuron, "a", "forward", X)
+    for attr, value, shape in (("w", inp.w, (n,)), ("b", inp.b, ())):
+        check(PARAMETERS.name, attr, call(neuron, PARAMETERS.name, "get", attr), value, shape, bound(attr))
+    if Z.method in remote.optional:
+        check(Z.name, Z.method, call(neuron, Z.name, Z.method, X), exp.z, (m,), bound(Z.name))
+    a = call(neuron, A.name, A.method, X)
     if forward_dtype and a.dtype and a.dtype != forward_dtype:
         why = f"forward returned {a.dtype} here but {forward_dtype} when its precision was detected"
-        raise Divergence(Status.FAILED, "a", f"{why}: it is held to one precision")
-    check("a", "forward", a, exp.a, (m,), bound("a"))
-    if "activation_derivative" in remote.optional:
-        da_dz = call(neuron, "da_dz", "activation_derivative", np.array(exp.z))
-        check("da_dz", "activation_derivative", da_dz, exp.da_dz, (m,), bound("da_dz"))
-    if "loss" in remote.optional:
-        check("J", "loss", call(neuron, "J", "loss", X, y), exp.J, (m,), bound("J"))
-    call(neuron, "dJ_dw", "forward", DECOY * X)  # a decoy: a gradient that reuses it shows as stale_forward
-    dJ_dw, dJ_db = pair(call(neuron, "dJ_dw", "gradient", X, y), "dJ_dw")
-    check("dJ_dw", "gradient", dJ_dw, exp.dJ_dw, (n,), bound("dJ_dw"))
-    check("dJ_db", "gradient", dJ_db, exp.dJ_db, (), bound("dJ_db"))
-    call(neuron, "w_new", "update_weights", np.array(exp.dJ_dw), exp.dJ_db, lr)
-    check(
-        "w_new", "w after update_weights", call(neuron, "w_new", "get", "w"), exp.w_new, (n,), bound("w_new")
-    )
-    check("b_new", "b after update_weights", call(neuron, "b_new", "get", "b"), exp.b_new, (), bound("b_new"))
+        raise Divergence(Status.FAILED, A.name, f"{why}: it is held to one precision")
+    check(A.name, A.method, a, exp.a, (m,), bound(A.name))
+    if DA_DZ.method in remote.optional:
+        da_dz = call(neuron, DA_DZ.name, DA_DZ.method, np.array(exp.z))
+        check(DA_DZ.name, DA_DZ.method, da_dz, exp.da_dz, (m,), bound(DA_DZ.name))
+    if J.method in remote.optional:
+        check(J.name, J.method, call(neuron, J.name, J.method, X, y), exp.J, (m,), bound(J.name))
+    probes(DJ_DW)
+    dJ_dw, dJ_db = pair(call(neuron, DJ_DW.name, DJ_DW.method, X, y), DJ_DW.name)
+    check(DJ_DW.name, DJ_DW.method, dJ_dw, exp.dJ_dw, (n,), bound(DJ_DW.name))
+    check(DJ_DB.name, DJ_DB.method, dJ_db, exp.dJ_db, (), bound(DJ_DB.name))
+    call(neuron, W_NEW.name, W_NEW.method, np.array(exp.dJ_dw), exp.dJ_db, lr)
+    for stage, attr, want, shape in ((W_NEW, "w", exp.w_new, (n,)), (B_NEW, "b", exp.b_new, ())):
+        got = call(neuron, stage.name, "get", attr)
+        check(stage.name, f"{attr} after {stage.method}", got, want, shape, bound(stage.name))
     if exp.trajectory:
-        neuron = fresh()
-        for k, (step, step_bound) in enumerate(zip(exp.trajectory, steps, strict=True), 1):
-            stage = f"trajectory step {k}"
-            g_w, g_b = pair(call(neuron, stage, "gradient", X, y), stage)
-            grad_w = check(stage, "dJ_dw", g_w, step.dJ_dw, (n,), step_bound.get("dJ_dw"))
-            grad_b = check(stage, "dJ_db", g_b, step.dJ_db, (), step_bound.get("dJ_db"))
-            call(neuron, stage, "update_weights", grad_w, float(grad_b), lr)
-            check(stage, "w", call(neuron, stage, "get", "w"), step.w_new, (n,), step_bound.get("w_new"))
-            check(stage, "b", call(neuron, stage, "get", "b"), step.b_new, (), step_bound.get("b_new"))
-        check.agreed = [s for s in check.agreed if not s.startswith("trajectory")] + ["trajectory"]
+        _trajectory(fresh(), check, X, y, lr, exp.trajectory, steps)
+
+
+def _trajectory(
+    neuron: RemoteNeuron, check: Checker, X: Any, y: Any, lr: float, trajectory: Any, steps: Any
+) -> None:
+    """Each step of a trajectory on one fresh instance: gradient, then update_weights, checked in turn."""
+    n = X.shape[1]
+    for k, (step, step_bound) in enumerate(zip(trajectory, steps, strict=True), 1):
+        stage = step_name(k)
+        g_w, g_b = pair(call(neuron, stage, DJ_DW.method, X, y), stage)
+        grad_w = check(stage, DJ_DW.name, g_w, step.dJ_dw, (n,), step_bound.get(DJ_DW.name))
+        grad_b = check(stage, DJ_DB.name, g_b, step.dJ_db, (), step_bound.get(DJ_DB.name))
+        call(neuron, stage, W_NEW.method, grad_w, float(grad_b), lr)
+        check(stage, "w", call(neuron, stage, "get", "w"), step.w_new, (n,), step_bound.get(W_NEW.name))
+        check(stage, "b", call(neuron, stage, "get", "b"), step.b_new, (), step_bound.get(B_NEW.name))
+    check.agreed = [s for s in check.agreed if step_of(s) is None] + [TRAJECTORY.name]
 
 
 def call(neuron: RemoteNeuron, stage: str, method: str, *args: Any) -> Value:

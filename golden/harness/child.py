@@ -17,7 +17,7 @@ then ``{"batches": [[call, ...], ...]}``, answered with one reply per batch, in 
     ["get", id, attr]                        instance.attr
     ["call", id, method, [args]]             instance.method(*args)
 
-Arguments are numbers, or ``{"a": nested lists}`` for float64 arrays. A reply gives one value per call
+Arguments are numbers, or ``{"array": nested lists}`` for float64 arrays. A reply gives one value per call
 made; calling stops at the first that raises, and the error says which and how.
 """
 

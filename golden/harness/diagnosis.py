@@ -6,11 +6,13 @@ case, and how far any implementation making that mistake, in the precision judge
 stage failed, not within the right value's), the outcome carries that mistake: its id and a sentence a
 learner understands. A diagnosis is only ever looked for on a failed stage, and a correct implementation
 never fails one (the bounds are sound), so no correct implementation is diagnosed. The catalogue is data:
-``neuron-oracle mistakes`` prints it.
+``neuron-oracle mistakes`` prints it. A mistake that shows only after a call the case would not make
+asks for it in ``PROBES``, which the case runner's plan makes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,10 +26,27 @@ from golden.harness.mistakes import Mistake as Mistake
 from golden.harness.mistakes import catalogue as catalogue
 from golden.harness.predictions import Problem as Problem
 from golden.harness.predictions import matches
-from golden.outcome import STAGE, VALUES
+from golden.outcome import DJ_DW, STAGE, VALUES, A
 from oracle.bounds import PRECISIONS
 
-DECOY = 2.0  # the harness calls forward(DECOY·X) between forward(X) and gradient(X, y): see stale_forward
+
+@dataclass(frozen=True)
+class Probe:
+    """A call the diagnosis asks the case runner to make, so that a mistake shows in the values it gets:
+    `method` on `scale`·X, just before the call of stage `before`."""
+
+    before: str  # a stage's name
+    method: str
+    scale: float
+    why: str
+
+
+# forward(2·X) between forward(X) and gradient(X, y): a gradient that reuses the last forward's a is off
+# by what that a predicts, and is diagnosed as stale_forward (golden.harness.predictions.stale).
+PROBES = (
+    Probe(DJ_DW.name, A.method, 2.0, "a gradient that reuses the last forward's a shows as stale_forward"),
+)
+DECOY = PROBES[0].scale  # the scale the stale_forward prediction reads (Problem.decoy)
 ORDER = ("float64", "float32", "float16", "bfloat16")  # by unit roundoff: 2**-53, -24, -11, -8
 
 

@@ -27,7 +27,7 @@ from hypothesis.errors import UnsatisfiedAssumption
 from hypothesis.reporting import with_reporter
 
 from golden.harness.batch import FOUND, QUIET, Plan, check
-from golden.harness.beside import _bound, solve
+from golden.harness.beside import solve
 from golden.harness.compare import SHOWN, beyond, worst
 from golden.harness.problems import (
     DYADIC,
@@ -45,12 +45,12 @@ from golden.harness.problems import (
     share,
     unchanged,
 )
-from golden.harness.protocol import short
+from golden.harness.protocol import first_line, short
 from golden.harness.proxy import Op, Raised
 from golden.harness.subject import Subject
 from golden.outcome import B_NEW, DJ_DB, DJ_DW, W_NEW, A, Kind, Outcome, Status
 from oracle import to_float
-from oracle.bounds import PRECISIONS, Model, OutOfRange, round_up, to_fraction
+from oracle.bounds import PRECISIONS, Model, OutOfRange, float_bound, round_up, to_fraction
 from oracle.exact import ACTIVATIONS
 
 # Numeric code: no deadline (a first call may compile or warm a cache), no health check for slow data,
@@ -357,7 +357,7 @@ def many_updates_on_one_instance_follow_the_exact_ones(
             w_k, b_k = read(values[3 * k + 1], "w"), read(values[3 * k + 2], "b")
             got = np.append(w_k, b_k)
             want = np.array([to_float(x.v) for x in now])
-            limit = np.array([_bound(x, x.v) for x in now])
+            limit = np.array([float_bound(x, x.v) for x in now])
             assert got.shape == want.shape, f"after update {k + 1}, w and b have shape {got.shape}"
             error, ratio, _ = worst(got, want, limit)
             assert ratio <= 1, (
@@ -412,7 +412,7 @@ def run_property(subject: Subject, name: str, max_examples: int | None = None) -
 def _describe(e: BaseException, prefix: str = "") -> str:
     """The failure's first line, then the example: as the batch found it, or as Hypothesis's own note
     words it after shrinking (its words, not ours: ``Falsifying example: …``)."""
-    first = (str(e).strip().splitlines() or [""])[0]
+    first = first_line(e)
     notes = [n for n in getattr(e, "__notes__", []) if n.startswith(HYPOTHESIS_NOTES)]
     example = getattr(e, FOUND, None) or next(iter(notes), "")
     return short(" ".join("; ".join(x for x in (prefix, first, example) if x).split()), 400)

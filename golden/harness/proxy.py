@@ -239,9 +239,9 @@ def describe_call(call: list[Any]) -> str:
 
 
 def wire(value: Any) -> Any:
-    """An argument as the child reads it: an array as ``{"a": nested lists}``, a number as a float."""
+    """An argument as the child reads it: an array as ``{"array": nested lists}``, a number as a float."""
     if isinstance(value, np.ndarray):
-        return {"a": value.astype(np.float64).tolist()}
+        return {"array": value.astype(np.float64).tolist()}
     if isinstance(value, list | tuple):
-        return {"a": np.asarray(value, dtype=np.float64).tolist()}
+        return {"array": np.asarray(value, dtype=np.float64).tolist()}
     return float(value)
