@@ -192,6 +192,9 @@ def check_schema(document: Any, kind: str, path: Path) -> None:
         raise GoldenError(f"{display(path)}: {where}: {what}")
 
 
+Location = tuple[str | int, ...]  # a place in a JSON document: keys and indices, as ``field`` words it
+
+
 def check_shapes(doc: dict[str, Any], path: Path) -> None:
     """Check the lengths the schema cannot: m rows of n features, and every field sized to match."""
     inputs, expected = doc["inputs"], doc["expected"]
@@ -199,25 +202,30 @@ def check_shapes(doc: dict[str, Any], path: Path) -> None:
     rows = [k for k in EXPECTED if size(k) == ROWS]  # z, a, J, dJ_da, da_dz
     features = [k for k in EXPECTED if size(k) == FEATURES]  # dJ_dw, w_new
     steps = [k for k in STEP if size(k) == FEATURES]
-    sized = {f"inputs.X[{i}]": n for i in range(m)} | {"inputs.y_true": m}
-    sized |= {f"expected.{k}": m for k in rows} | {f"expected.{k}": n for k in features}
+    sized: dict[Location, int] = {("inputs", "X", i): n for i in range(m)}
+    sized[("inputs", "y_true")] = m
+    sized |= {("expected", k): m for k in rows}
+    sized |= {("expected", k): n for k in features}
     trajectory = expected.get(TRAJECTORY.name, [])
     for s, _ in enumerate(trajectory):
-        sized |= {f"expected.{TRAJECTORY.name}[{s}].{k}": n for k in steps}
+        sized |= {("expected", TRAJECTORY.name, s, k): n for k in steps}
     for precision, per in doc.get("bounds", {}).items():  # schema 2: each bound shaped as its value
         if not isinstance(per, dict) or "unavailable" in per:
             continue
-        where = f"bounds.{precision}"
-        sized |= {f"{where}.{k}": m for k in rows} | {f"{where}.{k}": n for k in ("w", *features)}
+        where = ("bounds", precision)
+        sized |= {(*where, k): m for k in rows} | {(*where, k): n for k in ("w", *features)}
         if len(per.get(TRAJECTORY.name, [])) != len(trajectory):
-            raise GoldenError(f"{display(path)}: {where}.{TRAJECTORY.name}: expected {len(trajectory)} steps")
+            shown = field((*where, TRAJECTORY.name))
+            raise GoldenError(f"{display(path)}: {shown}: expected {len(trajectory)} steps")
         for s, _ in enumerate(trajectory):
-            sized |= {f"{where}.{TRAJECTORY.name}[{s}].{k}": n for k in steps}
-    for name, length in sized.items():
-        got = len(_at(doc, name))
+            sized |= {(*where, TRAJECTORY.name, s, k): n for k in steps}
+    for location, length in sized.items():
+        got = len(_at(doc, location))
         if got != length:
             noun = "number" if length == 1 else "numbers"
-            raise GoldenError(f"{display(path)}: {name}: expected an array of {length} {noun}, got {got}")
+            raise GoldenError(
+                f"{display(path)}: {field(location)}: expected an array of {length} {noun}, got {got}"
+            )
     if trajectory and len(trajectory) != inputs["steps"]:
         raise GoldenError(
             f"{display(path)}: expected.trajectory: expected {inputs['steps']} steps (inputs.steps), "
@@ -439,8 +447,9 @@ def validate_document(data: bytes, path: Path, schema: int) -> dict[str, Any]:
     return dict(doc)
 
 
-def _at(doc: dict[str, Any], dotted: str) -> Any:
+def _at(doc: dict[str, Any], location: Location) -> Any:
+    """The value at `location` (keys and indices) in `doc`."""
     value: Any = doc
-    for part in dotted.replace("[", ".[").split("."):
-        value = value[int(part[1:-1])] if part.startswith("[") else value[part]
+    for part in location:
+        value = value[part]
     return value
