@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from golden import report as text_report
 from golden.errors import GoldenChanged
-from golden.files.versions import CURRENT
-from golden.harness.protocol import short
+from golden.files._versions import CURRENT
+from golden.harness._protocol import short
 from golden.options import DEFAULT_TIMEOUT, Options
 from golden.outcome import Judged, Outcome, Status, Verdict
 
 if TYPE_CHECKING:
-    from golden.harness.sandbox import Isolation
-    from golden.learn.tdd import Walked
+    from golden.harness._sandbox import Isolation
+    from golden.learn._tdd import Walked
 
 COLOURS = {
     Status.PASSED: "#1a7f37",
@@ -231,7 +231,7 @@ def tdd(
     TddReport
         The screen, saying what to do next (run ``tdd(...)`` again), and ``.green``.
     """
-    from golden.learn.tdd import run_tdd
+    from golden.learn._tdd import run_tdd
 
     options = Options.from_kwargs(
         timeout=timeout,

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from golden import arguments
-from golden.arguments import PROG
+from golden import _arguments as arguments
+from golden._arguments import PROG
 from golden.errors import GoldenChanged, OptionError, OracleError
 from golden.files.store import ROOT, display, load_case, load_set
 from golden.options import Options
@@ -30,7 +30,7 @@ def _root(args: argparse.Namespace) -> Path:
 
 def cmd_regen(args: argparse.Namespace) -> int:
     """Write the golden files that differ from the oracle."""
-    from golden.files import generate as regen_
+    from golden.files import _generate as regen_
 
     for change in regen_.regenerate(args.golden, _root(args), force=args.force):
         print(change.line())
@@ -39,7 +39,7 @@ def cmd_regen(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Compare the golden files on disk with the oracle, regenerated in memory."""
-    from golden.files import generate as regen_
+    from golden.files import _generate as regen_
 
     problems = regen_.check(args.golden, _root(args))
     for line in problems:
@@ -53,7 +53,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """What a new golden version changed: cases and fields added or removed, values changed."""
-    from golden.files.diff import diff
+    from golden.files._diff import diff
 
     for line in diff(args.old, args.new, _root(args)):
         print(line)
@@ -62,7 +62,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_mistakes(args: argparse.Namespace) -> int:
     """The catalogue of classic mistakes a failed stage is diagnosed against."""
-    from golden.harness.diagnosis import catalogue
+    from golden.harness._diagnosis import catalogue
 
     for line in catalogue():
         print(line)
@@ -119,9 +119,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     Several IMPLs, a glob, or a grading format (csv, gradescope) grade instead: ``golden.grading``.
     """
     from golden import report
-    from golden.grading.batch import command
-    from golden.grading.expand import expand
-    from golden.grading.render import write
+    from golden.grading._batch import command
+    from golden.grading._expand import expand
+    from golden.grading._render import write
     from golden.harness.session import run
 
     options = Options.from_args(args)
@@ -147,7 +147,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_scaffold(args: argparse.Namespace) -> int:
     """Write a starter neuron and say what to run next."""
-    from golden.learn.scaffold import scaffold
+    from golden.learn._scaffold import scaffold
 
     command = scaffold(Path(args.path), force=args.force)
     print(f"wrote {args.path}: a starter neuron, every method raising NotImplementedError")
@@ -157,8 +157,8 @@ def cmd_scaffold(args: argparse.Namespace) -> int:
 
 def cmd_tdd(args: argparse.Namespace) -> int:
     """Walk the red-green-refactor curriculum; exit 0 only when all is green."""
-    from golden.learn.tdd import run_tdd
-    from golden.learn.watch import watch
+    from golden.learn._tdd import run_tdd
+    from golden.learn._watch import watch
 
     options = Options.from_args(args)
     options.isolation(grading=False)  # a sandbox that cannot be had is refused once, before any watching
@@ -187,7 +187,7 @@ def cmd_tdd(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train the Neuron on the diabetes data and compare its loss with least squares."""
-    from golden.files.atomic import write_atomically
+    from golden.files._atomic import write_atomically
     from neuron.train import Missing, plot_png, train
 
     plot = Path(args.plot) if args.plot else None
@@ -243,7 +243,7 @@ COMMANDS = {
 
 
 def parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand (``golden.arguments``)."""
+    """The argument parser of every subcommand (``golden._arguments``)."""
     return arguments.parser(COMMANDS)
 
 
@@ -258,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         if args.command in ("validate", "tdd"):
-            from golden.harness.guard import guard_this_process
+            from golden.harness._guard import guard_this_process
 
             guard_this_process()
         return int(args.func(args))

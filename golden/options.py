@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from golden.errors import OptionError
-from golden.files.versions import CURRENT
+from golden.files._versions import CURRENT
 from oracle.backprop import DERIVATIVES_AT_ZERO, LOSSES
 from oracle.bounds import PRECISIONS
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     import pytest
 
-    from golden.harness.sandbox import Isolation
+    from golden.harness._sandbox import Isolation
 
 DEFAULT_IMPL = "neuron:Neuron"
 DEFAULT_TIMEOUT = 5.0  # seconds each call and each case may take
@@ -139,7 +139,7 @@ class Options:
 
     def isolation(self, grading: bool) -> Isolation:
         """The isolation these options ask for; SandboxError when ``on`` cannot be had here."""
-        from golden.harness.sandbox import Limits, choose
+        from golden.harness._sandbox import Limits, choose
 
         return choose(self.sandbox, grading, Limits(memory=self.max_memory), self.front.spell("sandbox"))
 

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from golden.harness.conventions import Conventions
-    from golden.harness.sandbox import Isolation
+    from golden.harness._conventions import Conventions
+    from golden.harness._sandbox import Isolation
 
 
 class Status(str, enum.Enum):
@@ -51,7 +51,7 @@ class Stage:
     the two stages that are not one value (``parameters``: w and b read back; ``trajectory``: its steps);
     every stage with a size has a bound in each precision in a golden file of schema 2. ``step`` marks the
     values each step of a trajectory has too, and ``helper`` those the oracle's helper computes for the
-    properties (``golden.harness.beside``).
+    properties (``golden.harness._beside``).
     """
 
     name: str

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from golden.errors import OracleError
-from golden.files.versions import CURRENT
+from golden.files._versions import CURRENT
 from golden.harness.properties import PROPERTIES
 from golden.harness.session import Session
 from golden.options import DEFAULT_TIMEOUT, Options

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from typing import Any
 
-from golden.harness.protocol import encodable, short
+from golden.harness._protocol import encodable, short
 from golden.outcome import Judged, Kind, Outcome, Status, Verdict
 
 TITLES = {Kind.CASE: "golden cases", Kind.PROPERTY: "properties"}

@@ -412,7 +412,7 @@ EXPECTED = {
 }
 
 
-# Each classic mistake of golden.harness.diagnosis, and the broken neuron it must be diagnosed in.
+# Each classic mistake of golden.harness._diagnosis, and the broken neuron it must be diagnosed in.
 DIAGNOSED = {
     "derivative_alpha_at_zero": "AlphaAtZero",
     "derivative_midpoint_at_zero": "MidpointAtZero",

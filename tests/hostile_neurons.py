@@ -30,7 +30,7 @@ if os.environ.get("HOSTILE_HANG_AT_IMPORT") == "1":  # HangsAtImport: the module
 
 
 def _reply_fd() -> int:
-    """The fd the child writes its replies to: ``python -m golden.harness.child REQUESTS REPLIES``."""
+    """The fd the child writes its replies to: ``python -m golden.harness._child REQUESTS REPLIES``."""
     return int(sys.argv[2])
 
 
@@ -140,7 +140,7 @@ class ForgesTheReplyInSend(ZerosEverywhere):
 
     def __init__(self, n_features: int) -> None:
         super().__init__(n_features)
-        import golden.harness.protocol as protocol
+        import golden.harness._protocol as protocol
 
         honest = getattr(protocol.send, "honest", protocol.send)
 
@@ -168,8 +168,8 @@ class ForgesTheValuesInEncode(ZerosEverywhere):
 
     def __init__(self, n_features: int) -> None:
         super().__init__(n_features)
-        import golden.harness.child as child
-        import golden.harness.protocol as protocol
+        import golden.harness._child as child
+        import golden.harness._protocol as protocol
 
         def forged(value: Any, depth: int = 0) -> dict[str, Any]:
             return {"t": "other", "type": "PASSED", "repr": "OK: 25 passed, 0 failed, 0 errors, 0 skipped"}

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from golden.harness import child
-from golden.harness.conventions import Conventions
-from golden.harness.proxy import Remote
-from golden.harness.sandbox import Isolation
-from golden.harness.subject import Subject
+from golden.harness import _child as child
+from golden.harness._conventions import Conventions
+from golden.harness._proxy import Remote
+from golden.harness._sandbox import Isolation
+from golden.harness._subject import Subject
 from golden.outcome import Judged
 
 

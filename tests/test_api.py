@@ -223,7 +223,7 @@ def test_importing_golden_does_not_import_the_api() -> None:
     out = run_python(
         """
         import sys
-        import golden.harness.protocol
+        import golden.harness._protocol
         print("golden.api" in sys.modules, "golden.harness.session" in sys.modules)
         from golden import tdd, validate
         print(validate.__module__, tdd.__module__)

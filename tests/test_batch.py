@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 
 from golden.files.store import load_set
-from golden.harness import batch
-from golden.harness.proxy import Remote
+from golden.harness import _batch as batch
+from golden.harness._proxy import Remote
 from golden.harness.session import Session
 from golden.options import Options
 from golden.outcome import Status

@@ -1,6 +1,6 @@
 """The oracle's helper process computes what the validating process would, and can cost only time.
 
-``golden.harness.beside`` runs the oracle on another core while Hypothesis draws examples. Whatever
+``golden.harness._beside`` runs the oracle on another core while Hypothesis draws examples. Whatever
 happens to it (killed, answering garbage), the values judged with are the oracle's own, and the helper is
 started, a guarded copy of the validating process, before the implementation's process exists.
 """
@@ -20,9 +20,9 @@ from helpers import alive
 
 from golden.errors import OptionError
 from golden.files.store import load_set
-from golden.harness import beside
-from golden.harness.beside import Beside, compute
-from golden.harness.process import Child
+from golden.harness import _beside as beside
+from golden.harness._beside import Beside, compute
+from golden.harness._process import Child
 from golden.harness.session import Session, run
 from golden.options import Options
 from golden.outcome import Status

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from golden.harness.compare import worst
+from golden.harness._compare import worst
 from oracle import create_backprop_test_case, to_float
 from oracle.backprop import DERIVATIVES_AT_ZERO, LOSSES
 from oracle.bounds import PRECISIONS, Bounded, Model, OutOfRange, Precision, bounds, round_up, to_fraction

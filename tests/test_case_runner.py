@@ -9,8 +9,8 @@ from broken_neurons import MeanBiasGradient, RaisesInForward, Textbook
 from inprocess import subject
 
 from golden.files.store import load_set
-from golden.harness.cases import run_case
-from golden.harness.conventions import Conventions
+from golden.harness._cases import run_case
+from golden.harness._conventions import Conventions
 from golden.outcome import DJ_DB, PARAMETERS, STAGES, A, Status, Z
 
 GOLDEN = load_set("v3")

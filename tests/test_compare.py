@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from golden.harness.compare import Checker, Divergence, label
-from golden.harness.protocol import Value
+from golden.harness._compare import Checker, Divergence, label
+from golden.harness._protocol import Value
 from golden.outcome import PARAMETERS, Status, step_name
 
 

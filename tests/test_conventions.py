@@ -14,7 +14,7 @@ import pytest
 from helpers import REPO, validate
 
 from golden.files.store import load_set
-from golden.harness.diagnosis import BY_ID
+from golden.harness._diagnosis import BY_ID
 from golden.harness.session import Session
 from golden.options import Options
 from golden.outcome import Outcome

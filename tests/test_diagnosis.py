@@ -1,5 +1,5 @@
-"""The diagnosis of a failed stage, on values made by hand: the catalogue (``golden.harness.mistakes``) is
-data, its predictions (``golden.harness.predictions``) the model, ``diagnose`` the matching."""
+"""The diagnosis of a failed stage, on values made by hand: the catalogue (``golden.harness._mistakes``) is
+data, its predictions (``golden.harness._predictions``) the model, ``diagnose`` the matching."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from golden.files.store import load_set
-from golden.harness import diagnosis, mistakes
+from golden.harness import _diagnosis as diagnosis
+from golden.harness import _mistakes as mistakes
 from golden.outcome import PARAMETERS, step_name
 
 CASE = load_set("v3", names=["batch_input_gradients"]).cases["batch_input_gradients"]

@@ -1,4 +1,4 @@
-"""One walk over two JSON documents (``golden.files.diff.walk``), worded by diff, regen and check."""
+"""One walk over two JSON documents (``golden.files._diff.walk``), worded by diff, regen and check."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 from helpers import REPO
 
-from golden.files.diff import ADDED, CHANGED, REMOVED, Difference, diff, walk
-from golden.files.document import dumps, sha256
-from golden.files.generate import differences
+from golden.files._diff import ADDED, CHANGED, REMOVED, Difference, diff, walk
+from golden.files._document import dumps, sha256
+from golden.files._generate import differences
 from golden.files.store import ROOT, load_set
 
 OLD = {"name": "x", "expected": {"z": [1.0, 2.0], "J": [0.5]}, "tolerance": 1, "steps": [1, 2]}

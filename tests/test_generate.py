@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from golden.errors import ReleasedVersion
-from golden.files import generate
-from golden.files.diff import ADDED, CHANGED, REMOVED
-from golden.files.generate import UNCHANGED, Change
+from golden.files import _generate as generate
+from golden.files._diff import ADDED, CHANGED, REMOVED
+from golden.files._generate import UNCHANGED, Change
 from golden.files.store import ROOT
 
 

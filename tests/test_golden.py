@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from golden.errors import GoldenError, ReleasedVersion
-from golden.files import generate as regen_
-from golden.files.document import dumps
-from golden.files.pinned import PINNED
+from golden.files import _generate as regen_
+from golden.files._document import dumps
+from golden.files._pinned import PINNED
+from golden.files._versions import RELEASED, VERSIONS
 from golden.files.store import ROOT, list_cases, load_case, load_set, validate_document
-from golden.files.versions import RELEASED, VERSIONS
 from oracle import CASES
 
 
@@ -49,8 +49,8 @@ def test_committed_golden_files_agree_with_the_oracle_and_pass_their_schema(vers
 
 
 def test_the_pinned_hashes_are_those_of_the_released_files() -> None:
-    """golden/files/pinned.py is generated: it matches what its generator writes from the files now."""
-    assert (ROOT / "files" / "pinned.py").read_text() == regen_.pinned_source()
+    """golden/files/_pinned.py is generated: it matches what its generator writes from the files now."""
+    assert (ROOT / "files" / "_pinned.py").read_text() == regen_.pinned_source()
     assert set(PINNED) == RELEASED
 
 
@@ -159,7 +159,7 @@ def test_check_names_missing_and_extra_files(root: Path) -> None:
 
 
 def test_check_names_a_stale_file_whose_hash_was_updated_too(root: Path) -> None:
-    from golden.files.document import sha256
+    from golden.files._document import sha256
 
     path = root / "v1" / "single_feature.json"
     edit(path, lambda d: d.update(description="changed"))

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 
 from golden.errors import GoldenError, ReleasedVersion
-from golden.files import generate as regen_
-from golden.files.document import dumps, sha256
+from golden.files import _generate as regen_
+from golden.files._document import dumps, sha256
 from golden.files.store import (
     MAX_DEPTH,
     MAX_FILE,
@@ -387,7 +387,7 @@ def test_a_kill_during_the_renames_leaves_temporaries_that_check_reports_and_reg
         """
         import os, signal, sys
         from pathlib import Path
-        from golden.files import generate
+        from golden.files import _generate as generate
 
         real = os.replace
 
@@ -539,7 +539,7 @@ def test_read_regular_stops_at_the_limit_whatever_the_size_says(tmp_path: Path) 
 
 @posix_only
 def test_a_file_written_over_a_link_to_a_device_gets_the_umask_not_the_device_mode(tmp_path: Path) -> None:
-    from golden.files.atomic import write_atomically
+    from golden.files._atomic import write_atomically
 
     os.symlink("/dev/zero", tmp_path / "x.json")  # /dev/zero is 0o666: world-writable
     os.mkfifo(tmp_path / "y.json", 0o666)

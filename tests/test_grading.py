@@ -17,8 +17,8 @@ from broken_neurons import EXPECTED
 from helpers import REPO
 
 from golden.errors import ImplError, OptionError
-from golden.grading.expand import expand
-from golden.grading.render import _inert, results_names
+from golden.grading._expand import expand
+from golden.grading._render import _inert, results_names
 
 BROKEN = (REPO / "tests" / "broken_neurons.py").read_text()
 CASES = 16  # golden v1, which every run here is pinned to: it is released, so these counts hold

@@ -16,7 +16,7 @@ from helpers import REPO
 
 from golden import report
 from golden.errors import OptionError
-from golden.harness import protocol
+from golden.harness import _protocol as protocol
 from golden.options import Options
 from golden.outcome import Kind, Outcome, Status, Verdict
 

@@ -354,7 +354,7 @@ from pathlib import Path
 
 import golden
 
-source = Path(golden.__file__).parent / "harness" / "compare.py"
+source = Path(golden.__file__).parent / "harness" / "_compare.py"
 first = "    ratio_max, error_max, bound_max = 0.0, 0.0, 0.0"  # of worst(): every error is then 0
 text = source.read_text().replace(first, "    return 0.0, 0.0, 0.0")
 code = compile(text, str(source), "exec")
@@ -363,7 +363,7 @@ header = importlib.util.MAGIC_NUMBER + (0).to_bytes(4, "little")
 header += (int(stat.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little")
 header += (stat.st_size & 0xFFFFFFFF).to_bytes(4, "little")
 forged = header + marshal.dumps(code)  # matches the unchanged source: it would be loaded
-name = f"compare.{sys.implementation.cache_tag}.pyc"
+name = f"_compare.{sys.implementation.cache_tag}.pyc"
 """
 BESIDE = """
 target = Path(importlib.util.cache_from_source(str(source)))
@@ -416,7 +416,7 @@ def compiled(package: Path) -> None:
         assert compileall.compile_dir(package, quiet=1)
     finally:
         sys.pycache_prefix = prefix
-    assert list((package / "golden" / "harness").glob("__pycache__/compare.*.pyc"))
+    assert list((package / "golden" / "harness").glob("__pycache__/_compare.*.pyc"))
 
 
 @pytest.mark.parametrize("before", ["none", "its own"])
@@ -427,8 +427,8 @@ def test_bytecode_planted_in_the_package_is_found_removed_and_never_loaded(
     if before == "its own":
         compiled(package)
     stderr = planted_then_honest(tmp_path, package, FORGED_BYTECODE + BESIDE)
-    assert "compare.cpython" in stderr and "(removed)" in stderr, stderr
-    assert not list((package / "golden" / "harness").glob("__pycache__/compare.*.pyc"))
+    assert "_compare.cpython" in stderr and "(removed)" in stderr, stderr
+    assert not list((package / "golden" / "harness").glob("__pycache__/_compare.*.pyc"))
 
 
 def test_a_bytecode_folder_swapped_for_a_symlink_is_removed_and_never_loaded(
@@ -446,8 +446,8 @@ def test_bytecode_planted_under_the_pycache_prefix_is_found_removed_and_never_lo
     """With PYTHONPYCACHEPREFIX set, Python reads the package's bytecode from a mirror under it."""
     prefix = tmp_path / "prefix"
     stderr = planted_then_honest(tmp_path, package, FORGED_BYTECODE + UNDER_PREFIX, str(prefix))
-    assert "compare.cpython" in stderr and "(removed)" in stderr, stderr
-    assert not list(prefix.rglob("compare.*.pyc"))
+    assert "_compare.cpython" in stderr and "(removed)" in stderr, stderr
+    assert not list(prefix.rglob("_compare.*.pyc"))
 
 
 FIRST_RUNS = {
@@ -509,8 +509,8 @@ from pathlib import Path
 import golden
 
 harness = Path(golden.__file__).parent / "harness"
-(harness / "compare").mkdir()  # a package beats a module of its name: `compare/` would be imported
-(harness / "compare" / "__init__.py").write_text("raise SystemExit('the planted compare/ was imported')")
+(harness / "_compare").mkdir()  # a package beats a module of its name: `_compare/` would be imported
+(harness / "_compare" / "__init__.py").write_text("raise SystemExit('the planted _compare/ was imported')")
 os.symlink("/", harness / "root")
 os.mkfifo(harness / "pipe")  # opened, it would wait for a writer for ever
 """
@@ -520,10 +520,10 @@ def test_a_folder_symlink_and_fifo_planted_in_the_package_are_removed_without_wa
     tmp_path: Path, package: Path
 ) -> None:
     stderr = planted_then_honest(tmp_path, package, SHADOWING)
-    for entry in ("compare: folder holding __init__.py", "root: symlink", "pipe: a FIFO (named pipe)"):
+    for entry in ("_compare: folder holding __init__.py", "root: symlink", "pipe: a FIFO (named pipe)"):
         assert f"{entry} appeared in the toolkit's package while IMPL ran (removed)" in stderr, stderr
     harness = package / "golden" / "harness"
-    assert not any(os.path.lexists(harness / name) for name in ("compare", "root", "pipe"))
+    assert not any(os.path.lexists(harness / name) for name in ("_compare", "root", "pipe"))
 
 
 def test_a_golden_file_rewritten_with_its_manifest_is_refused_by_name(tmp_path: Path, package: Path) -> None:
@@ -554,7 +554,7 @@ def test_regen_never_changes_a_bundled_released_version_even_with_force(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from golden.errors import ReleasedVersion
-    from golden.files import generate
+    from golden.files import _generate as generate
     from golden.files.store import ROOT
 
     real = generate.generate
@@ -597,7 +597,7 @@ def test_a_submission_that_stops_its_worker_costs_itself_only(
 
 
 def test_glob_expansion_does_not_follow_symlinked_folders_and_runs_each_file_once(tmp_path: Path) -> None:
-    from golden.grading.expand import expand
+    from golden.grading._expand import expand
 
     subs = tmp_path / "subs"
     (subs / "alice").mkdir(parents=True)
@@ -786,7 +786,7 @@ def test_a_ctypes_py_in_the_working_folder_cannot_switch_the_guard_off(tmp_path:
 
 def test_a_guard_that_cannot_be_applied_is_an_error_not_a_silence(monkeypatch: pytest.MonkeyPatch) -> None:
     from golden.errors import GuardError
-    from golden.harness import guard
+    from golden.harness import _guard as guard
 
     if not guard.available():
         pytest.skip("the guard exists on Linux only")

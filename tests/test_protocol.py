@@ -1,12 +1,12 @@
-"""Text that reaches a message or a report: one cleaner (``golden.files.case.printable``) in two forms, and
-one way to put an exception on one line (``golden.harness.protocol.first_line``)."""
+"""Text that reaches a message or a report: one cleaner (``golden.files._case.printable``) in two forms, and
+one way to put an exception on one line (``golden.harness._protocol.first_line``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from golden.files.case import printable
-from golden.harness import protocol
+from golden.files._case import printable
+from golden.harness import _protocol as protocol
 
 FORGED = "ok.json\nfake: \x1b[31mred\x85\u2028\u202eevil"
 

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 from golden import report
 from golden.api import html_table
-from golden.harness.conventions import Conventions
+from golden.harness._conventions import Conventions
 from golden.outcome import Judged, Kind, Outcome, Status, Verdict
 
 ALPHA_AT_ZERO = Conventions(

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from helpers import REPO
 
-from golden.harness import sandbox
+from golden.harness import _sandbox as sandbox
 
 BROKEN = (REPO / "tests" / "broken_neurons.py").read_text()
 NEURON_ORACLE = str(Path(sys.executable).with_name("neuron-oracle"))

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from golden.harness.beside import compute
-from golden.harness.problems import TALL, WIDE, Problem, oracle_request, problems
+from golden.harness._beside import compute
+from golden.harness._problems import TALL, WIDE, Problem, oracle_request, problems
 
 
 @dataclass

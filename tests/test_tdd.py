@@ -14,8 +14,8 @@ from helpers import machine_free
 from syrupy.assertion import SnapshotAssertion
 
 from golden.files.store import load_set
-from golden.learn.constructor import is_default_alpha
-from golden.learn.tdd import CURRICULUM, End, Walked, red_screen
+from golden.learn._constructor import is_default_alpha
+from golden.learn._tdd import CURRICULUM, End, Walked, red_screen
 from golden.outcome import Kind, Outcome, Status
 
 # What a learner writes, method by method, in the order the curriculum asks for it.

@@ -13,9 +13,9 @@ import ast
 import pytest
 from helpers import REPO
 
-from golden.files import document
+from golden.files import _document as document
 from golden.files.store import load_set
-from golden.harness import beside
+from golden.harness import _beside as beside
 from golden.outcome import (
     STAGE,
     STAGES,
@@ -33,7 +33,7 @@ NAMES = frozenset(s.name for s in STAGES)
 # Modules whose string constants equal a stage's name but mean something else, each with why; nothing
 # else may. test_the_allowlist_is_no_longer_than_needed says when an entry can go.
 ALLOWED: dict[str, tuple[frozenset[str], str]] = {
-    "golden/harness/boot.py": (frozenset({"a"}), "open(path, 'a'): a file mode, not the stage"),
+    "golden/harness/_boot.py": (frozenset({"a"}), "open(path, 'a'): a file mode, not the stage"),
 }
 
 
@@ -168,5 +168,5 @@ def test_stage_index_follows_the_table_and_refuses_what_is_no_stage() -> None:
 
 def test_the_scan_reads_every_module_of_golden_but_the_table() -> None:
     found = modules()
-    assert {"golden/harness/beside.py", "golden/files/document.py", "golden/cli.py"} <= set(found)
+    assert {"golden/harness/_beside.py", "golden/files/_document.py", "golden/cli.py"} <= set(found)
     assert TABLE.relative_to(REPO).as_posix() not in found

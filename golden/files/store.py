@@ -6,7 +6,7 @@ device or a symlink loop is a one-line GoldenError, never a hang), parses strict
 numbers that overflow float64, nesting deeper than ``MAX_DEPTH`` and more than ``MAX_VALUES`` values are
 errors), validates against the JSON Schema, checks the shapes agree, and checks the file's hash against
 the manifest. Every message is one line: paths and values read from disk are shown with control
-characters escaped, and cut short (``golden.files.case.printable``).
+characters escaped, and cut short (``golden.files._case.printable``).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from typing import Any
 import jsonschema
 
 from golden.errors import GoldenError, UnreadableFile
-from golden.files.case import GoldenCase, printable
-from golden.files.document import EXPECTED, STEP, sha256, size
-from golden.files.pinned import PINNED
-from golden.files.versions import CURRENT
+from golden.files._case import GoldenCase, printable
+from golden.files._document import EXPECTED, STEP, sha256, size
+from golden.files._pinned import PINNED
+from golden.files._versions import CURRENT
 from golden.outcome import FEATURES, ROWS, TRAJECTORY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -422,7 +422,7 @@ def load_set(version: str = CURRENT, root: Path = ROOT, names: list[str] | None 
 
 def check_pinned(version: str, root: Path, path: Path, data: bytes) -> bool:
     """Whether `data` is a file of a released version bundled with the toolkit, which must hold the bytes
-    it was released with (``golden.files.pinned``; ``tests/test_golden.py`` checks those against the
+    it was released with (``golden.files._pinned``; ``tests/test_golden.py`` checks those against the
     schema): a case file rewritten together with its manifest is refused, by name."""
     if version not in PINNED or root.resolve() != ROOT:
         return False

@@ -2,7 +2,7 @@
 
 Hypothesis runs here, in the validating process. A property is a function ``f(subject, max_examples=None)``
 that raises AssertionError with the reason when an example breaks it. Each example is a *plan*
-(``golden.harness.batch``): it yields the calls it needs on the implementation (``subject.remote``,
+(``golden.harness._batch``): it yields the calls it needs on the implementation (``subject.remote``,
 whose methods are requests to the child) and asserts, here, on the numbers that came back. Plans ask for
 the oracle's values with ``later`` before they yield, so that the oracle's helper computes them meanwhile.
 
@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from hypothesis.errors import UnsatisfiedAssumption
 from hypothesis.reporting import with_reporter
 
-from golden.harness.batch import FOUND, QUIET, Plan, check
-from golden.harness.beside import solve
-from golden.harness.compare import SHOWN, beyond, worst
-from golden.harness.problems import (
+from golden.harness._batch import FOUND, QUIET, Plan, check
+from golden.harness._beside import solve
+from golden.harness._compare import SHOWN, beyond, worst
+from golden.harness._problems import (
     DYADIC,
     Problem,
     as_gradient,
@@ -45,9 +45,9 @@ from golden.harness.problems import (
     share,
     unchanged,
 )
-from golden.harness.protocol import first_line, short
-from golden.harness.proxy import Op, Raised
-from golden.harness.subject import Subject
+from golden.harness._protocol import first_line, short
+from golden.harness._proxy import Op, Raised
+from golden.harness._subject import Subject
 from golden.outcome import B_NEW, DJ_DB, DJ_DW, W_NEW, A, Kind, Outcome, Status
 from oracle import to_float
 from oracle.bounds import PRECISIONS, Model, OutOfRange, float_bound, round_up, to_fraction

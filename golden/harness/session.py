@@ -21,15 +21,15 @@ from types import TracebackType
 import numpy as np
 
 from golden.errors import ImplError, OptionError
-from golden.files.case import GoldenCase
+from golden.files._case import GoldenCase
 from golden.files.store import ROOT, GoldenSet, load_set
-from golden.harness import reap
-from golden.harness.beside import Beside
-from golden.harness.cases import run_case
-from golden.harness.conventions import Conventions, resolve
-from golden.harness.process import Child, Lost
-from golden.harness.proxy import Raised, Remote
-from golden.harness.subject import Subject
+from golden.harness import _reap as reap
+from golden.harness._beside import Beside
+from golden.harness._cases import run_case
+from golden.harness._conventions import Conventions, resolve
+from golden.harness._process import Child, Lost
+from golden.harness._proxy import Raised, Remote
+from golden.harness._subject import Subject
 from golden.options import Options, check_conventions, check_precision
 from golden.outcome import Judged, Kind, Outcome, Status, Verdict
 from oracle.bounds import PRECISIONS

@@ -1,10 +1,10 @@
 """The implementation's process: load IMPL, make the calls the parent asks for, send back what they return.
 
 It only computes. It never sees an expected value, a tolerance or a verdict, and nothing it sends is
-trusted: the parent reads the replies as data (``golden.harness.protocol``) and judges them itself. So the
+trusted: the parent reads the replies as data (``golden.harness._protocol``) and judges them itself. So the
 implementation may patch this module, numpy or anything else in its own process without effect on the
-verdict. The parent starts it through ``golden.harness.boot`` (isolated mode, guarded and limited first),
-as ``golden.harness.child REQUESTS REPLIES`` (two pipe fds), in a session of its own, with its stdout and
+verdict. The parent starts it through ``golden.harness._boot`` (isolated mode, guarded and limited first),
+as ``golden.harness._child REQUESTS REPLIES`` (two pipe fds), in a session of its own, with its stdout and
 stderr on a pipe the parent drains.
 
 Requests (JSON): ``{"load": "/abs/path.py:Name", "shown": "path.py:Name"}`` (a spec; the path absolute,
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from golden.harness import protocol
+from golden.harness import _protocol as protocol
 
 # Instances live here between requests, by the id the parent gave them.
 INSTANCES: dict[int, Any] = {}
@@ -63,7 +63,7 @@ def main(argv: list[str]) -> None:
 
 def _load(request: dict[str, Any]) -> type:
     """The class the load request names: by spec (``load``) or by value (``load_pickled``, cloudpickle)."""
-    from golden.harness.impl import check_protocol, load_impl
+    from golden.harness._impl import check_protocol, load_impl
 
     if "load_pickled" not in request:
         return load_impl(str(request["load"]), str(request.get("shown", request["load"])))

@@ -3,8 +3,8 @@
 A worker is a ``fork`` of the process that starts the batch (``launch.fork``), made once that process is
 guarded and has imported everything grading needs: undumpable from its first instant, importing nothing,
 so no submission can reach its pipes or slip it a module while it starts. Each IMPL still runs in an
-isolated child of the worker's own (``golden.harness.process``). Requests and answers use the one framing
-of ``golden.harness.protocol``; an answer must carry its request's nonce.
+isolated child of the worker's own (``golden.harness._process``). Requests and answers use the one framing
+of ``golden.harness._protocol``; an answer must carry its request's nonce.
 
 This process stays single-threaded, so forking a new worker is safe at any time. It watches every
 worker: one that ends, breaks its protocol, runs past its deadline or is stopped (``SIGSTOP``: what a
@@ -26,7 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from golden.harness import launch, protocol, reap
+from golden.harness import _launch as launch
+from golden.harness import _protocol as protocol
+from golden.harness import _reap as reap
 
 MAX_ANSWER = 64 * 1024 * 1024  # bytes of one worker's answer: the outcomes of one IMPL
 GRACE = 2.0  # seconds a worker gets to stop its IMPL's child after SIGTERM, before SIGKILL

@@ -1,8 +1,8 @@
-"""The diagnosis of a failed stage by the catalogue of classic mistakes (``golden.harness.mistakes``).
+"""The diagnosis of a failed stage by the catalogue of classic mistakes (``golden.harness._mistakes``).
 
 When a stage fails, the harness works out what each mistake in ``CATALOGUE`` would have produced on that
 case, and how far any implementation making that mistake, in the precision judged, may land from it
-(``golden.harness.predictions``). When the values got lie within a prediction's bound (and, since the
+(``golden.harness._predictions``). When the values got lie within a prediction's bound (and, since the
 stage failed, not within the right value's), the outcome carries that mistake: its id and a sentence a
 learner understands. A diagnosis is only ever looked for on a failed stage, and a correct implementation
 never fails one (the bounds are sound), so no correct implementation is diagnosed. The catalogue is data:
@@ -17,15 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from golden.files.case import GoldenCase
-from golden.harness.compare import worst
-from golden.harness.mistakes import BY_ID as BY_ID
-from golden.harness.mistakes import CATALOGUE as CATALOGUE
-from golden.harness.mistakes import LOWER_PRECISION as LOWER_PRECISION
-from golden.harness.mistakes import Mistake as Mistake
-from golden.harness.mistakes import catalogue as catalogue
-from golden.harness.predictions import Problem as Problem
-from golden.harness.predictions import matches
+from golden.files._case import GoldenCase
+from golden.harness._compare import worst
+from golden.harness._mistakes import BY_ID as BY_ID
+from golden.harness._mistakes import CATALOGUE as CATALOGUE
+from golden.harness._mistakes import LOWER_PRECISION as LOWER_PRECISION
+from golden.harness._mistakes import Mistake as Mistake
+from golden.harness._mistakes import catalogue as catalogue
+from golden.harness._predictions import Problem as Problem
+from golden.harness._predictions import matches
 from golden.outcome import DJ_DW, STAGE, VALUES, A
 from oracle.bounds import PRECISIONS
 
@@ -42,7 +42,7 @@ class Probe:
 
 
 # forward(2·X) between forward(X) and gradient(X, y): a gradient that reuses the last forward's a is off
-# by what that a predicts, and is diagnosed as stale_forward (golden.harness.predictions.stale).
+# by what that a predicts, and is diagnosed as stale_forward (golden.harness._predictions.stale).
 PROBES = (
     Probe(DJ_DW.name, A.method, 2.0, "a gradient that reuses the last forward's a shows as stale_forward"),
 )

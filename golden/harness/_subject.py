@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from golden.harness.beside import Beside
-from golden.harness.proxy import Remote, RemoteNeuron
+from golden.harness._beside import Beside
+from golden.harness._proxy import Remote, RemoteNeuron
 from golden.outcome import Judged
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from golden.harness.protocol import Value, short
+from golden.harness._protocol import Value, short
 from golden.outcome import PARAMETERS, Status, step_of
 
 Array = NDArray[np.float64]

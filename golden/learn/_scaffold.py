@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from golden.errors import OptionError
-from golden.files.atomic import write_atomically
+from golden.files._atomic import write_atomically
 from golden.files.store import display
 
 TEMPLATE = Path(__file__).parent / "templates" / "starter_neuron.py.tmpl"

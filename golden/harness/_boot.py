@@ -1,6 +1,6 @@
 """The first code of the implementation's process: guarded, confined and limited, then the child runs.
 
-The parent starts it as ``python -I -B boot.py CONFIG`` (``golden.harness.launch``). ``-I`` keeps the
+The parent starts it as ``python -I -B boot.py CONFIG`` (``golden.harness._launch``). ``-I`` keeps the
 working folder, this script's folder and every ``PYTHON*`` variable out of ``sys.path``, so no file beside
 the implementation or in the working folder can stand in for a module; ``-B`` writes no bytecode. This file
 uses the standard library only and imports ``ctypes`` before anything else, to make the process undumpable
@@ -206,7 +206,7 @@ def mount(source: object, target: str, kind: object, flags: int, data: object = 
 
 
 def fail(config: dict, error: BaseException, what: str) -> None:  # type: ignore[type-arg]
-    """Send the failure as the load's reply (framed as ``golden.harness.protocol`` frames) and exit."""
+    """Send the failure as the load's reply (framed as ``golden.harness._protocol`` frames) and exit."""
     import json
     import os
     import struct

@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from hypothesis.errors import UnsatisfiedAssumption
 from numpy.typing import NDArray
 
-from golden.harness.beside import Answer, compute
-from golden.harness.compare import SHOWN, Divergence, beyond, numbers, pair, worst
-from golden.harness.protocol import Value
-from golden.harness.proxy import Op, Pending, RemoteNeuron
-from golden.harness.subject import Subject
+from golden.harness._beside import Answer, compute
+from golden.harness._compare import SHOWN, Divergence, beyond, numbers, pair, worst
+from golden.harness._protocol import Value
+from golden.harness._proxy import Op, Pending, RemoteNeuron
+from golden.harness._subject import Subject
 from oracle.backprop import LOSSES
 from oracle.bounds import PRECISIONS
 from oracle.exact import ACTIVATIONS

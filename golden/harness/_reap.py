@@ -38,7 +38,7 @@ class _Adoption:
 def adopt() -> None:
     """From now on this process adopts the orphans among its descendants, until the matching ``release``
     (runs in one process may overlap: a pytest session and a ``golden.validate`` call, say)."""
-    from golden.harness.guard import become_subreaper, is_subreaper
+    from golden.harness._guard import become_subreaper, is_subreaper
 
     if _Adoption.runs == 0 and not is_subreaper():
         become_subreaper(True)
@@ -49,7 +49,7 @@ def adopt() -> None:
 def release() -> None:
     """Sweep the orphans adopted; when no other run still wants them adopted, stop adopting (unless some
     could not be ended: then this process stays their reaper rather than hand them to init)."""
-    from golden.harness.guard import become_subreaper
+    from golden.harness._guard import become_subreaper
 
     left = sweep()
     _Adoption.runs = max(0, _Adoption.runs - 1)

@@ -37,11 +37,11 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 
-from golden.harness.beside import Beside
-from golden.harness.process import Lost
-from golden.harness.protocol import short
-from golden.harness.proxy import Op, Pending, Remote
-from golden.harness.subject import Subject
+from golden.harness._beside import Beside
+from golden.harness._process import Lost
+from golden.harness._protocol import short
+from golden.harness._proxy import Op, Pending, Remote
+from golden.harness._subject import Subject
 
 # Hypothesis keeps what it stores (no example database here, but caches) in a folder of this process's own,
 # removed at exit: never .hypothesis/ in the working folder.

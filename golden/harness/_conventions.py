@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from golden.files.case import GoldenCase
+from golden.files._case import GoldenCase
 
 SEED = {"derivative_at_zero": "one", "loss": "half_sum"}
 
@@ -74,7 +74,7 @@ def under(case: GoldenCase, conventions: Conventions) -> GoldenCase:
 
 def _under(case: GoldenCase, derivative_at_zero: str, loss: str) -> GoldenCase:
     """`case` with the oracle's values for its inputs under these conventions, and their bounds."""
-    from golden.files.document import bounds_in_every_precision, expected_values
+    from golden.files._document import bounds_in_every_precision, expected_values
     from oracle import create_backprop_test_case
 
     inp = case.inputs

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from golden.errors import ImplError
-from golden.harness.protocol import one_line
+from golden.harness._protocol import one_line
 from golden.outcome import REQUIRED_METHODS as REQUIRED
 
 

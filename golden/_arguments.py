@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-from golden.files.versions import CURRENT
+from golden.files._versions import CURRENT
 from golden.options import DEFAULT_IMPL, DEFAULT_MEMORY, DEFAULT_TIMEOUT, FORMATS, SANDBOX_LEVELS
 from oracle.bounds import PRECISIONS
 

@@ -1,6 +1,6 @@
 """How our processes start: the implementation's clean, and ours as guarded copies of a guarded process.
 
-- The implementation's child is a fresh interpreter: ``python -I -B golden/harness/boot.py CONFIG`` (see
+- The implementation's child is a fresh interpreter: ``python -I -B golden/harness/_boot.py CONFIG`` (see
   ``boot``), started in a private empty working folder, perhaps inside the sandbox (``sandbox.command``).
   The folders it imports from are passed explicitly, since ``-I`` ignores ``PYTHONPATH``: this package's
   parent first, then the parent process's own site folders, then the implementation's own folder, last,
@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # where `golden` is importable from
-BOOT = str(Path(__file__).resolve().with_name("boot.py"))
+BOOT = str(Path(__file__).resolve().with_name("_boot.py"))
 
 
 def boot_command(config: dict[str, Any]) -> list[str]:
-    """``python -I -B boot.py CONFIG``, with the package's folder and this process's site folders added."""
+    """``python -I -B _boot.py CONFIG``, with the package's folder and this process's site folders added."""
     full: dict[str, Any] = {"package": PACKAGE_PARENT, "path": site_folders(), "limits": {}, "uid": None}
     return [sys.executable, "-I", "-B", BOOT, json.dumps(full | {"replies": -1} | config)]
 
@@ -59,7 +59,7 @@ def fork(run: Callable[[], None], keep: Iterable[int]) -> int:
         return pid
     code = 1
     try:
-        from golden.harness.guard import guard_this_process
+        from golden.harness._guard import guard_this_process
 
         guard_this_process()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the judging process's to handle

@@ -1,10 +1,10 @@
 """The parent's handle on the implementation's child process: start it, send it calls, bound it, end it.
 
-The child starts clean (``golden.harness.launch``: isolated mode, a private empty working folder, guarded
-and limited before it imports anything), at the isolation level in force (``golden.harness.sandbox``),
+The child starts clean (``golden.harness._launch``: isolated mode, a private empty working folder, guarded
+and limited before it imports anything), at the isolation level in force (``golden.harness._sandbox``),
 in a session (so a process group) of its own: ``os.killpg(0, …)`` in the implementation reaches only that
 group. At a timeout or at the end of the run the whole group is killed, and then whatever left it
-(``golden.harness.reap``), so nothing the implementation started outlives the run. Every reply is awaited
+(``golden.harness._reap``), so nothing the implementation started outlives the run. Every reply is awaited
 with a deadline and read as data under a size cap. The child's stdout and stderr are drained by a thread
 onto ours, up to ``MAX_OUTPUT``.
 """
@@ -26,10 +26,12 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from golden.errors import ImplError, SandboxError
-from golden.harness import protocol, reap, sandbox
-from golden.harness.launch import boot_command, site_folders
-from golden.harness.protocol import short
-from golden.harness.sandbox import Isolation
+from golden.harness import _protocol as protocol
+from golden.harness import _reap as reap
+from golden.harness import _sandbox as sandbox
+from golden.harness._launch import boot_command, site_folders
+from golden.harness._protocol import short
+from golden.harness._sandbox import Isolation
 
 MAX_OUTPUT = 64 * 1024  # bytes of the implementation's own prints shown per child
 COPY_LIMITS = {"depth": 32, "entries": 10_000, "bytes": 64 << 20}  # of a folder copied into the sandbox
@@ -89,7 +91,7 @@ class Child:
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
         config = {
-            "module": "golden.harness.child",
+            "module": "golden.harness._child",
             "args": [str(requests_r), str(replies_w)],
             "path": site_folders() + self._load.get("path_last", []),
             "limits": isolation.limits.rlimits(isolation.uid is not None),

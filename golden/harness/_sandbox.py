@@ -2,7 +2,7 @@
 
 Two levels (``--sandbox``; ``auto`` picks one):
 
-- **off**: the implementation's process starts clean (``golden.harness.boot``: isolated mode, a private
+- **off**: the implementation's process starts clean (``golden.harness._boot``: isolated mode, a private
   empty working folder, no bytecode written, undumpable first) under resource limits on memory, file size
   and open files. It runs as you, with your files and your network.
 - **on**: the same, inside a sandbox: its own PID, network, IPC and UTS namespaces (it cannot see or
@@ -151,15 +151,15 @@ def available() -> tuple[str, str]:
 
 
 def _try(tool: str) -> str:
-    """Start an interpreter in the sandbox through ``boot.py``, running ``golden.harness.launch`` (which
+    """Start an interpreter in the sandbox through ``_boot.py``, running ``golden.harness._launch`` (which
     only defines functions); '' when it worked, else what it said."""
     import tempfile
 
-    from golden.harness.launch import boot_command
+    from golden.harness._launch import boot_command
 
     with tempfile.TemporaryDirectory(prefix="neuron-oracle-probe-") as scratch:
         isolation = Isolation(True, "probe", Limits(), tool)
-        argv = command(isolation, boot_command({"module": "golden.harness.launch", "args": []}), [], scratch)
+        argv = command(isolation, boot_command({"module": "golden.harness._launch", "args": []}), [], scratch)
         try:
             done = subprocess.run(
                 argv,
@@ -205,7 +205,7 @@ Bind = tuple[str, str, str]  # ("ro" | "symlink", source, target)
 def read_only() -> list[Bind]:
     """What the sandbox's root holds, read-only: the system's libraries, the Python installation and its
     site-packages, and this toolkit's packages. A path inside one already bound is skipped."""
-    from golden.harness.launch import PACKAGE_PARENT
+    from golden.harness._launch import PACKAGE_PARENT
 
     binds: list[Bind] = []
     for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from golden.files.case import encodable as encodable  # re-exported: reports escape with it
-from golden.files.case import printable
+from golden.files._case import encodable as encodable  # re-exported: reports escape with it
+from golden.files._case import printable
 
 MAX_MESSAGE = 4 * 1024 * 1024  # bytes; a neuron's answers on the golden cases take a few hundred
 MAX_DEPTH = 4  # nesting of seq values
@@ -272,7 +272,7 @@ def _dtype(name: Any, extra: tuple[str, ...] = ()) -> str:
 
 def short(text: str, limit: int = 200) -> str:
     """`text` as a report shows it: on one line, every character that could forge a line or colour a
-    terminal blanked, undecodable bytes escaped, at most `limit` characters (``golden.files.case.printable``
+    terminal blanked, undecodable bytes escaped, at most `limit` characters (``golden.files._case.printable``
     with ``blank``)."""
     return printable(text, limit, blank=True)
 

@@ -14,9 +14,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from golden.harness.compare import Array, Divergence, numbers
-from golden.harness.protocol import Value
-from golden.harness.proxy import Raised, Remote
+from golden.harness._compare import Array, Divergence, numbers
+from golden.harness._protocol import Value
+from golden.harness._proxy import Raised, Remote
 from golden.outcome import PARAMETERS, Outcome, Status
 from oracle.bounds import PRECISIONS
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from golden.harness import protocol
-from golden.harness.process import Child, Lost
+from golden.harness import _protocol as protocol
+from golden.harness._process import Child, Lost
 
 
 class Raised(Exception):

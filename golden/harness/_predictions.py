@@ -1,5 +1,5 @@
 """What a classic mistake would produce on a golden case, with how far any implementation making it may
-land from that: the predictions the catalogue (``golden.harness.mistakes``) is made of.
+land from that: the predictions the catalogue (``golden.harness._mistakes``) is made of.
 
 A mistaken computation is carried through the same error model as the right one (``oracle.bounds``), so
 a float32 or bfloat16 implementation of a mistake is recognised as surely as a float64 one. A prediction
@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from golden.files.case import GoldenCase
-from golden.harness.compare import worst
+from golden.files._case import GoldenCase
+from golden.harness._compare import worst
 from golden.outcome import B_NEW, DA_DZ, DJ_DB, DJ_DW, VALUES, W_NEW, A, J
 from oracle import create_backprop_test_case, to_float
 from oracle.backprop import Result

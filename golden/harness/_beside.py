@@ -3,7 +3,7 @@
 Every property compares the implementation's answers with the exact oracle and its bounds
 (``oracle.bounds``), which costs about 0.7 ms per problem in Fractions: more than Hypothesis takes to draw
 the problem. So a helper process computes them on the machine's other core while Hypothesis draws the next
-examples here (``golden.harness.batch`` sends it each chunk's problems, and judges that chunk once the next
+examples here (``golden.harness._batch`` sends it each chunk's problems, and judges that chunk once the next
 one is drawn). A value asked for before it was sent, or after the helper failed, is computed here.
 
 The helper is ours, not the implementation's: a fork of the validating process (``launch.fork``) that runs
@@ -141,7 +141,9 @@ class Beside:
         """Start the helper: a fork of this (guarded) process, so guarded from its first instant, that runs
         ``serve`` and nothing else. Where this process may run on one core only (the helper would only
         compete with it), or the fork fails, run without it."""
-        from golden.harness import launch, protocol, reap
+        from golden.harness import _launch as launch
+        from golden.harness import _protocol as protocol
+        from golden.harness import _reap as reap
 
         if self._pid is not None or _cores() < 2:
             return
@@ -186,7 +188,7 @@ class Beside:
     def send(self) -> None:
         """Send every answer asked for since the last send (those already computed here excepted), in one
         message; the answers of the message before must have been collected."""
-        from golden.harness import protocol
+        from golden.harness import _protocol as protocol
 
         assert not self._sent, "collect the answers sent for before sending more"
         queued, self._queued = [h for h in self._queued if not h.known], []
@@ -205,7 +207,7 @@ class Beside:
     def collect(self) -> None:
         """Read the answers to the last message (each handle learns its own); on failure, stop the helper:
         the handles then compute their answers here."""
-        from golden.harness import protocol
+        from golden.harness import _protocol as protocol
 
         sent, self._sent = self._sent, []
         for handle in sent:
@@ -231,7 +233,7 @@ class Beside:
 
     def stop(self) -> None:
         """End the helper (it ends itself when its pipe closes; this makes sure) and reap it."""
-        from golden.harness import reap
+        from golden.harness import _reap as reap
 
         pid, self._pid = self._pid, None
         for handle in self._sent:
@@ -280,7 +282,7 @@ def _well_formed(answer: Any, request: dict[str, Any]) -> bool:
 
 def serve(requests: int, replies: int) -> None:
     """The helper's loop: answer each message of requests with their answers, until the pipe closes."""
-    from golden.harness import protocol
+    from golden.harness import _protocol as protocol
 
     reader = protocol.Reader(requests)
     while True:

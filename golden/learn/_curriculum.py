@@ -1,5 +1,5 @@
 """The seed's curriculum, as data: ten steps, each a stage (``golden.outcome.STAGES``) and the golden cases
-that teach it, simplest first, with the formula and a hint. ``golden.learn.tdd`` walks it.
+that teach it, simplest first, with the formula and a hint. ``golden.learn._tdd`` walks it.
 """
 
 from __future__ import annotations

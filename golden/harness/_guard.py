@@ -6,7 +6,7 @@ Two Linux process controls (``prctl``), standard library only:
   among them, can then neither open our /proc/<pid>/fd nor read or write our memory. Root is not bound.
 - ``become_subreaper`` (``PR_SET_CHILD_SUBREAPER``): a process the implementation started that leaves its
   group and session (``setsid``, ``setpgid``) and outlives its parent is re-parented to us, not to init, so
-  ``golden.harness.reap`` finds it and ends it.
+  ``golden.harness._reap`` finds it and ends it.
 
 A control that cannot be applied on Linux (``ctypes`` missing, ``prctl`` refused) raises ``GuardError``:
 it is reported, never passed over. Elsewhere there is no such control, and ``available()`` says so.

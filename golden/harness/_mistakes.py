@@ -1,15 +1,15 @@
 """The catalogue of classic mistakes, as data: each mistake's id, what it is, what to tell a learner whose
-values it explains, and how to predict those values (``golden.harness.predictions``). A library's
+values it explains, and how to predict those values (``golden.harness._predictions``). A library's
 convention that the seed does not follow (PyTorch's da/dz at 0, a mean loss) is a mistake only until it is
 declared: ``declares`` says how. ``neuron-oracle mistakes`` prints the catalogue (``catalogue``);
-``golden.harness.diagnosis`` matches a failed stage against it.
+``golden.harness._diagnosis`` matches a failed stage against it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from golden.harness.predictions import (
+from golden.harness._predictions import (
     Predict,
     dot,
     gradient,

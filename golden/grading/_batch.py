@@ -15,8 +15,8 @@ from typing import Any
 
 from golden.errors import ImplError, OptionError
 from golden.files.store import GoldenSet
-from golden.grading.render import report_all, results_names
-from golden.grading.scoring import Graded, load_weights
+from golden.grading._render import report_all, results_names
+from golden.grading._scoring import Graded, load_weights
 from golden.harness.session import MIN_LOAD_TIMEOUT, PROPERTY_FACTOR, run, select
 from golden.options import Options
 from golden.outcome import Kind, Outcome, Status
@@ -34,7 +34,7 @@ def grade(
     """Run every IMPL on the selected golden cases of `golden` (then the properties), ``options.jobs`` at
     a time.
 
-    Each of the worker processes (``golden.harness.pool``: guarded forks of this process) takes one
+    Each of the worker processes (``golden.harness._pool``: guarded forks of this process) takes one
     IMPL at a time and runs it in a Session of its own: the judging, Hypothesis included, is Python work
     that threads of one process could not share out. A worker lost with its IMPL (one that kills or stops
     its worker) is replaced and the IMPL graded once more, then reported as not graded. Results come in
@@ -44,7 +44,7 @@ def grade(
     """
     from tqdm import tqdm
 
-    from golden.harness import pool
+    from golden.harness import _pool as pool
     from golden.harness.properties import PROPERTIES
 
     cases = [case.name for case in select(golden, options)]

@@ -2,7 +2,7 @@
 
 Each step names a stage of ``golden.outcome.STAGES`` and the golden cases that teach it, simplest first.
 Step 1 first makes ``Impl(3)`` alone and reads what its own ``__init__`` stored
-(``golden.learn.constructor``). A step is green when its stage agrees on every one of its cases that
+(``golden.learn._constructor``). A step is green when its stage agrees on every one of its cases that
 ran, and at least one ran; a step whose optional method the class does not define, or whose every case
 was skipped, is not checked (``SKIP``), never green. The first red step is shown with the case's
 inputs, the expected values next to the ones got, why (when they do not say it: a shape, a NaN, a
@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 
 from golden.errors import GoldenChanged
-from golden.files.case import GoldenCase
+from golden.files._case import GoldenCase
+from golden.harness._protocol import short
 from golden.harness.properties import PROPERTIES
-from golden.harness.protocol import short
 from golden.harness.session import Session, run
-from golden.learn.constructor import EXPECTED, N_FEATURES, own_parameters
-from golden.learn.curriculum import CURRICULUM, WALKED, Step
+from golden.learn._constructor import EXPECTED, N_FEATURES, own_parameters
+from golden.learn._curriculum import CURRICULUM, WALKED, Step
 from golden.options import Options
 from golden.outcome import PARAMETERS, STAGE, Kind, Outcome, Status
 

@@ -18,11 +18,11 @@ from typing import Any
 
 from golden import report
 from golden.errors import OptionError
-from golden.files.atomic import write_atomically
+from golden.files._atomic import write_atomically
 from golden.files.store import display
-from golden.grading.scoring import Graded
-from golden.harness.protocol import encodable, short
-from golden.harness.sandbox import Isolation
+from golden.grading._scoring import Graded
+from golden.harness._protocol import encodable, short
+from golden.harness._sandbox import Isolation
 from golden.outcome import Kind, Status
 
 COLUMNS = (

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from golden.files.case import GoldenCase
-from golden.harness.compare import Checker, Divergence, pair
-from golden.harness.conventions import under
-from golden.harness.diagnosis import PROBES, diagnose
-from golden.harness.protocol import Value
-from golden.harness.proxy import Raised, Remote, RemoteNeuron
-from golden.harness.subject import Subject
+from golden.files._case import GoldenCase
+from golden.harness._compare import Checker, Divergence, pair
+from golden.harness._conventions import under
+from golden.harness._diagnosis import PROBES, diagnose
+from golden.harness._protocol import Value
+from golden.harness._proxy import Raised, Remote, RemoteNeuron
+from golden.harness._subject import Subject
 from golden.outcome import (
     B_NEW,
     DA_DZ,
