@@ -5,18 +5,14 @@ with the sha256 of each. Every load reads only regular files of at most ``MAX_FI
 device or a symlink loop is a one-line GoldenError, never a hang), parses strictly (NaN, Infinity,
 numbers that overflow float64, nesting deeper than ``MAX_DEPTH`` and more than ``MAX_VALUES`` values are
 errors), validates against the JSON Schema, checks the shapes agree, and checks the file's hash against
-the manifest. Every message is one line: paths and values read from disk are shown with control
+the manifest (reading: ``golden.files._read``; the package watch of ``GoldenSet``:
+``golden.files._watch``). Every message is one line: paths and values read from disk are shown with control
 characters escaped, and cut short (``golden.files._case.printable``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import stat
-import sys
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from functools import cache
@@ -25,78 +21,23 @@ from typing import Any
 
 import jsonschema
 
-from golden.errors import GoldenError, UnreadableFile
+from golden.errors import GoldenError
 from golden.files._case import GoldenCase, printable
 from golden.files._document import EXPECTED, STEP, sha256, size
 from golden.files._pinned import PINNED
+from golden.files._read import MAX_FILE as MAX_FILE
+from golden.files._read import SHOWN as SHOWN
+from golden.files._read import display as display
+from golden.files._read import read_regular as read_regular
 from golden.files._versions import CURRENT
+from golden.files._watch import package_changes, package_files
 from golden.outcome import FEATURES, ROWS, TRAJECTORY
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = "manifest.json"
-MAX_FILE = 16 * 1024 * 1024  # bytes; a golden case takes a few kB
 MAX_DEPTH = 32  # levels of JSON nesting; a golden case has 5 (expected.trajectory[s].dJ_dw)
 # JSON values in one file: a golden case holds about 100, and the schema checks some 250,000 a second
 MAX_VALUES = 100_000
-SHOWN = 200  # characters of a value from disk that a message shows
-# O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOCTTY: a terminal never becomes ours.
-_OPEN = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
-_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
-def display(path: Path) -> str:
-    """The path relative to the working directory where it lies below it, else as given (links unresolved).
-
-    Never raises (a deleted working directory, a symlink loop) and is always one printable line.
-    """
-    try:
-        relative = os.path.relpath(os.path.abspath(path))
-        shown = relative if not relative.startswith("..") else str(path)
-    except (OSError, ValueError):  # no working directory; on Windows, another drive
-        shown = str(path)
-    return printable(shown)
-
-
-def read_regular(path: Path, limit: int = MAX_FILE, what: str = "a golden file") -> bytes:
-    """The bytes of `path`, which must be a regular file of at most `limit` bytes; UnreadableFile otherwise.
-
-    A symlink is followed, but what it leads to must be a regular file too: a FIFO, a device, a directory
-    or a symlink loop is a one-line error without waiting or reading past `limit`.
-    """
-    try:
-        fd = os.open(path, _OPEN)
-    except OSError as e:
-        raise UnreadableFile(display(path), f"cannot read: {e.strerror or e}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
-            raise UnreadableFile(display(path), f"expected a regular file, got {kind}{_via(path)}")
-        if info.st_size > limit:
-            raise UnreadableFile(display(path), f"{info.st_size:,} bytes; {what} holds at most {limit:,}")
-        with os.fdopen(os.dup(fd), "rb") as f:
-            data = f.read(limit + 1)
-    except OSError as e:
-        raise UnreadableFile(display(path), f"cannot read: {e.strerror or e}") from None
-    finally:
-        os.close(fd)
-    if len(data) > limit:
-        raise UnreadableFile(display(path), f"more than {limit:,} bytes; {what} holds at most {limit:,}")
-    return data
-
-
-def _via(path: Path) -> str:
-    """`` (a link to /dev/zero)`` when `path` is a symlink, else nothing."""
-    try:
-        return f" (a link to {printable(os.readlink(path), SHOWN)})" if os.path.islink(path) else ""
-    except (OSError, ValueError):
-        return ""
 
 
 def extent(value: Any) -> tuple[int, int]:
@@ -295,102 +236,8 @@ class GoldenSet:
             if now != digest:
                 changes.append(f"{display(path)}: changed")
         if self.package is not None:
-            changes += _package_changes(self.package, package_files())
+            changes += package_changes(self.package, package_files())
         return changes
-
-
-PACKAGES = ("golden", "oracle", "neuron")  # this toolkit's own packages, beside each other
-
-
-def package_files() -> dict[Path, tuple[str, str]]:
-    """Every entry of the toolkit's packages: path -> (kind, detail). A regular file is ``("file",
-    sha256)``, a symlink ``("symlink", target)``, a folder ``("folder", "")``, anything else its kind (``"a
-    FIFO (named pipe)"`` …). Only regular files are opened and no symlink is followed, so no entry planted
-    there can make this wait or lead it elsewhere."""
-    entries = {}
-    for top in package_folders():
-        for folder, dirs, names in os.walk(top):  # never descends into a symlink
-            dirs.sort()
-            for entry in [*dirs, *names]:
-                path = Path(folder) / entry
-                entries[path] = _entry(path)
-    return entries
-
-
-def package_folders() -> list[Path]:
-    """The toolkit's package folders, and, when Python keeps bytecode under a prefix
-    (``PYTHONPYCACHEPREFIX``), the mirror of each there, where it reads their bytecode from."""
-    folders = [ROOT.parent / name for name in PACKAGES]
-    if sys.pycache_prefix:
-        prefix = Path(sys.pycache_prefix)
-        folders += [prefix / Path(*folder.resolve().parts[1:]) for folder in folders]
-    return folders
-
-
-def _entry(path: Path) -> tuple[str, str]:
-    try:
-        info = os.lstat(path)
-        if stat.S_ISLNK(info.st_mode):
-            return "symlink", os.readlink(path)
-        if stat.S_ISDIR(info.st_mode):
-            return "folder", ""
-        if not stat.S_ISREG(info.st_mode):
-            return next((kind for test, kind in _KINDS if test(info.st_mode)), "not a regular file"), ""
-        with os.fdopen(os.open(path, _OPEN | getattr(os, "O_NOFOLLOW", 0)), "rb") as f:
-            return "file", sha256(f.read(MAX_FILE))
-    except OSError as e:
-        return "unreadable", e.strerror or str(e)
-
-
-def _package_changes(before: dict[Path, tuple[str, str]], now: dict[Path, tuple[str, str]]) -> list[str]:
-    """A line for each entry that changed, appeared or went. What appeared (bytecode, a module, a folder
-    that would shadow a module, a symlink, a FIFO) is removed, and so is bytecode that changed (a machine
-    that writes bytecode has the package's own there) and an entry that became another kind (a
-    ``__pycache__`` folder swapped for a symlink to planted bytecode), so that no later run can import it."""
-    out = []
-    for path, (kind, _) in now.items():
-        if path in before:
-            if before[path] == now[path]:
-                continue
-            if path.suffix == ".pyc":  # Python compiles the source again
-                out.append(f"{display(path)}: bytecode changed in the toolkit's package ({_remove(path)})")
-            elif kind != before[path][0]:  # a folder or file became a symlink, a FIFO …: it may lead anywhere
-                why = f"{before[path][0]} became {kind} in the toolkit's package while IMPL ran"
-                out.append(f"{display(path)}: {why} ({_remove(path)})")
-            else:
-                out.append(f"{display(path)}: changed in the toolkit's package while IMPL ran")
-        elif not any(parent in now and parent not in before for parent in path.parents):  # else: with it
-            what = "bytecode" if kind == "file" and path.suffix == ".pyc" else kind
-            held: list[str] = []
-            if kind == "folder":
-                with contextlib.suppress(OSError):
-                    held = sorted(os.listdir(path))
-                what += (
-                    f" holding {', '.join(printable(n, 60) for n in held[:3])}{' …' if len(held) > 3 else ''}"
-                    if held
-                    else ""
-                )
-            why = f"appeared in the toolkit's package while IMPL ran ({_remove(path)})"
-            out.append(f"{display(path)}: {what} {why}")
-    gone = [p for p in before if p not in now]
-    out += [
-        f"{display(p)}: removed from the toolkit's package"
-        for p in gone
-        if not any(parent in before and parent not in now for parent in p.parents)
-    ]
-    return out
-
-
-def _remove(path: Path) -> str:
-    """Remove `path` (a folder with all it holds; a symlink itself, never its target); how that went."""
-    try:
-        if stat.S_ISDIR(os.lstat(path).st_mode):
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-    except OSError as e:
-        return f"could not be removed: {e.strerror or e}"
-    return "removed"
 
 
 def load_set(version: str = CURRENT, root: Path = ROOT, names: list[str] | None = None) -> GoldenSet:
