@@ -12,13 +12,14 @@ import math
 import os
 import resource
 import signal
+import threading
 import time
 from typing import Any
 
 import pytest
 from helpers import alive
 
-from golden.errors import OptionError
+from golden.errors import ImplError, OptionError
 from golden.files.store import load_set
 from golden.harness import _beside as beside
 from golden.harness._beside import Beside, compute
@@ -132,7 +133,7 @@ def test_the_helper_is_ready_before_the_implementation_s_process_starts(
 
     monkeypatch.setattr(Child, "spawn", spawning)
     with Session("neuron:Neuron", Options(examples=10, cases="single_feature"), GOLDEN) as session:
-        outcomes = list(session.run())
+        outcomes = list(session.outcomes())
         helper = session.beside.pid
     assert seen and seen[0] is True
     assert all(o.status is Status.PASSED for o in outcomes)
@@ -141,7 +142,7 @@ def test_the_helper_is_ready_before_the_implementation_s_process_starts(
 
 def test_without_properties_no_helper_is_started() -> None:
     with Session("neuron:Neuron", Options(properties=False, cases="single_feature"), GOLDEN) as session:
-        list(session.run())
+        list(session.outcomes())
         assert not session.beside.running
 
 
@@ -183,6 +184,17 @@ def test_validate_refusing_an_option_leaves_no_helper_behind() -> None:
         run("neuron:Neuron", Options.from_kwargs(precision="float8"))
     with pytest.raises(OptionError, match="cases 'nothing' matches no case"):  # after the helper spawned
         run("neuron:Neuron", Options(cases="nothing"))
+    assert children_of_this_process() == before
+
+
+def test_a_class_that_cannot_be_sent_leaves_no_helper_behind() -> None:
+    class Locked:
+        lock = threading.Lock()  # cloudpickle cannot send it
+
+    before = children_of_this_process()
+    for _ in range(3):  # as a notebook would, cell after cell
+        with pytest.raises(ImplError, match="cannot be sent to its process"):
+            run(Locked, Options())
     assert children_of_this_process() == before
 
 

@@ -212,7 +212,7 @@ def check(version: str = CURRENT, root: Path = ROOT) -> list[str]:
     files = generate(version)
     directory = root / version
     if not directory.is_dir():
-        return [f"{display(directory)}: missing: run `neuron-oracle regen --version {version}`"]
+        return [f"{display(directory)}: missing: run `neuron-oracle regen --golden {version}`"]
     manifest = _read(directory / MANIFEST)
     recorded = (_loose(manifest) or {}).get("cases", {}) if manifest is not None else {}
     problems = []

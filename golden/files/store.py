@@ -276,7 +276,7 @@ def check_pinned(version: str, root: Path, path: Path, data: bytes) -> bool:
     if sha256(data) != PINNED[version].get(path.name):
         raise GoldenError(
             f"{display(path)}: sha256 differs from the released golden {version} (pinned in the toolkit): "
-            f"changed since its release; `neuron-oracle regen --version {version}` restores it"
+            f"changed since its release; `neuron-oracle regen --golden {version}` restores it"
         )
     return True
 

@@ -63,6 +63,10 @@ class Session:
         helper: bool = True,
     ) -> None:
         if isinstance(options, GoldenSet):  # the signature before the redesign: Session(spec, golden)
+            if golden is not None:
+                raise TypeError(
+                    "Session(spec, golden, timeout, …) is now Session(spec, Options(timeout=…), golden)"
+                )
             warnings.warn(
                 "Session(spec, golden) is now Session(spec, options, golden); "
                 "Session(spec) loads the bundled golden set itself",
@@ -72,6 +76,7 @@ class Session:
             options, golden = None, options
         self.options = options = options or Options()
         self.isolation = options.isolation(grading).for_slot(slot)
+        self.child = Child(spec, self.isolation, expose_folder)  # ImplError for a class it cannot send
         self.beside = Beside()
         if helper and options.properties and golden is None:
             self.beside.spawn()  # ours: it loads the oracle while the golden files are read
@@ -83,7 +88,6 @@ class Session:
             self.beside.stop()
             raise
         self.beside.wait = min(self.beside.wait, options.timeout)  # a stalled helper costs one call's time
-        self.child = Child(spec, self.isolation, expose_folder)
         self.spec, self.timeout = self.child.spec, options.timeout
         self.judged_: Judged | None = None  # known when IMPL first loads
         self.timeouts_in_a_row = 0
@@ -101,7 +105,8 @@ class Session:
 
     def close(self) -> None:
         """Stop the implementation's process and the oracle's helper (the child restarts if asked; the helper
-        does not: it may start only before any child), and whatever the implementation left running."""
+        does not: it may start only before any child), and whatever the implementation left running.
+        Closing a closed session does nothing more."""
         self.child.stop()
         self.beside.stop()
         if self._adopting:
@@ -177,7 +182,7 @@ class Session:
         budget, examples = self.timeout * PROPERTY_FACTOR, self.options.examples
         return self.item(name, Kind.PROPERTY, budget, lambda subject: run_property(subject, name, examples))
 
-    def run(self) -> Iterator[Outcome]:
+    def outcomes(self) -> Iterator[Outcome]:
         """Every selected case, then (unless the options say not) every property, in order."""
         properties = self.options.properties
         self.start(properties)  # IMPL loads in the child while Hypothesis is imported here
@@ -192,9 +197,9 @@ class Session:
         changes = self.golden.verify() if self.owns_golden else []
         return Verdict(self.spec, self.golden.version, outcomes, self.judged, self.isolation, changes)
 
-    def item(self, name: str, kind: Kind, budget: float, run: Callable[[Subject], Outcome]) -> Outcome:
-        """Run `run` on the implementation as one item named `name`, within `budget` seconds: a lost child is
-        an ERROR outcome, a timeout counts toward the three in a row, after which nothing more runs."""
+    def item(self, name: str, kind: Kind, budget: float, judge: Callable[[Subject], Outcome]) -> Outcome:
+        """Run `judge` on the implementation as one item named `name`, within `budget` seconds: a lost child
+        is an ERROR outcome, a timeout counts toward the three in a row, after which nothing more runs."""
         if self.timeouts_in_a_row >= MAX_TIMEOUTS_IN_A_ROW:
             why = f"not run: {self.timeouts_in_a_row} items in a row timed out"
             return Outcome(name, Status.ERROR, kind, message=why)
@@ -207,7 +212,7 @@ class Session:
         remote = subject.remote
         remote.deadline = time.monotonic() + budget
         try:
-            outcome = run(subject)
+            outcome = judge(subject)
         except Lost as e:
             message = e.message
             if e.timed_out:
@@ -253,7 +258,7 @@ def run(
         impl, options, golden, grading=grading, slot=slot, expose_folder=expose_folder, helper=plan is None
     )
     with session:
-        outcomes = plan(session) if plan is not None else list(session.run())
+        outcomes = plan(session) if plan is not None else list(session.outcomes())
     return session.verdict(outcomes)
 
 
