@@ -107,13 +107,14 @@ def _validate(s: Parser) -> None:
     _judging(s)
     s.add_argument(
         "--format",
-        choices=FORMATS,
         default="text",
-        help="report format; csv and gradescope (its autograder results.json) grade (default %(default)s)",
+        metavar="FORMAT",
+        help=f"{', '.join(FORMATS)}; csv and gradescope (its autograder results.json) grade "
+        "(default %(default)s)",
     )
     s.add_argument(
         "--jobs",
-        type=int,
+        type=int,  # a number at all is argparse's to say; its range is the options' (golden.options)
         default=usable_cpus(),
         metavar="N",
         help="IMPLs run at once, each in its own process (default: the CPUs this process may use, "
@@ -176,18 +177,19 @@ def _judging(s: Parser) -> None:
     )
     s.add_argument(
         "--precision",
-        choices=list(PRECISIONS),
-        help="judge IMPL in this precision (default: the class's `precision`, else forward's dtype)",
+        metavar="PRECISION",
+        help=f"judge IMPL in {', '.join(PRECISIONS)} (default: the class's `precision`, else forward's "
+        "dtype)",
     )
 
 
 def _isolation(s: Parser) -> None:
     s.add_argument(
         "--sandbox",
-        choices=SANDBOX_LEVELS,
         default="auto",
-        help="run IMPL in a sandbox: no network, no view of other processes or files, as root an "
-        "unprivileged uid; auto: on when grading as root (default %(default)s)",
+        metavar="LEVEL",
+        help=f"{', '.join(SANDBOX_LEVELS)}: run IMPL in a sandbox: no network, no view of other processes or "
+        "files, as root an unprivileged uid; auto: on when grading as root (default %(default)s)",
     )
     s.add_argument(
         "--max-memory",

@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from golden.errors import OptionError
@@ -44,6 +45,7 @@ GiB = 1 << 30
 # than they use (peak VmPeak 0.6 and 1.7 GiB), so it is only a backstop: see sandbox.Limits.address_space.
 DEFAULT_MEMORY = 2 * GiB
 MIN_MEMORY = 64 * MiB
+MAX_MEMORY = 1 << 50
 CONVENTIONS: dict[str, tuple[str, ...]] = {"derivative_at_zero": DERIVATIVES_AT_ZERO, "loss": tuple(LOSSES)}
 
 
@@ -112,25 +114,38 @@ class Options:
     def __post_init__(self) -> None:
         spell = self.front.spell
         t = self.timeout
-        if not (isinstance(t, int | float) and math.isfinite(t) and 0 < t <= MAX_TIMEOUT):
-            shown = f"{t:g}" if isinstance(t, int | float) else repr(t)
+        if not (_number(t) and math.isfinite(t) and 0 < t <= MAX_TIMEOUT):
+            shown = f"{t:g}" if _number(t) else repr(t)
             raise OptionError(
                 f"{spell('timeout')} is {shown}; expected a number of seconds > 0 and at most {MAX_TIMEOUT:g}"
             )
         e = self.examples
-        if e is not None and not (isinstance(e, int) and 1 <= e <= MAX_EXAMPLES):
-            raise OptionError(f"{spell('examples')} is {e}; expected an integer from 1 to {MAX_EXAMPLES:,}")
-        if self.precision is not None and self.precision not in PRECISIONS:
-            raise OptionError(
-                f"{spell('precision')} is {self.precision!r}; expected one of {', '.join(PRECISIONS)}"
-            )
-        object.__setattr__(self, "conventions", check_conventions(self.conventions, spell("conventions")))
+        if e is not None and not (_integer(e) and 1 <= e <= MAX_EXAMPLES):
+            raise OptionError(f"{spell('examples')} is {e!r}; expected an integer from 1 to {MAX_EXAMPLES:,}")
+        if self.precision is not None:
+            _one_of(self.precision, tuple(PRECISIONS), spell("precision"))
+        for name in ("golden", "cases", "output", "weights"):
+            value = getattr(self, name)
+            if not (isinstance(value, str) or (value is None and name != "golden")):
+                raise OptionError(f"{spell(name)} is {value!r}; expected a string")
+        root: Any = self.root
+        if not (root is None or isinstance(root, Path)):
+            raise OptionError(f"{spell('root')} is {root!r}; expected a folder (a str or a Path)")
+        conventions = check_conventions(self.conventions, spell("conventions"))
+        object.__setattr__(self, "conventions", MappingProxyType(conventions))  # frozen, as the rest
         _one_of(self.sandbox, SANDBOX_LEVELS, spell("sandbox"))
         _one_of(self.format, FORMATS, spell("format"))
-        if not isinstance(self.jobs, int) or self.jobs < 1:
+        if not (_integer(self.jobs) and self.jobs >= 1):
             raise OptionError(f"{spell('jobs')} is {self.jobs!r}; expected at least 1")
-        if not MIN_MEMORY <= self.max_memory <= 1 << 50:
-            raise OptionError(f"{spell('max_memory')} is {self.max_memory} bytes; expected at least 64M")
+        memory = self.max_memory
+        if not (_integer(memory) and MIN_MEMORY <= memory <= MAX_MEMORY):
+            shown = f"{memory / MiB:g}M" if _integer(memory) else repr(memory)
+            raise OptionError(
+                f"{spell('max_memory')} is {shown}; expected a size of at least 64M "
+                "(bytes, or text such as 2G)"
+            )
+        if not isinstance(self.properties, bool):
+            raise OptionError(f"{spell('properties')} is {self.properties!r}; expected True or False")
 
     @property
     def grading(self) -> bool:
@@ -152,6 +167,8 @@ class Options:
                 raise OptionError(f"unknown option {name!r}; expected one of {', '.join(sorted(known))}")
         if isinstance(kwargs.get("max_memory"), str):
             kwargs["max_memory"] = parse_size(kwargs["max_memory"], "max_memory")
+        if isinstance(kwargs.get("root"), str):
+            kwargs["root"] = Path(kwargs["root"])
         if kwargs.get("max_memory") is None:
             kwargs.pop("max_memory", None)
         return cls(**{k: v for k, v in kwargs.items() if not (k == "conventions" and v is None)})
@@ -202,8 +219,7 @@ def check_conventions(conventions: Mapping[str, Any], where: str) -> dict[str, s
 
 def check_precision(precision: Any, where: str) -> str:
     """A precision the bounds cover (a class's declared ``precision``); OptionError naming `where`."""
-    if precision not in PRECISIONS:
-        raise OptionError(f"{where} is {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    _one_of(precision, tuple(PRECISIONS), where)
     return str(precision)
 
 
@@ -228,11 +244,19 @@ def parse_size(text: str, flag: str) -> int:
         value = float(number) * scale
     except ValueError:
         raise OptionError(f"{flag} is {text!r}; expected a size such as 2G, 512M or 1073741824") from None
-    if not (MIN_MEMORY <= value <= 1 << 50):
-        raise OptionError(f"{flag} is {text!r}; expected at least 64M")
-    return int(value)
+    if not math.isfinite(value):
+        raise OptionError(f"{flag} is {text!r}; expected a size such as 2G, 512M or 1073741824")
+    return int(value)  # its range is checked with the other options (Options.__post_init__)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _one_of(value: Any, allowed: tuple[str, ...], where: str) -> None:
-    if value not in allowed:
+    if not (isinstance(value, str) and value in allowed):
         raise OptionError(f"{where} is {value!r}; expected one of {', '.join(allowed)}")

@@ -38,7 +38,7 @@ def test_a_refusal_names_the_option_as_its_front_end_spells_it(front: Front, fla
         ("sandbox", "maybe", "--sandbox is 'maybe'; expected one of auto, on, off"),
         ("format", "xml", "--format is 'xml'"),
         ("jobs", 0, "--jobs is 0; expected at least 1"),
-        ("max_memory", 1 << 20, "--max-memory is 1048576 bytes; expected at least 64M"),
+        ("max_memory", 1 << 20, "--max-memory is 1M; expected a size of at least 64M"),
     ],
 )
 def test_every_option_out_of_range_is_refused_when_the_options_are_built(
@@ -74,3 +74,33 @@ def test_the_python_api_takes_sizes_as_text_or_bytes_and_refuses_unknown_names()
 def test_options_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         Options().timeout = 1  # type: ignore[misc]
+
+
+def test_the_pytest_plugin_s_options_are_read_by_their_neuron_names() -> None:
+    given = {
+        "neuron_golden": "v2",
+        "neuron_cases": "batch_*",
+        "neuron_timeout": 2.0,
+        "neuron_examples": 7,
+        "neuron_no_properties": True,
+        "neuron_convention": ["loss=mean"],
+        "neuron_sandbox": "off",
+        "neuron_max_memory": "1G",
+        "neuron_precision": "float32",
+    }
+
+    class Config:
+        def getoption(self, name: str, default: object = None) -> object:
+            return given.get(name, default)
+
+    options = Options.from_pytest(Config())  # type: ignore[arg-type]
+    assert (options.golden, options.cases, options.timeout, options.examples) == ("v2", "batch_*", 2.0, 7)
+    assert (options.properties, options.sandbox, options.precision) == (False, "off", "float32")
+    assert (dict(options.conventions), options.max_memory, options.front) == (
+        {"loss": "mean"},
+        GiB,
+        Front.PYTEST,
+    )
+    given["neuron_examples"] = 0
+    with pytest.raises(OptionError, match=r"^--neuron-examples is 0"):
+        Options.from_pytest(Config())  # type: ignore[arg-type]
