@@ -88,18 +88,11 @@ def step_name(k: int) -> str:
     return f"{TRAJECTORY.name} step {k}"
 
 
-def step_of(name: str) -> int | None:
-    """The step that `name` names (``step_name(k)`` gives back k), or None for any other name."""
-    k = name.rpartition(" ")[2]
-    return int(k) if k.isdecimal() and name == step_name(int(k)) else None
-
-
 def stage_index(name: str) -> int:
-    """Where stage `name` comes in the seed's order (a trajectory's step, ``step_name``, counts as
-    ``trajectory``); ValueError for a name that is no stage."""
-    stage = TRAJECTORY if step_of(name) is not None else STAGE.get(name)
+    """Where stage `name` comes in the seed's order; ValueError for a name that is no stage of the table."""
+    stage = STAGE.get(name)
     if stage is None:
-        raise ValueError(f"{name!r} is not a stage")
+        raise ValueError(f"{name!r} is not a stage; the stages are {', '.join(STAGE)}")
     return STAGES.index(stage)
 
 
@@ -174,7 +167,7 @@ class Verdict:
     impl: str  # how IMPL is named: its spec, or module:Name for a class sent by value
     golden: str  # the golden set judged against: a bundled version name
     outcomes: list[Outcome]
-    judged: Judged | None = None  # None when the implementation never loaded
+    judged: Judged | None = None  # a run's says "not determined" when IMPL never loaded
     isolation: Isolation | None = None  # the sandbox level and limits the implementation ran under
     changes: list[str] = field(default_factory=list)
 

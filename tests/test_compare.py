@@ -17,7 +17,7 @@ def test_a_stage_is_named_as_itself_and_a_parameter_as_read_back() -> None:
 
 def test_a_step_of_a_trajectory_is_named_with_what_it_compares() -> None:
     assert label(step_name(2), "w") == "trajectory step 2 (w)"
-    assert label("trajectory steps", "w") == "trajectory steps"  # no step of the table's
+    assert label("dJ_dw", "gradient") == "dJ_dw"  # a stage of the table is named as itself
 
 
 def test_a_step_that_diverges_says_which_value_of_it() -> None:

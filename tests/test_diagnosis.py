@@ -54,3 +54,14 @@ def test_only_a_stage_that_is_one_value_is_diagnosed(stage: str) -> None:
 def test_values_nothing_explains_have_no_diagnosis() -> None:
     got = np.asarray(CASE.expected.dJ_dw, dtype=np.float64) + 123.0
     assert diagnosis.diagnose(CASE, "dJ_dw", got, "float64", {}) is None
+
+
+def test_every_probe_is_made_before_a_stage_the_case_runner_probes_and_serves_a_known_mistake() -> None:
+    from golden.harness._diagnosis import PROBES
+    from golden.harness._mistakes import BY_ID
+    from golden.outcome import STAGE
+
+    probed = {"z", "a", "da_dz", "J", "dJ_dw", "w_new"}  # _cases._stages calls probes() before each of these
+    for probe in PROBES:
+        assert probe.before in probed and probe.before in STAGE
+        assert probe.mistake in BY_ID

@@ -4,6 +4,8 @@ Every other module of ``golden`` names a stage through the table (``W_NEW.name``
 stages with a ``size``, ``step`` or ``helper``), so that adding or renaming a stage is one edit. A name is
 "spelled" where a string constant equals it: a literal, a dict key (the keys of the golden files' JSON
 documents included) or a subscript. The oracle is exempt: it defines the formulas, under the seed's names.
+Identifiers are not strings and are not counted: the fields of the typed records that mirror a golden
+file's keys (``_case.Expected.dJ_dw``, ``StepValues.w_new``), which mypy checks, and keyword arguments.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from golden.outcome import (
     VALUES,
     stage_index,
     step_name,
-    step_of,
 )
 
 GOLDEN = REPO / "golden"
@@ -94,10 +95,6 @@ def test_the_allowlist_is_no_longer_than_needed() -> None:
     assert not {path: names for path, names in unneeded.items() if names}, "remove these from ALLOWED"
 
 
-def test_every_allowance_says_why() -> None:
-    assert all(reason for _, reason in ALLOWED.values())
-
-
 # -- what the table says, against what the modules that read it hold ------------------------------------
 
 
@@ -138,30 +135,20 @@ def test_the_helper_answers_for_the_stages_the_table_gives_it() -> None:
     answer = beside.compute(request)
     assert answer is not None
     assert set(answer) == {s.name for s in STAGES if s.helper} | {"w", "b"}
-    assert [s.name for s in beside.COMPUTED] == [s.name for s in STAGES if s.helper]
 
 
 # -- a trajectory's steps: a stage and a number ----------------------------------------------------------
 
 
 @pytest.mark.parametrize("k", [1, 2, 12])
-def test_a_step_is_named_from_the_table_and_read_back(k: int) -> None:
+def test_a_step_is_named_from_the_table(k: int) -> None:
     assert step_name(k) == f"trajectory step {k}"
-    assert step_of(step_name(k)) == k
-    assert stage_index(step_name(k)) == stage_index(TRAJECTORY.name) == len(STAGES) - 1
-
-
-@pytest.mark.parametrize(
-    "name", ["trajectory", "trajectory step", "trajectory step x", "trajectory step ²", "a step 2", "dJ_dw"]
-)
-def test_only_a_step_s_own_name_is_a_step(name: str) -> None:
-    assert step_of(name) is None
 
 
 def test_stage_index_follows_the_table_and_refuses_what_is_no_stage() -> None:
     assert [stage_index(s.name) for s in STAGES] == list(range(len(STAGES)))
     assert stage_index("da_dz") < stage_index("J") == STAGES.index(STAGE["J"])
-    for name in ("trajectoryX", "dJ_da", "forward_is_row_wise"):
+    for name in ("trajectoryX", step_name(3), "dJ_da", "forward_is_row_wise"):
         with pytest.raises(ValueError, match="is not a stage"):
             stage_index(name)
 

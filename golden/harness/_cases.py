@@ -36,7 +36,6 @@ from golden.outcome import (
     Status,
     Z,
     step_name,
-    step_of,
 )
 
 
@@ -99,22 +98,27 @@ def _stages(
     neuron = fresh()
     for attr, value, shape in (("w", inp.w, (n,)), ("b", inp.b, ())):
         check(PARAMETERS.name, attr, call(neuron, PARAMETERS.name, "get", attr), value, shape, bound(attr))
+    probes(Z)
     if Z.method in remote.optional:
         check(Z.name, Z.method, call(neuron, Z.name, Z.method, X), exp.z, (m,), bound(Z.name))
+    probes(A)
     a = call(neuron, A.name, A.method, X)
     if forward_dtype and a.dtype and a.dtype != forward_dtype:
         why = f"forward returned {a.dtype} here but {forward_dtype} when its precision was detected"
         raise Divergence(Status.FAILED, A.name, f"{why}: it is held to one precision")
     check(A.name, A.method, a, exp.a, (m,), bound(A.name))
+    probes(DA_DZ)
     if DA_DZ.method in remote.optional:
         da_dz = call(neuron, DA_DZ.name, DA_DZ.method, np.array(exp.z))
         check(DA_DZ.name, DA_DZ.method, da_dz, exp.da_dz, (m,), bound(DA_DZ.name))
+    probes(J)
     if J.method in remote.optional:
         check(J.name, J.method, call(neuron, J.name, J.method, X, y), exp.J, (m,), bound(J.name))
     probes(DJ_DW)
     dJ_dw, dJ_db = pair(call(neuron, DJ_DW.name, DJ_DW.method, X, y), DJ_DW.name)
     check(DJ_DW.name, DJ_DW.method, dJ_dw, exp.dJ_dw, (n,), bound(DJ_DW.name))
     check(DJ_DB.name, DJ_DB.method, dJ_db, exp.dJ_db, (), bound(DJ_DB.name))
+    probes(W_NEW)
     call(neuron, W_NEW.name, W_NEW.method, np.array(exp.dJ_dw), exp.dJ_db, lr)
     for stage, attr, want, shape in ((W_NEW, "w", exp.w_new, (n,)), (B_NEW, "b", exp.b_new, ())):
         got = call(neuron, stage.name, "get", attr)
@@ -127,7 +131,7 @@ def _trajectory(
     neuron: RemoteNeuron, check: Checker, X: Any, y: Any, lr: float, trajectory: Any, steps: Any
 ) -> None:
     """Each step of a trajectory on one fresh instance: gradient, then update_weights, checked in turn."""
-    n = X.shape[1]
+    n, agreed = X.shape[1], list(check.agreed)
     for k, (step, step_bound) in enumerate(zip(trajectory, steps, strict=True), 1):
         stage = step_name(k)
         g_w, g_b = pair(call(neuron, stage, DJ_DW.method, X, y), stage)
@@ -136,7 +140,7 @@ def _trajectory(
         call(neuron, stage, W_NEW.method, grad_w, float(grad_b), lr)
         check(stage, "w", call(neuron, stage, "get", "w"), step.w_new, (n,), step_bound.get(W_NEW.name))
         check(stage, "b", call(neuron, stage, "get", "b"), step.b_new, (), step_bound.get(B_NEW.name))
-    check.agreed = [s for s in check.agreed if step_of(s) is None] + [TRAJECTORY.name]
+    check.agreed = [*agreed, TRAJECTORY.name]  # every step agreed: the trajectory did
 
 
 def call(neuron: RemoteNeuron, stage: str, method: str, *args: Any) -> Value:

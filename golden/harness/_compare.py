@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from golden.harness._protocol import Value, short
-from golden.outcome import PARAMETERS, Status, step_of
+from golden.outcome import PARAMETERS, STAGE, Status
 
 Array = NDArray[np.float64]
 SHOWN = 8  # values of a stage a message shows in full; a larger array is named by index
@@ -195,7 +195,9 @@ def label(stage: str, what: str) -> str:
     """How a stage is named in a message: ``w read back``, ``dJ_db``, ``trajectory step 2 (w)``."""
     if stage == PARAMETERS.name:
         return f"{what} read back"
-    return f"{stage} ({what})" if step_of(stage) is not None else stage
+    return (
+        stage if stage in STAGE else f"{stage} ({what})"
+    )  # a trajectory's step (step_name) says which value
 
 
 def fmt(values: Array) -> str:

@@ -33,20 +33,18 @@ from oracle.bounds import PRECISIONS
 @dataclass(frozen=True)
 class Probe:
     """A call the diagnosis asks the case runner to make, so that a mistake shows in the values it gets:
-    `method` on `scale`·X, just before the call of stage `before`."""
+    `method` on `scale`·X, just before the call of stage `before`, for the mistake `mistake`."""
 
+    mistake: str  # the id of the mistake it shows (golden.harness._mistakes)
     before: str  # a stage's name
     method: str
     scale: float
-    why: str
 
 
 # forward(2·X) between forward(X) and gradient(X, y): a gradient that reuses the last forward's a is off
-# by what that a predicts, and is diagnosed as stale_forward (golden.harness._predictions.stale).
-PROBES = (
-    Probe(DJ_DW.name, A.method, 2.0, "a gradient that reuses the last forward's a shows as stale_forward"),
-)
-DECOY = PROBES[0].scale  # the scale the stale_forward prediction reads (Problem.decoy)
+# by what that a predicts (golden.harness._predictions.stale).
+PROBES = (Probe("stale_forward", DJ_DW.name, A.method, 2.0),)
+DECOY = next(p.scale for p in PROBES if p.mistake == "stale_forward")  # what Problem.decoy predicts with
 ORDER = ("float64", "float32", "float16", "bfloat16")  # by unit roundoff: 2**-53, -24, -11, -8
 
 
