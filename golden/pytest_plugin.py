@@ -24,7 +24,7 @@ from golden.options import DEFAULT_TIMEOUT, Options
 from golden.outcome import Outcome, Status
 
 SESSION = pytest.StashKey[Session]()
-PASSED = pytest.StashKey[list[str]]()  # the items that passed: none at all means nothing was checked
+OUTCOMES = pytest.StashKey[list[Outcome]]()  # what the items found, in the order they ran: the verdict's
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,7 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--neuron-impl", metavar="IMPL", help="package.module:Name or path/to/file.py:Name to validate"
     )
     group.addoption(
-        "--neuron-golden", metavar="VERSION", default=CURRENT, help=f"golden version (default {CURRENT})"
+        "--neuron-golden", metavar="SET", default=CURRENT, help=f"the golden set (default {CURRENT})"
     )
     group.addoption("--neuron-cases", metavar="PATTERN", help="only the golden cases matching this glob")
     group.addoption("--neuron-root", help=argparse.SUPPRESS)  # another golden folder, for tests
@@ -89,11 +89,11 @@ class ConformanceItem(pytest.Item):
             outcome = session.case(session.golden.cases[self.name])
         else:
             outcome = session.property(self.property_name)
+        self.config.stash[OUTCOMES].append(outcome)
         if outcome.status is Status.SKIPPED:
             pytest.skip(outcome.message)
         if outcome.status is not Status.PASSED:
             raise ConformanceFailure(outcome)
-        self.config.stash[PASSED].append(self.name)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ConformanceFailure):
@@ -146,7 +146,7 @@ def pytest_collection_modifyitems(
     except OracleError as e:
         raise pytest.UsageError(str(e)) from None
     config.stash[SESSION] = runner
-    config.stash[PASSED] = []
+    config.stash[OUTCOMES] = []
     groups = {f"golden-{options.golden}": ([case.name for case in runner.cases], False)}
     if options.properties:
         groups["properties"] = (list(PROPERTIES), True)
@@ -163,12 +163,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     runner = config.stash[SESSION]
     runner.close()
+    verdict = runner.verdict(config.stash[OUTCOMES])  # as session.run ends: the golden set verified again
     problems = []
-    changes = runner.verdict([]).changes
-    if changes:
-        problems.append(f"golden files changed on disk during the run: {'; '.join(changes)}")
+    if verdict.changes:
+        problems.append(f"golden files changed on disk during the run: {'; '.join(verdict.changes)}")
     worker = hasattr(config, "workerinput")  # under xdist each worker sees only its share of the items
-    if exitstatus == pytest.ExitCode.OK and not config.stash[PASSED] and not worker:
+    passed = any(o.status is Status.PASSED for o in verdict.outcomes)
+    if exitstatus == pytest.ExitCode.OK and not passed and not worker:
         problems.append("nothing checked: every golden case and property was skipped")
     if problems:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -179,5 +180,5 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if SESSION in config.stash:
+    if SESSION in config.stash:  # a run that ended before sessionfinish (an error in collection, say)
         config.stash[SESSION].close()

@@ -80,11 +80,11 @@ def forger(marker: Path) -> str:
             from golden.harness import session
             from golden.outcome import Outcome, Status
 
-            def run(self, cases, properties=True):
-                for case in cases:
+            def outcomes(self):
+                for case in self.cases:
                     yield Outcome(case.name, Status.PASSED)
 
-            session.Session.run = run
+            session.Session.outcomes = outcomes
         except Exception:
             pass
         """

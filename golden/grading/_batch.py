@@ -81,7 +81,7 @@ def grade(
         tqdm(total=len(impls), desc="grading", unit="impl", file=sys.stderr, disable=shown) as bar,
         _ignoring_stop_signals(),
     ):
-        pool.run(list(impls), options.jobs, one, deadline, done)
+        pool.distribute(list(impls), options.jobs, one, deadline, done)
     return out
 
 

@@ -88,7 +88,7 @@ def check(
         return
 
     def live(**example: Any) -> None:
-        run(remote, plan(**example))
+        replay(remote, plan(**example))
 
     with contextlib.suppress(Lost):  # the replay ran out of time, or the child ended: the failure stands
         _under_hypothesis(live, plan, chosen, start, strategies)()
@@ -101,7 +101,7 @@ def seed_for(plan: Callable[..., Plan], chosen: settings) -> int:
     return zlib.crc32(plan.__qualname__.encode()) if chosen.derandomize else secrets.randbits(64)
 
 
-def run(remote: Remote, steps: Plan) -> None:
+def replay(remote: Remote, steps: Plan) -> None:
     """Run one example's plan with a round trip per request (how step 3 replays it)."""
     try:
         ops = next(steps)

@@ -51,7 +51,9 @@ class Worker:
     deadline: float = 0.0
 
 
-def run(impls: list[str], jobs: int, grade: Grade, deadline: float, done: Done, retries: int = 1) -> None:
+def distribute(
+    impls: list[str], jobs: int, grade: Grade, deadline: float, done: Done, retries: int = 1
+) -> None:
     """Grade every IMPL of `impls` with `grade`, in up to `jobs` workers; `done` is called as each ends,
     with its answer, or None and why it could not be graded. Each IMPL may take `deadline` seconds.
 

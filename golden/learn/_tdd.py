@@ -79,9 +79,10 @@ class Walked:
 def run_tdd(impl: str | type, options: Options, command: str) -> Walked:
     """Walk the curriculum on `impl`; stop at the first red step, else run every case and property.
 
-    The walk is the run's plan (``session.run``): the golden set is loaded and verified before IMPL
-    starts, and verified again at the end, so a change on disk is a GoldenChanged error, whatever the walk
-    found. Values are judged as validate judges them. `command` is how the screen says to run it again.
+    The walk is the run's plan (``golden.harness.session.run``): the golden set is loaded and verified
+    before IMPL starts, and verified again at the end, so a change on disk is a GoldenChanged error,
+    whatever the walk found. Values are judged as validate judges them. `command` is how the screen says
+    to run it again.
     """
     walked: list[Walked] = []
 
