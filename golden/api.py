@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from golden import report as text_report
+from golden._text import short
 from golden.errors import GoldenChanged
 from golden.files._versions import CURRENT
-from golden.harness._protocol import short
 from golden.options import DEFAULT_TIMEOUT, Options
 from golden.outcome import Judged, Outcome, Status, Verdict
 

@@ -1,6 +1,6 @@
 """What `neuron-oracle validate` prints: a text verdict, JSON, or a JUnit XML report.
 
-Every message is passed through ``protocol.short`` once more here, so whatever an implementation raised
+Every message is passed through ``golden._text.short`` once more here, so whatever an implementation raised
 or returned cannot break a line of the text report, forge a summary, or make the XML ill-formed.
 """
 
@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from typing import Any
 
-from golden.harness._protocol import encodable, short
+from golden._text import encodable, short
 from golden.outcome import Judged, Kind, Outcome, Status, Verdict
 
 TITLES = {Kind.CASE: "golden cases", Kind.PROPERTY: "properties"}

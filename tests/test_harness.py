@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from helpers import REPO
 
-from golden import report
+from golden import _text, report
 from golden.errors import OptionError
 from golden.harness import _protocol as protocol
 from golden.options import Options
@@ -116,10 +116,10 @@ def test_values_the_child_cannot_send_as_numbers_are_described_not_converted() -
 
 
 def test_short_blanks_control_characters_escapes_lone_surrogates_and_cuts_long_text() -> None:
-    assert protocol.short("\x1b[31mred\x1b[0m\nOK: 25 passed\r\u2028") == " [31mred [0m OK: 25 passed  "
-    assert protocol.short("x" * 1000, 200) == "x" * 199 + "…"
-    assert protocol.short("\ud800 lone surrogate") == "\\ud800 lone surrogate"
-    assert protocol.short("caf\udce9.py") == "caf\\xe9.py"  # the byte 0xe9 of a name that is not UTF-8
+    assert _text.short("\x1b[31mred\x1b[0m\nOK: 25 passed\r\u2028") == " [31mred [0m OK: 25 passed  "
+    assert _text.short("x" * 1000, 200) == "x" * 199 + "…"
+    assert _text.short("\ud800 lone surrogate") == "\\ud800 lone surrogate"
+    assert _text.short("caf\udce9.py") == "caf\\xe9.py"  # the byte 0xe9 of a name that is not UTF-8
 
 
 # -- reports -------------------------------------------------------------------------------------------

@@ -1,10 +1,7 @@
-"""A golden case as the harness reads it: typed fields instead of a ``dict[str, Any]``; and text read from
-a golden file or an implementation, made safe to show on one line.
+"""A golden case as the harness reads it: typed fields instead of a ``dict[str, Any]``.
 
 A case is built from a document that has already passed the schema and the shape checks
-(``golden.files.store``), so every field is present and sized. The text functions are here because this
-module imports nothing: the golden files' store (without numpy) and the wire to the implementation's
-process (without jsonschema) both use them.
+(``golden.files.store``), so every field is present and sized.
 """
 
 from __future__ import annotations
@@ -121,42 +118,3 @@ class GoldenCase:
             bounds={k: v for k, v in doc["bounds"].items() if k != "derivation"} if "bounds" in doc else None,
             oracle=oracle,
         )
-
-
-# -- text that reaches a message or a report -----------------------------------------------------------
-
-
-def printable(text: str, limit: int | None = None, *, blank: bool = False) -> str:
-    """`text` on one line, with nothing in it that could forge a line, colour a terminal or break a report,
-    cut to at most `limit` characters (… marks a cut).
-
-    Lone surrogates (a file name that is not UTF-8) are first shown as the bytes they stood for
-    (``encodable``); then every character that is not printable (C0 and C1 controls such as newlines and
-    ESC, line separators, format characters such as bidi overrides) is escaped as Python writes it
-    (``\\n``, ``\\x1b``): a path or a value read from disk is shown as it is. With `blank`, each is a space
-    instead: an implementation's text in a report, where escapes would be noise.
-    """
-    flat: str = encodable(text if limit is None else text[: limit * 4])  # no character becomes shorter
-    if not flat.isprintable():
-        flat = "".join(c if c.isprintable() else " " if blank else repr(c)[1:-1] for c in flat)
-    return flat if limit is None or len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def encodable(value: Any) -> Any:
-    """`value` (a string, or lists and dicts of them) with every lone surrogate escaped: a file name that
-    is not UTF-8 reaches Python as one (``\\udcff`` for the byte 0xff), and no UTF-8 text can hold it, so it
-    is shown as ``\\xff``, as the byte it stood for (any other surrogate as ``\\ud800``)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            try:
-                return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-            except UnicodeEncodeError:
-                return value.encode("utf-8", "backslashreplace").decode("utf-8")
-        return value
-    if isinstance(value, dict):
-        return {encodable(k): encodable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [encodable(v) for v in value]
-    return value

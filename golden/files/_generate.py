@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from golden._text import printable
 from golden.errors import GoldenError, ReleasedVersion, UnreadableFile
 from golden.files._atomic import temporaries, write_atomically
-from golden.files._case import printable
 from golden.files._diff import ADDED, CHANGED, REMOVED, Difference, walk
 from golden.files._document import build, dumps, sha256
 from golden.files._pinned import PINNED

@@ -10,8 +10,8 @@ import os
 import stat
 from pathlib import Path
 
+from golden._text import printable
 from golden.errors import UnreadableFile
-from golden.files._case import printable
 
 MAX_FILE = 16 * 1024 * 1024  # bytes; a golden case takes a few kB
 SHOWN = 200  # characters of a value from disk that a message shows

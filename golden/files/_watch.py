@@ -14,7 +14,7 @@ import stat
 import sys
 from pathlib import Path
 
-from golden.files._case import printable
+from golden._text import printable
 from golden.files._document import sha256
 from golden.files._read import _KINDS, _OPEN, MAX_FILE, display
 

@@ -21,8 +21,9 @@ from typing import Any
 
 import jsonschema
 
+from golden._text import printable
 from golden.errors import GoldenError
-from golden.files._case import GoldenCase, printable
+from golden.files._case import GoldenCase
 from golden.files._document import EXPECTED, STEP, sha256, size
 from golden.files._pinned import PINNED
 from golden.files._read import MAX_FILE as MAX_FILE

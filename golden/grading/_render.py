@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from golden import report
+from golden._text import encodable, short
 from golden.errors import OptionError
 from golden.files._atomic import write_atomically
 from golden.files.store import display
 from golden.grading._scoring import Graded
-from golden.harness._protocol import encodable, short
 from golden.harness._sandbox import Isolation
 from golden.outcome import Kind, Status
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from golden import report
+from golden._text import short
 from golden.errors import OptionError
-from golden.harness._protocol import short
 from golden.outcome import Outcome, Status
 
 MAX_WEIGHTS = 1 << 20  # bytes of a weights file: a name and a number per case and property

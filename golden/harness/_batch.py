@@ -37,9 +37,9 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 
+from golden._text import short
 from golden.harness._beside import Beside
 from golden.harness._process import Lost
-from golden.harness._protocol import short
 from golden.harness._proxy import Op, Pending, Remote
 from golden.harness._subject import Subject
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from golden._text import first_line, one_line, short
 from golden.harness import _protocol as protocol
 
 # Instances live here between requests, by the id the parent gave them.
@@ -76,9 +77,7 @@ def _load(request: dict[str, Any]) -> type:
     try:
         impl = cloudpickle.loads(base64.b64decode(request["load_pickled"]))
     except BaseException as e:  # a module it refers to by name may be missing here
-        raise ImplError(
-            f"IMPL {name!r}: unpickling the class in its process raised {protocol.one_line(e)}"
-        ) from None
+        raise ImplError(f"IMPL {name!r}: unpickling the class in its process raised {one_line(e)}") from None
     return check_protocol(impl, name, getattr(impl, "__name__", "it"))
 
 
@@ -91,12 +90,12 @@ def describe_class(impl: type) -> dict[str, Any]:
     precision = inspect.getattr_static(impl, "precision", None)
     conventions = inspect.getattr_static(impl, "conventions", None)
     if isinstance(conventions, dict):
-        conventions = {protocol.short(str(k), 40): protocol.short(str(v), 40) for k, v in conventions.items()}
+        conventions = {short(str(k), 40): short(str(v), 40) for k, v in conventions.items()}
     return {
-        "name": protocol.short(impl.__name__, 80),
+        "name": short(impl.__name__, 80),
         "optional": [m for m in OPTIONAL_METHODS if is_method(impl, m)],
         "activations": activations,
-        "precision": protocol.short(precision, 40) if isinstance(precision, str) else None,
+        "precision": short(precision, 40) if isinstance(precision, str) else None,
         "conventions": conventions if isinstance(conventions, dict) else None,
     }
 
@@ -154,8 +153,8 @@ def _describe(e: BaseException) -> dict[str, Any]:
     """An exception as data: its type's name, its message's first line, whether it means 'not yet', and
     whether it is a MemoryError (the parent then names the limit)."""
     return {
-        "type": protocol.short(type(e).__name__, 80),
-        "message": protocol.short(protocol.first_line(e), 200),
+        "type": short(type(e).__name__, 80),
+        "message": short(first_line(e), 200),
         "not_implemented": isinstance(e, NotImplementedError),
         "memory": isinstance(e, MemoryError),
     }

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from golden.harness._protocol import Value, short
+from golden._text import short
+from golden.harness._protocol import Value
 from golden.outcome import PARAMETERS, STAGE, Status
 
 Array = NDArray[np.float64]

@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from golden._text import one_line
 from golden.errors import ImplError
-from golden.harness._protocol import one_line
 from golden.outcome import REQUIRED_METHODS as REQUIRED
 
 

@@ -25,12 +25,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
+from golden._text import short
 from golden.errors import ImplError, SandboxError
 from golden.harness import _protocol as protocol
 from golden.harness import _reap as reap
 from golden.harness import _sandbox as sandbox
 from golden.harness._launch import boot_command, site_folders
-from golden.harness._protocol import short
 from golden.harness._sandbox import Isolation
 
 MAX_OUTPUT = 64 * 1024  # bytes of the implementation's own prints shown per child
@@ -180,12 +180,10 @@ class Child:
             error = reply["error"]
             kind, message = str(error.get("type", "")), str(error.get("message", ""))
             if kind == "ImplError":  # the loader's own one-line message, naming IMPL
-                raise ImplError(protocol.short(message, 300))
+                raise ImplError(short(message, 300))
             if kind == "SandboxError":  # boot's: the process could not be guarded, confined or limited
-                raise SandboxError(f"IMPL {self.spec!r}: {protocol.short(message, 300)}")
-            raise ImplError(
-                f"IMPL {self.spec!r}: loading raised {protocol.short(kind, 80)}: {protocol.short(message)}"
-            )
+                raise SandboxError(f"IMPL {self.spec!r}: {short(message, 300)}")
+            raise ImplError(f"IMPL {self.spec!r}: loading raised {short(kind, 80)}: {short(message)}")
         info = reply.get("ready") if isinstance(reply, dict) else None
         if not isinstance(info, dict) or not _valid_info(info):
             self.stop()
@@ -340,7 +338,7 @@ def load_request(impl: type) -> tuple[str, dict[str, Any]]:
     except Exception as e:
         raise ImplError(
             f"IMPL {name!r}: the class cannot be sent to its process: pickling it raised "
-            f"{type(e).__name__}: {protocol.short(str(e))}"
+            f"{type(e).__name__}: {short(str(e))}"
         ) from None
     path = [p for p in sys.path if isinstance(p, str)]
     return name, {"load_pickled": base64.b64encode(data).decode("ascii"), "name": name, "path": path}

@@ -33,8 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from golden.files._case import encodable as encodable  # re-exported: reports escape with it
-from golden.files._case import printable
+from golden._text import short
 
 MAX_MESSAGE = 4 * 1024 * 1024  # bytes; a neuron's answers on the golden cases take a few hundred
 MAX_DEPTH = 4  # nesting of seq values
@@ -268,25 +267,3 @@ def _dtype(name: Any, extra: tuple[str, ...] = ()) -> str:
 
 
 # -- text that reaches a report ------------------------------------------------------------------------
-
-
-def short(text: str, limit: int = 200) -> str:
-    """`text` as a report shows it: on one line, every character that could forge a line or colour a
-    terminal blanked, undecodable bytes escaped, at most `limit` characters (``golden.files._case.printable``
-    with ``blank``)."""
-    return printable(text, limit, blank=True)
-
-
-def first_line(e: BaseException) -> str:
-    """The first line of `e`'s message: empty when it has none, and said so when its ``__str__`` raises."""
-    try:
-        lines = str(e).strip().splitlines()
-    except BaseException:  # an exception whose __str__ raises tells nothing more
-        return "(its message could not be read)"
-    return lines[0] if lines else ""
-
-
-def one_line(e: BaseException) -> str:
-    """An exception as one line: its type and the first line of its message (``ValueError: bad``)."""
-    line = first_line(e)
-    return f"{type(e).__name__}: {line}" if line else type(e).__name__

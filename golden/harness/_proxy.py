@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from golden._text import short
 from golden.harness import _protocol as protocol
 from golden.harness._process import Child, Lost
 
@@ -181,7 +182,7 @@ def _raised(call: list[Any], error: Any, memory: int) -> Raised:
     what = describe_call(call)
     if flag:
         return Raised(f"{what} is not implemented yet", True, call[0])
-    detail = f"{protocol.short(kind, 80)}: {protocol.short(message)}" if message else protocol.short(kind, 80)
+    detail = f"{short(kind, 80)}: {short(message)}" if message else short(kind, 80)
     if error.get("memory") is True:
         detail += f" (its process may use at most {memory / (1 << 30):g} GiB of memory: --max-memory)"
     return Raised(f"{what} raised {detail}", False, call[0])

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import UnsatisfiedAssumption
 from hypothesis.reporting import with_reporter
 
+from golden._text import first_line, short
 from golden.harness._batch import FOUND, QUIET, Plan, check
 from golden.harness._beside import solve
 from golden.harness._compare import SHOWN, beyond, worst
@@ -45,7 +46,6 @@ from golden.harness._problems import (
     share,
     unchanged,
 )
-from golden.harness._protocol import first_line, short
 from golden.harness._proxy import Op, Raised
 from golden.harness._subject import Subject
 from golden.outcome import B_NEW, DJ_DB, DJ_DW, W_NEW, A, Kind, Outcome, Status

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from golden._text import short
 from golden.errors import GoldenChanged
 from golden.files._case import GoldenCase
-from golden.harness._protocol import short
 from golden.harness.properties import PROPERTIES
 from golden.harness.session import Session, run
 from golden.learn._constructor import EXPECTED, N_FEATURES, own_parameters
