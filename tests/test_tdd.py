@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -412,3 +414,88 @@ def test_a_class_that_declares_no_leaky_relu_has_nothing_to_walk() -> None:
         "'sigmoid'"
     )
     assert not walked.green
+
+
+# A class appended after the scaffold's: its own __init__ stores what step 1 asks, so the screen moves on.
+FIX = """
+
+_Scaffold = Neuron
+
+
+class Neuron(_Scaffold):
+    def __init__(self, n_features: int, activation: str = "leaky_relu") -> None:
+        self.w, self.b, self.alpha = np.zeros(n_features), 0.0, 0.01
+"""
+
+
+def _save_by_rename(path: Path, added: str) -> None:
+    """As many editors save: a new file beside it, renamed over it."""
+    staged = path.with_name(f".{path.name}.new")
+    staged.write_text(path.read_text() + added)
+    os.replace(staged, path)
+
+
+def _save_by_sed(path: Path, added: str) -> None:
+    """As ``sed -i`` saves: it writes a copy and renames it over the file."""
+    (path.parent / "added.txt").write_text(added)
+    subprocess.run(["sed", "-i", "-e", f"$r {path.parent / 'added.txt'}", str(path)], check=True)
+
+
+def _save_by_appending(path: Path, added: str) -> None:
+    with path.open("a") as f:
+        f.write(added)
+
+
+def _save_after_deleting(path: Path, added: str) -> None:
+    import time
+
+    text = path.read_text() + added
+    path.unlink()
+    time.sleep(0.5)  # the watch sees the file gone before it comes back
+    path.write_text(text)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+@pytest.mark.parametrize(
+    "save",
+    [_save_by_rename, _save_by_sed, _save_by_appending, _save_after_deleting],
+    ids=lambda f: f.__name__,
+)
+def test_watch_reruns_after_every_kind_of_save_and_keeps_watching(tmp_path: Path, save: Any) -> None:
+    import signal
+    import time
+
+    if save is _save_by_sed and shutil.which("sed") is None:
+        pytest.skip("no sed here: apt install sed")
+    oracle("scaffold", "my_neuron.py", cwd=tmp_path)
+    impl, log = tmp_path / "my_neuron.py", tmp_path / "screen.txt"
+
+    def wait_for(count: int) -> str:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            text = log.read_text()
+            if text.count("(watching for the next save") >= count:
+                return text
+            time.sleep(0.2)
+        raise AssertionError(f"tdd --watch printed {count} screen(s) within 60 s? got:\n{log.read_text()}")
+
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "golden", "tdd", "my_neuron.py:Neuron", "--watch"],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_for(1)
+            save(impl, FIX)
+            second = wait_for(2)
+            save(impl, "\n# saved once more\n")  # the watch survived the first save
+            wait_for(3)
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "Step 2, linear part: RED" in second  # the second screen is the saved file's
