@@ -206,4 +206,10 @@ def _budget(s: Parser, per: str) -> None:
         metavar="SECONDS",
         help=f"{per} (default %(default)g)",
     )
-    s.add_argument("--examples", type=int, metavar="N", help="Hypothesis examples per property")
+    s.add_argument(
+        "--examples",
+        type=int,
+        metavar="N",
+        help="Hypothesis examples per property, 1 to 100,000 (default 100, Hypothesis's own; "
+        "HYPOTHESIS_PROFILE=dev: 20)",
+    )

@@ -157,8 +157,7 @@ class Session:
         conventions = resolve(dict(options.conventions), declared, name, spell("conventions"))
         if options.precision is not None:
             return Judged(options.precision, f"declared with {spell('precision')}", conventions)
-        precision, source, dtype, hung = choose_precision(remote, self.spec)
-        self.timeouts_in_a_row += hung  # a hang in the probe counts toward the three
+        precision, source, dtype = choose_precision(remote, self.spec)  # a hung probe is no item
         return Judged(precision, source, conventions, dtype)
 
     @property
@@ -262,9 +261,10 @@ def run(
     return session.verdict(outcomes)
 
 
-def choose_precision(remote: Remote, spec: str) -> tuple[str, str, str, bool]:
-    """The precision to hold the implementation to, how it was chosen, the dtype forward returned (when it
-    was detected from it), and whether the probe timed out.
+def choose_precision(remote: Remote, spec: str) -> tuple[str, str, str]:
+    """The precision to hold the implementation to, how it was chosen, and the dtype forward returned (when
+    it was detected from it). A probe that hangs is stopped after one call's timeout; it is no item, and
+    does not count toward the three timeouts in a row.
 
     The class's own ``precision`` attribute if it declares one; else the dtype of what forward returns on
     a one-row probe (numpy, torch and JAX dtypes; Python floats and lists count as float64); float64 when
@@ -276,19 +276,19 @@ def choose_precision(remote: Remote, spec: str) -> tuple[str, str, str, bool]:
             check_precision(declared, f"{remote.name}.precision")
         except OptionError as e:
             raise ImplError(f"IMPL {spec!r}: {e}") from None
-        return declared, f"declared by {remote.name}.precision", "", False
+        return declared, f"declared by {remote.name}.precision", ""
     activation = remote.activations[0] if remote.activations else "leaky_relu"
     try:
         value = remote.new(1, activation, np.array([0.5]), 0.0, 0.01).call("forward", np.array([[1.0]]))
     except Raised:
-        return "float64", "assumed: forward raised on a one-row probe", "", False
+        return "float64", "assumed: forward raised on a one-row probe", ""
     except Lost as e:
         ended = "timed out" if e.timed_out else "ended the process"
-        return "float64", f"assumed: a one-row probe of forward {ended}", "", e.timed_out
+        return "float64", f"assumed: a one-row probe of forward {ended}", ""
     dtype = value.dtype or (value.items[0].dtype if value.items else None)
     if dtype in PRECISIONS:
-        return dtype, f"detected: forward returns {dtype}", dtype, False
-    return "float64", f"assumed: forward returns {dtype or 'no numbers'}", dtype or "", False
+        return dtype, f"detected: forward returns {dtype}", dtype
+    return "float64", f"assumed: forward returns {dtype or 'no numbers'}", dtype or ""
 
 
 def select(golden: GoldenSet, options: Options) -> list[GoldenCase]:
