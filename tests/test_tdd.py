@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +145,10 @@ def test_a_syntax_error_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     assert "running my_neuron.py raised SyntaxError" in out.stderr and "Traceback" not in out.stderr
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
-def test_watch_reruns_on_save_and_ctrl_c_ends_it_quietly(tmp_path: Path) -> None:
+def watching(tmp_path: Path, edit: Callable[[Callable[[int], str]], None]) -> tuple[int, str]:
+    """Run ``tdd --watch`` on a scaffolded my_neuron.py in `tmp_path`, let `edit` save it (it is handed
+    ``wait_for(count)``, which returns the screens once `count` of them are printed), then Ctrl-C it: its
+    exit status and stderr."""
     import signal
     import time
 
@@ -171,15 +174,26 @@ def test_watch_reruns_on_save_and_ctrl_c_ends_it_quietly(tmp_path: Path) -> None
         )
         try:
             wait_for(1)
-            fill(tmp_path / "my_neuron.py", *SOLUTIONS[0])
-            screens = wait_for(2)
+            edit(wait_for)
             proc.send_signal(signal.SIGINT)
             _, stderr = proc.communicate(timeout=30)
         finally:
             proc.kill()
-    assert proc.returncode == 0, stderr
+    return proc.returncode, stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+def test_watch_reruns_on_save_and_ctrl_c_ends_it_quietly(tmp_path: Path) -> None:
+    screens = []
+
+    def edit(wait_for: Callable[[int], str]) -> None:
+        fill(tmp_path / "my_neuron.py", *SOLUTIONS[0])
+        screens.append(wait_for(2))
+
+    code, stderr = watching(tmp_path, edit)
+    assert code == 0, stderr
     assert "Traceback" not in stderr
-    assert "Step 1, parameters: RED" in screens and "Step 2, linear part: RED" in screens
+    assert "Step 1, parameters: RED" in screens[0] and "Step 2, linear part: RED" in screens[0]
 
 
 def test_a_non_positive_timeout_is_refused(tmp_path: Path) -> None:
@@ -462,40 +476,16 @@ def _save_after_deleting(path: Path, added: str) -> None:
     ids=lambda f: f.__name__,
 )
 def test_watch_reruns_after_every_kind_of_save_and_keeps_watching(tmp_path: Path, save: Any) -> None:
-    import signal
-    import time
-
     if save is _save_by_sed and shutil.which("sed") is None:
         pytest.skip("no sed here: apt install sed")
-    oracle("scaffold", "my_neuron.py", cwd=tmp_path)
-    impl, log = tmp_path / "my_neuron.py", tmp_path / "screen.txt"
+    impl, screens = tmp_path / "my_neuron.py", []
 
-    def wait_for(count: int) -> str:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            text = log.read_text()
-            if text.count("(watching for the next save") >= count:
-                return text
-            time.sleep(0.2)
-        raise AssertionError(f"tdd --watch printed {count} screen(s) within 60 s? got:\n{log.read_text()}")
+    def edit(wait_for: Callable[[int], str]) -> None:
+        save(impl, FIX)
+        screens.append(wait_for(2))
+        save(impl, "\n# saved once more\n")  # the watch survived the first save
+        wait_for(3)
 
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "golden", "tdd", "my_neuron.py:Neuron", "--watch"],
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            wait_for(1)
-            save(impl, FIX)
-            second = wait_for(2)
-            save(impl, "\n# saved once more\n")  # the watch survived the first save
-            wait_for(3)
-            proc.send_signal(signal.SIGINT)
-            _, stderr = proc.communicate(timeout=30)
-        finally:
-            proc.kill()
-    assert proc.returncode == 0, stderr
-    assert "Step 2, linear part: RED" in second  # the second screen is the saved file's
+    code, stderr = watching(tmp_path, edit)
+    assert code == 0, stderr
+    assert "Step 2, linear part: RED" in screens[0]  # the second screen is the saved file's
