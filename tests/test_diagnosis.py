@@ -65,3 +65,40 @@ def test_every_probe_is_made_before_a_stage_the_case_runner_probes_and_serves_a_
     for probe in PROBES:
         assert probe.before in probed and probe.before in STAGE
         assert probe.mistake in BY_ID
+
+
+LEARNER_SLIPS = [("FullSquaredError", "loss_without_half"), ("AlphaAtZero", "derivative_alpha_at_zero")]
+
+
+@pytest.mark.parametrize(("neuron", "mistake"), LEARNER_SLIPS)
+def test_a_learners_slip_is_hinted_as_that_slip_on_every_case_it_fails(neuron: str, mistake: str) -> None:
+    """A forgotten ½ or a z <= 0 is named as that mistake on every failing case, one-row cases included
+    (where the mean loss gives the same values); the convention is only the porting alternative, after it."""
+    import broken_neurons
+    from inprocess import subject
+
+    from golden.harness._cases import run_case
+    from golden.outcome import Status
+
+    failed = [
+        outcome
+        for case in load_set("v3").cases.values()
+        if (outcome := run_case(subject(getattr(broken_neurons, neuron)), case)).status is Status.FAILED
+    ]
+    assert failed, f"{neuron} fails no case"
+    for outcome in failed:
+        assert outcome.diagnosis is not None and outcome.diagnosis["id"] == mistake, outcome.name
+        hint, porting, declaration = outcome.diagnosis["message"].partition(". If you are porting code")
+        assert "conventions =" not in hint, outcome.name  # the mistake first, with no declaration in it
+        assert porting and "conventions = {" in declaration, outcome.name
+    assert any(len(load_set("v3").cases[o.name].inputs.X) == 1 for o in failed)  # where mean_loss agrees
+
+
+def test_a_one_row_case_offers_each_convention_that_gives_its_values_to_a_porter() -> None:
+    case = load_set("v3", names=["single_feature"]).cases["single_feature"]
+    got = 2 * np.asarray(case.expected.dJ_dw, dtype=np.float64)  # Σ(a − y)² and (1/m)Σ(a − y)² at m = 1
+    found = diagnosis.diagnose(case, "dJ_dw", got, "float64", {})
+    assert found is not None and found["id"] == "loss_without_half"
+    hint, _, porting = found["message"].partition("If you are porting")
+    assert "missing the ½" in hint and "mean_loss" not in hint
+    assert '{"loss": "sum"}' in porting and '{"loss": "mean"}' in porting

@@ -72,11 +72,26 @@ def diagnose(
             found.append((mistake, named))
     if not found:
         return _lower_precision(case, stage, got, precision)
-    (first, named), others = found[0], [m.id for m, _ in found[1:]]
+    (first, named), others = found[0], [m for m, _ in found[1:]]
     message = first.message.format(stage=stage, m=len(case.inputs.X), **named)
-    if others:  # on this case several mistakes give the same values: say so
-        message += f" (on this case, {', '.join(others)} would give the same values)"
-    return {"id": first.id, "message": message}
+    plain = [m.id for m in others if not m.declares]
+    if plain:  # on this case several mistakes give the same values: say so
+        message += f" (on this case, {', '.join(plain)} would give the same values)"
+    return {"id": first.id, "message": message + _porting([first, *others])}
+
+
+def _porting(matched: list[Mistake]) -> str:
+    """The declarations that would make the values right, offered to whoever ports a library's code: the
+    mistakes among `matched` that are a library's convention, in the catalogue's order."""
+    conventions = [m for m in matched if m.declares]
+    offer = ". If you are porting code from a library that does this"
+    if len(conventions) == 1:
+        (m,) = conventions
+        return f"{offer} ({m.porting}), declare it: {m.declaration}"
+    if conventions:
+        each = " or ".join(f"{m.declaration} ({m.porting})" for m in conventions)
+        return f"{offer}, declare it: {each}; on this case they give the same values"
+    return ""
 
 
 def _lower_precision(

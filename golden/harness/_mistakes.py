@@ -1,7 +1,9 @@
 """The catalogue of classic mistakes, as data: each mistake's id, what it is, what to tell a learner whose
 values it explains, and how to predict those values (``golden.harness._predictions``). A library's
 convention that the seed does not follow (PyTorch's da/dz at 0, a mean loss) is a mistake only until it is
-declared: ``declares`` says how. ``neuron-oracle mistakes`` prints the catalogue (``catalogue``);
+declared: ``declares`` says how. Its message names it as the mistake a learner makes (a ``<=`` for a
+``<``, a forgotten ½); the declaration is offered after it, to whoever ports code from a library that
+does this (``porting``), never in its place. ``neuron-oracle mistakes`` prints the catalogue (``catalogue``);
 ``golden.harness._diagnosis`` matches a failed stage against it.
 """
 
@@ -35,6 +37,7 @@ class Mistake:
     message: str
     predict: Predict
     declares: tuple[tuple[str, str], ...] = ()  # a library's convention: what declaring it sets
+    porting: str = ""  # for a convention: which libraries do this, said to whoever ports their code
     inferred: bool = False  # its constant is inferred: looked for only when no other mistake matches
 
     @property
@@ -47,19 +50,21 @@ class Mistake:
 CATALOGUE: tuple[Mistake, ...] = (
     Mistake(
         "derivative_alpha_at_zero",
-        "da/dz at z = 0 taken as alpha (PyTorch's F.leaky_relu, TensorFlow)",
-        "{stage} takes da/dz = alpha at z = 0, as PyTorch and TensorFlow do; the seed takes 1. If that is "
-        'your library\'s convention, declare it: conventions = {{"derivative_at_zero": "alpha"}}',
+        "da/dz at z = 0 taken as alpha (z <= 0 where the seed has z < 0; PyTorch's F.leaky_relu does this)",
+        "{stage} takes da/dz = alpha at z = 0, as np.where(z <= 0, alpha, 1) does; Leaky ReLU's derivative "
+        "at z = 0 is 1 here, as the seed decided: np.where(z < 0, alpha, 1)",
         redone(conv={"derivative_at_zero": "alpha"}),
         declares=(("derivative_at_zero", "alpha"),),
+        porting="PyTorch's F.leaky_relu and TensorFlow take alpha at z = 0",
     ),
     Mistake(
         "derivative_midpoint_at_zero",
         "da/dz at z = 0 taken as (1 + alpha)/2 (HIPS autograd's np.maximum splits the tie)",
-        "{stage} takes da/dz = (1 + alpha)/2 at z = 0, as autograd's np.maximum does; the seed takes 1. If "
-        'that is your library\'s convention, declare it: conventions = {{"derivative_at_zero": "midpoint"}}',
+        "{stage} takes da/dz = (1 + alpha)/2 at z = 0, as autograd's np.maximum does; Leaky ReLU's "
+        "derivative at z = 0 is 1 here, as the seed decided: np.where(z < 0, alpha, 1)",
         redone(conv={"derivative_at_zero": "midpoint"}),
         declares=(("derivative_at_zero", "midpoint"),),
+        porting="HIPS autograd's np.maximum takes (1 + alpha)/2 at z = 0",
     ),
     Mistake(
         "derivative_zero_at_zero",
@@ -69,20 +74,22 @@ CATALOGUE: tuple[Mistake, ...] = (
         zero_at_kink,
     ),
     Mistake(
-        "mean_loss",
-        "the mean squared error (nn.MSELoss, Keras 'mse'): every gradient × 2/m",
-        "{stage} is that of the mean squared error (1/m)Σ(a − y)², nn.MSELoss's: 2/m times the seed's ½Σ. "
-        'If your library uses it, declare it: conventions = {{"loss": "mean"}}',
-        redone(conv={"loss": "mean"}),
-        declares=(("loss", "mean"),),
-    ),
-    Mistake(
         "loss_without_half",
         "J = Σ(a − y)² without the ½: every gradient doubled",
-        "{stage} is twice the expected: J = (a − y)² without the ½, whose derivative is 2(a − y); the seed's "
-        'J = ½Σ(a − y)² has derivative a − y (or declare conventions = {{"loss": "sum"}})',
+        "{stage} is twice the expected: J = Σ(a − y)² is missing the ½, and its derivative 2(a − y) has the "
+        "2 that the ½ cancels; the seed's J = ½Σ(a − y)² has dJ/da = a − y",
         redone(conv={"loss": "sum"}),
         declares=(("loss", "sum"),),
+        porting="a loss of Σ(a − y)², with no ½, is some libraries' choice",
+    ),
+    Mistake(
+        "mean_loss",
+        "J = (1/m)Σ(a − y)², a mean without the ½ (nn.MSELoss, Keras 'mse'): every gradient × 2/m",
+        "{stage} is that of J = (1/m)Σ(a − y)², the mean over the {m} rows without the ½: 2/m times the "
+        "expected; the seed's J = ½Σ(a − y)² sums over the rows, and has dJ/da = a − y",
+        redone(conv={"loss": "mean"}),
+        declares=(("loss", "mean"),),
+        porting="PyTorch's nn.MSELoss and Keras's 'mse' take the mean",
     ),
     Mistake(
         "missing_activation_derivative",
