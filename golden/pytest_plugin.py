@@ -4,14 +4,17 @@ One item per golden case (``golden-v1::batch_input_gradients``) and per property
 (``properties::forward_is_row_wise``), so ``-k``, ``-x``, ``-n`` (pytest-xdist) and ``--junitxml`` work
 as for any test. A thin shell over ``golden.harness.session``: each pytest process holds one Session,
 which runs the implementation in a child process, judges here, restarts a lost child, and ends the run
-after three timeouts in a row, as ``neuron-oracle validate`` does. A failure reports the first stage that
-diverges, without a traceback; a golden file changed on disk during the run fails the session.
+after three timeouts in a row, as ``neuron-oracle validate`` does. The items are collected as the
+session's children, beside the folders pytest collects, so its header counts them (``collected 33 items /
+25 deselected / 8 selected``) and ``--collect-only`` lists them. A failure reports the first stage that
+diverges, without a traceback, and the ``likely: …`` line of the text report when a classic mistake
+explains it; a golden file changed on disk during the run fails the session.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
@@ -22,6 +25,7 @@ from golden.harness.properties import PROPERTIES
 from golden.harness.session import Session
 from golden.options import DEFAULT_TIMEOUT, Options
 from golden.outcome import Outcome, Status
+from golden.report import likely
 
 SESSION = pytest.StashKey[Session]()
 OUTCOMES = pytest.StashKey[list[Outcome]]()  # what the items found, in the order they ran: the verdict's
@@ -98,7 +102,8 @@ class ConformanceItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ConformanceFailure):
             o = excinfo.value.outcome
-            return f"{o.name}: {o.status.value}: {o.message}"
+            why = likely(o)
+            return f"{o.name}: {o.status.value}: {o.message}" + (f"\n{why}" if why else "")
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
@@ -132,29 +137,48 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[OPTIONS] = options
 
 
-@pytest.hookimpl(tryfirst=True)  # before -k and -m deselect, so they apply to these items too
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
-    if OPTIONS not in config.stash:
-        return
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """The session's children: what pytest collected there, then the golden cases and the properties.
+
+    Collected where pytest collects, the items are counted in its header, listed by ``--collect-only``,
+    and ``-k``, ``-m`` and ``--deselect`` apply to them as to any. Only a process that collects gets here:
+    not xdist's controller, whose workers each start a Session of their own.
+    """
+    report = yield
+    if isinstance(collector, pytest.Session) and OPTIONS in collector.config.stash and report.passed:
+        report.result.extend(_groups(collector))
+    return report
+
+
+def _groups(session: pytest.Session) -> list[ConformanceCollector]:
+    """Start the Session (a bad IMPL is a usage error now, not an error in every item) and return a
+    collector for its golden cases, and one for the properties unless they are left out."""
+    config = session.config
     options = config.stash[OPTIONS]
     try:
         runner = Session(config.getoption("neuron_impl"), options)
-        runner.start(properties=options.properties)  # the oracle's helper first
-        runner.remote()  # a bad IMPL is a usage error now, not an error in every item
     except OracleError as e:
+        raise pytest.UsageError(str(e)) from None
+    try:
+        runner.start(properties=options.properties)  # the oracle's helper first
+        runner.remote()
+    except OracleError as e:
+        runner.close()  # its helper and child, started already
         raise pytest.UsageError(str(e)) from None
     config.stash[SESSION] = runner
     config.stash[OUTCOMES] = []
     groups = {f"golden-{options.golden}": ([case.name for case in runner.cases], False)}
     if options.properties:
         groups["properties"] = (list(PROPERTIES), True)
-    for group, (names, properties) in groups.items():
-        collector = ConformanceCollector.from_parent(
+    return [
+        ConformanceCollector.from_parent(
             session, name=group, nodeid=group, names=names, properties=properties
         )
-        items.extend(collector.collect())
+        for group, (names, properties) in groups.items()
+    ]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -168,8 +192,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if verdict.changes:
         problems.append(f"golden files changed on disk during the run: {'; '.join(verdict.changes)}")
     worker = hasattr(config, "workerinput")  # under xdist each worker sees only its share of the items
+    ran = bool(verdict.outcomes)  # not under --collect-only, nor when -k deselected every item of ours
     passed = any(o.status is Status.PASSED for o in verdict.outcomes)
-    if exitstatus == pytest.ExitCode.OK and not passed and not worker:
+    if exitstatus == pytest.ExitCode.OK and ran and not passed and not worker:
         problems.append("nothing checked: every golden case and property was skipped")
     if problems:
         reporter = config.pluginmanager.get_plugin("terminalreporter")

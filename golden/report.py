@@ -60,10 +60,18 @@ def text(verdict: Verdict) -> str:
             lines.append(f"\n{title}")
             for o in mine:
                 lines.append(f"  {o.status.value.upper():<7} {short(o.name, 80)}{_reason(o)}")
-                if o.diagnosis:
-                    lines.append(f"          likely: {short(o.diagnosis['message'], 400)}")
+                if (why := likely(o)) is not None:
+                    lines.append(f"          {why}")
     lines.append(f"\n{last_line(outcomes)}")
     return "\n".join(lines)
+
+
+def likely(outcome: Outcome) -> str | None:
+    """``likely: …``, the classic mistake that explains a failure (``outcome.diagnosis``), or None.
+
+    The text report prints it under the failure, and the pytest plugin in the failure's report.
+    """
+    return f"likely: {short(outcome.diagnosis['message'], 400)}" if outcome.diagnosis else None
 
 
 def _held(judged: Judged | None) -> str:
