@@ -6,6 +6,7 @@ class changes one line of it. ``EXPECTED`` says, for each, the first case and st
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from typing import Any
@@ -370,6 +371,14 @@ globals().update(EDGES)
 
 # (first case that fails, stage named, words the message must contain) for each classic mistake; no words
 # hold a value the neuron computed in floating point (it depends on the machine), only what it returned as is
+def _raise_line(method: Any) -> int:
+    """The number of the line of `method` that raises: where an error it raises is named, by its path as
+    imported (validate named with this file's absolute path shows that path)."""
+    lines, first = inspect.getsourcelines(method)
+    (offset,) = [i for i, line in enumerate(lines) if line.lstrip().startswith("raise ")]
+    return first + offset
+
+
 EXPECTED = {
     "MeanBiasGradient": ("batch_input_gradients", "dJ_db", "dJ_db expected -0.45, got "),
     "MeanGradient": (
@@ -407,7 +416,7 @@ EXPECTED = {
     "RaisesInForward": (
         "negative_gradients_increase_weights",
         "a",
-        "forward raised RuntimeError: forward exploded",
+        f"forward raised RuntimeError at {__file__}:{_raise_line(RaisesInForward.forward)}: forward exploded",
     ),
 }
 

@@ -75,3 +75,16 @@ def alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def raise_sites(text: str, head: str, tail: str = "") -> list[tuple[Path, int]]:
+    """Every place `text` names in ``HEAD at FILE:LINE TAIL`` (``forward raised RuntimeError at
+    tests/x.py:12: boom``), each checked to be a line that raises: the file (relative to the repository,
+    or absolute) holds a ``raise`` on that line."""
+    sites = []
+    for path, number in re.findall(rf"{re.escape(head)} at (\S+?):(\d+){re.escape(tail)}", text):
+        file = REPO / path if not Path(path).is_absolute() else Path(path)
+        line = file.read_text().splitlines()[int(number) - 1]
+        assert line.lstrip().startswith("raise "), f"{path}:{number} is {line!r}, not a raise"
+        sites.append((file, int(number)))
+    return sites

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import REPO
+from helpers import REPO, raise_sites
 
 HOSTILE = REPO / "tests" / "hostile_neurons.py"
 FRONT_ENDS = ("validate", "tdd", "pytest")
@@ -277,14 +277,14 @@ def test_the_plugin_restarts_the_child_after_it_dies_in_one_item(tmp_path: Path)
 
 # -- anything raised in the child is one line naming the method and the exception ------------------------
 
-RAISERS = {
-    "RaisesInTheWGetter": "reading w raised RuntimeError: the w getter exploded",
-    "RaisesFromGetattr": "forward raised RuntimeError: __getattr__ refuses",
-    "RaisesAnUnprintableException": "forward raised UnprintableError",
-    "RaisesABaseException": "forward raised Escape: escaped the harness",
-    "RaisesSystemExit": "forward raised SystemExit: 3",
-    "RaisesKeyboardInterrupt": "forward raised KeyboardInterrupt",
-    "ExitsInForward": "ended its process (exit code 3)",
+RAISERS = {  # what the message says before and after the place in the class's file where it raised
+    "RaisesInTheWGetter": ("reading w raised RuntimeError", ": the w getter exploded"),
+    "RaisesFromGetattr": ("forward raised RuntimeError", ": __getattr__ refuses"),
+    "RaisesAnUnprintableException": ("forward raised UnprintableError", ""),
+    "RaisesABaseException": ("forward raised Escape", ": escaped the harness"),
+    "RaisesSystemExit": ("forward raised SystemExit", ": 3"),
+    "RaisesKeyboardInterrupt": ("forward raised KeyboardInterrupt", ""),
+    "ExitsInForward": ("", "ended its process (exit code 3)"),
 }
 
 
@@ -296,8 +296,12 @@ def test_an_exception_raised_anywhere_in_the_child_is_one_line_naming_it(
     r = run(front_end, name, tmp_path)
     r.assert_clean()
     assert_failed(r)
-    lines = [line for line in r.stdout.splitlines() if RAISERS[name] in line]
+    head, tail = RAISERS[name]
+    lines = [line for line in r.stdout.splitlines() if head in line and tail in line]
     assert lines, r.stdout
+    if head:  # and where, in the class's own file: the line that raised
+        sites = raise_sites(lines[0], head, tail)
+        assert [file.name for file, _ in sites] == ["hostile_neurons.py"], lines[0]
     if front_end == "validate":
         assert lines[0] == f"  ERROR   {CASE}: {lines[0].split(': ', 1)[1]}", lines
     assert "interrupted" not in r.output, r.output  # the child's KeyboardInterrupt is not our Ctrl-C
@@ -330,7 +334,7 @@ def test_a_20_mb_exception_message_leaves_the_report_small(tmp_path: Path) -> No
     assert_failed(r)
     assert len(r.stdout) < 20_000, f"{len(r.stdout):,} characters of report"
     assert len(r.stderr) < 20_000, f"{len(r.stderr):,} characters on stderr"
-    assert f"  ERROR   {CASE}: forward raised RuntimeError: xxx" in r.stdout, r.stdout[:2000]
+    assert raise_sites(r.stdout, f"  ERROR   {CASE}: forward raised RuntimeError", ": xxx"), r.stdout[:2000]
 
 
 # -- results must be real numbers --------------------------------------------------------------------------

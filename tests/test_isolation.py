@@ -14,6 +14,7 @@ from __future__ import annotations
 import compileall
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -697,7 +698,8 @@ def test_shared_memory_the_data_limit_misses_is_bounded_by_the_address_space_bac
     out = cli("validate", "hog.py:Neuron", "--max-memory", "256M", *FAST, *OFF, cwd=tmp_path)
     assert out.returncode == code, out.stdout + out.stderr
     if past:
-        assert "forward raised OSError: [Errno 12] Cannot allocate memory" in out.stdout
+        refused = r"forward raised OSError at hog\.py:\d+: \[Errno 12\] Cannot allocate memory"
+        assert re.search(refused, out.stdout), out.stdout
 
 
 def test_an_error_past_the_largest_float_fails_its_case_without_a_traceback(tmp_path: Path) -> None:

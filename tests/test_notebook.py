@@ -17,11 +17,12 @@ from helpers import REPO
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
+from test_where import NEURON
 
 NOTEBOOK = REPO / "examples" / "learn_test_first.ipynb"
 
 
-def execute(tmp_path: Path) -> nbformat.NotebookNode:
+def execute(tmp_path: Path, notebook: nbformat.NotebookNode | None = None) -> nbformat.NotebookNode:
     spec = tmp_path / "kernels" / "this-python"
     spec.mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -30,7 +31,7 @@ def execute(tmp_path: Path) -> nbformat.NotebookNode:
     )
     specs = KernelSpecManager(kernel_dirs=[str(spec.parent)], ensure_native_kernel=False)
     kernel = KernelManager(kernel_name="this-python", kernel_spec_manager=specs)
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook = notebook or nbformat.read(NOTEBOOK, as_version=4)
     # Raises CellExecutionError, naming the cell, if any cell raises.
     NotebookClient(
         notebook, km=kernel, timeout=600, resources={"metadata": {"path": str(tmp_path)}}
@@ -55,4 +56,18 @@ def test_the_notebook_walks_red_to_green_and_ends_with_an_ok_report(tmp_path: Pa
     last = code[-1]
     verdict = shown(last).splitlines()[-1]
     assert verdict.startswith("OK: ") and verdict.endswith(" passed, 0 failed, 0 errors, 4 skipped"), verdict
-    assert "<table>" in shown(last, "text/html")
+    assert "<table" in shown(last, "text/html")
+
+
+# test_where's learner, with a typo in forward and no module beside it
+TYPO = NEURON.replace("from helpers import refuse\n", "").replace("self.alpha * z", "self.aplha * z")
+
+
+def test_an_error_in_a_class_of_a_notebook_names_its_cell_and_line(tmp_path: Path) -> None:
+    """A class defined in a cell and sent to its process by value still names where it raised."""
+    validate = "import golden\ngolden.validate(Neuron, properties=False, cases='single_feature')"
+    cells = [nbformat.v4.new_code_cell(TYPO), nbformat.v4.new_code_cell(validate)]
+    notebook = execute(tmp_path, nbformat.v4.new_notebook(cells=cells))
+    line = next(i for i, text in enumerate(TYPO.splitlines(), 1) if "aplha" in text)
+    report = shown(notebook.cells[1])
+    assert f"forward raised AttributeError at cell In[1], line {line}: " in report, report

@@ -17,6 +17,9 @@ then ``{"batches": [[call, ...], ...]}``, answered with one reply per batch, in 
     ["get", id, attr]                        instance.attr
     ["call", id, method, [args]]             instance.method(*args)
 
+The load request may also carry ``cwd`` (the parent's working folder) and ``cells`` (a notebook's cell
+labels by file name), with which an error names its place in the implementation's code.
+
 Arguments are numbers, or ``{"array": nested lists}`` for float64 arrays. A reply gives one value per call
 made; calling stops at the first that raises, and the error says which and how.
 """
@@ -34,6 +37,7 @@ import numpy as np
 
 from golden._text import first_line, one_line, short
 from golden.harness import _protocol as protocol
+from golden.harness._where import PLACES
 
 # Instances live here between requests, by the id the parent gave them.
 INSTANCES: dict[int, Any] = {}
@@ -66,6 +70,7 @@ def _load(request: dict[str, Any]) -> type:
     """The class the load request names: by spec (``load``) or by value (``load_pickled``, cloudpickle)."""
     from golden.harness._impl import check_protocol, load_impl
 
+    PLACES.configure(request)
     if "load_pickled" not in request:
         return load_impl(str(request["load"]), str(request.get("shown", request["load"])))
     import cloudpickle
@@ -150,11 +155,13 @@ def _argument(value: Any) -> Any:
 
 
 def _describe(e: BaseException) -> dict[str, Any]:
-    """An exception as data: its type's name, its message's first line, whether it means 'not yet', and
-    whether it is a MemoryError (the parent then names the limit)."""
+    """An exception as data: its type's name, its message's first line, where in the implementation's own
+    code it was raised (``golden.harness._where``), whether it means 'not yet', and whether it is a
+    MemoryError (the parent then names the limit)."""
     return {
         "type": short(type(e).__name__, 80),
         "message": short(first_line(e), 200),
+        "where": PLACES.where(e),
         "not_implemented": isinstance(e, NotImplementedError),
         "memory": isinstance(e, MemoryError),
     }

@@ -21,8 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from golden._text import one_line
+from golden._text import first_line
 from golden.errors import ImplError
+from golden.harness._where import PLACES, raised
 from golden.outcome import REQUIRED_METHODS as REQUIRED
 
 
@@ -43,7 +44,8 @@ def load_impl(path_spec: str, spec: str | None = None) -> type:
         except ModuleNotFoundError as e:
             raise ImplError(f"IMPL {spec!r}: no module named {e.name!r}") from None
         except BaseException as e:
-            raise ImplError(f"IMPL {spec!r}: importing {module_part} raised {one_line(e)}") from None
+            what = raised(type(e).__name__, PLACES.where(e), first_line(e))
+            raise ImplError(f"IMPL {spec!r}: importing {module_part} raised {what}") from None
     impl = getattr(module, name, None)
     if impl is None:
         raise ImplError(f"IMPL {spec!r}: module {spec.rpartition(':')[0]} has no attribute {name!r}")
@@ -78,5 +80,6 @@ def _load_file(path: Path, spec: str, shown: str) -> Any:
     try:
         loader_spec.loader.exec_module(module)
     except BaseException as e:  # SystemExit, KeyboardInterrupt at import: one line too
-        raise ImplError(f"IMPL {spec!r}: running {shown} raised {one_line(e)}") from None
+        what = raised(type(e).__name__, PLACES.where(e), first_line(e))
+        raise ImplError(f"IMPL {spec!r}: running {shown} raised {what}") from None
     return module

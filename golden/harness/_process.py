@@ -32,6 +32,7 @@ from golden.harness import _reap as reap
 from golden.harness import _sandbox as sandbox
 from golden.harness._launch import boot_command, site_folders
 from golden.harness._sandbox import Isolation
+from golden.harness._where import MAX_WHERE, code_places, raised
 
 MAX_OUTPUT = 64 * 1024  # bytes of the implementation's own prints shown per child
 COPY_LIMITS = {"depth": 32, "entries": 10_000, "bytes": 64 << 20}  # of a folder copied into the sandbox
@@ -126,6 +127,7 @@ class Child:
         self._spawned = time.monotonic()
         with contextlib.suppress(OSError):  # a child that ended before reading it: `start` says how
             load = {k: v for k, v in self._load.items() if k not in ("path_last", "file")}
+            load["cwd"] = os.getcwd()  # so an error names a file from here (golden.harness._where)
             protocol.send(self._to_child, load)
 
     def _expose(self) -> list[tuple[str, str]]:
@@ -183,7 +185,10 @@ class Child:
                 raise ImplError(short(message, 300))
             if kind == "SandboxError":  # boot's: the process could not be guarded, confined or limited
                 raise SandboxError(f"IMPL {self.spec!r}: {short(message, 300)}")
-            raise ImplError(f"IMPL {self.spec!r}: loading raised {short(kind, 80)}: {short(message)}")
+            where = error.get("where")
+            where = short(where, MAX_WHERE) if isinstance(where, str) else None
+            what = raised(short(kind, 80), where, short(message))
+            raise ImplError(f"IMPL {self.spec!r}: loading raised {what}")
         info = reply.get("ready") if isinstance(reply, dict) else None
         if not isinstance(info, dict) or not _valid_info(info):
             self.stop()
@@ -341,7 +346,8 @@ def load_request(impl: type) -> tuple[str, dict[str, Any]]:
             f"{type(e).__name__}: {short(str(e))}"
         ) from None
     path = [p for p in sys.path if isinstance(p, str)]
-    return name, {"load_pickled": base64.b64encode(data).decode("ascii"), "name": name, "path": path}
+    encoded = base64.b64encode(data).decode("ascii")
+    return name, {"load_pickled": encoded, "name": name, "path": path, "code": code_places(impl)}
 
 
 def _exit(code: int | None) -> str:

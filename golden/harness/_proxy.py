@@ -19,6 +19,7 @@ import numpy as np
 from golden._text import short
 from golden.harness import _protocol as protocol
 from golden.harness._process import Child, Lost
+from golden.harness._where import MAX_WHERE, raised
 
 
 class Raised(Exception):
@@ -177,12 +178,14 @@ class Pending:
 def _raised(call: list[Any], error: Any, memory: int) -> Raised:
     """The Raised for `error`, as the child described it; a MemoryError names the limit in force."""
     kind, message, flag = error.get("type"), error.get("message"), error.get("not_implemented")
-    if not (isinstance(kind, str) and isinstance(message, str) and isinstance(flag, bool)):
+    where = error.get("where")
+    well_formed = isinstance(kind, str) and isinstance(message, str) and isinstance(flag, bool)
+    if not (well_formed and (where is None or isinstance(where, str))):
         raise protocol.WireError("sent a malformed error")
     what = describe_call(call)
     if flag:
         return Raised(f"{what} is not implemented yet", True, call[0])
-    detail = f"{short(kind, 80)}: {short(message)}" if message else short(kind, 80)
+    detail = raised(short(kind, 80), where and short(where, MAX_WHERE), message and short(message))
     if error.get("memory") is True:
         detail += f" (its process may use at most {memory / (1 << 30):g} GiB of memory: --max-memory)"
     return Raised(f"{what} raised {detail}", False, call[0])
