@@ -29,3 +29,15 @@ def test_a_step_that_diverges_says_which_value_of_it() -> None:
     assert diverged.value.message.startswith("trajectory step 3 (dJ_dw) expected [1.0, 2.0], got [1.0, 2.5]")
     check("dJ_db", "gradient", Value(np.array(0.5), "float64"), 0.5, ())
     assert check.agreed == ["dJ_db"]
+
+
+def test_a_large_array_that_diverges_names_its_first_index_with_plain_numbers() -> None:
+    check = Checker(rtol=0.0, atol=0.0)
+    want = [0.5] * 20
+    got = np.array(want)
+    got[7] = -0.25
+    with pytest.raises(Divergence) as diverged:
+        check("a", "forward", Value(got, "float64"), want, (20,))
+    message = diverged.value.message
+    assert message.startswith("a differs first at index 7: expected 0.5, got -0.25; "), message
+    assert "np.float64" not in message

@@ -117,7 +117,7 @@ class Checker:
             )
             if got.size > SHOWN:  # a large array: where it first differs and how far at most, not all of it
                 first, furthest = beyond(got, np.broadcast_to(want, got.shape), limits)
-                at = f"expected {want.flat[first]!r}, got {got.flat[first]!r}"
+                at = f"expected {float(want.flat[first])!r}, got {float(got.flat[first])!r}"
                 differs = (
                     f"{label(stage, what)} differs first at index {first}: {at}; the largest error is at "
                     f"index {furthest}{why}"
