@@ -184,8 +184,8 @@ def gradescope(g: Graded, isolation: Isolation) -> dict[str, Any]:
             why = "not graded: see the output above"
         else:
             why = "passed" if passed else f"{o.status.value}: {short(o.message, 400)}"
-            if o.diagnosis:
-                why += f"\nlikely: {short(o.diagnosis['message'], 400)}"
+            if (diagnosis := report.likely(o)) is not None:
+                why += f"\n{diagnosis}"
         tests.append(
             {
                 "name": name,
