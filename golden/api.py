@@ -3,7 +3,8 @@
 A class defined in a notebook cell or a REPL has no file to name, so these take the class itself (or a
 spec string, as the CLI does). It still runs isolated: cloudpickle sends it by value to the child process,
 which only computes, and every verdict is reached here (``golden.harness``). The results are report
-objects that render as an HTML table in Jupyter (``_repr_html_``) and as the CLI's text elsewhere::
+objects that render as an HTML report in Jupyter and VS Code (``_repr_html_``: the verdict first, then
+the failures) and as the CLI's text elsewhere::
 
     from golden import tdd, validate
 
@@ -13,29 +14,19 @@ objects that render as an HTML table in Jupyter (``_repr_html_``) and as the CLI
 
 from __future__ import annotations
 
-import html
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from golden import report as text_report
-from golden._text import short
 from golden.errors import GoldenChanged
 from golden.files._versions import CURRENT
 from golden.options import DEFAULT_TIMEOUT, Options
-from golden.outcome import Judged, Outcome, Status, Verdict
+from golden.outcome import Judged, Outcome, Verdict
 
 if TYPE_CHECKING:
     from golden.harness._sandbox import Isolation
     from golden.learn._tdd import Walked
-
-COLOURS = {
-    Status.PASSED: "#1a7f37",
-    Status.FAILED: "#cf222e",
-    Status.ERROR: "#bc4c00",
-    Status.SKIPPED: "#6e7781",
-}
 
 
 @dataclass(frozen=True, repr=False)
@@ -43,8 +34,8 @@ class ValidationReport:
     """What ``validate`` found: its ``verdict``, the ``outcomes`` (one per case and property, in order)
     and whether it is ``ok``.
 
-    ``str(report)`` is the CLI's text report; in Jupyter it renders as a table. ``json()`` and
-    ``junit()`` give the CLI's other formats.
+    ``str(report)`` is the CLI's text report; in a notebook it renders as HTML (``html_table``).
+    ``json()`` and ``junit()`` give the CLI's other formats.
     """
 
     verdict: Verdict
@@ -99,7 +90,7 @@ class ValidationReport:
 @dataclass(frozen=True, repr=False)
 class TddReport:
     """What ``tdd`` found (``walked``, as data): the ``screen`` the CLI prints, and whether every step and
-    property is ``green``."""
+    property is ``green``; in a notebook it renders as HTML, RED and GREEN coloured."""
 
     walked: Walked
 
@@ -119,7 +110,9 @@ class TddReport:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(self.screen)}</pre>"
+        from golden._html import walk_page
+
+        return walk_page(self.walked)
 
 
 def validate(
@@ -248,41 +241,8 @@ def tdd(
 
 
 def html_table(verdict: Verdict) -> str:
-    """The report as an HTML table: a row per case and property, every text escaped.
+    """The HTML report of `verdict`, as a notebook shows it (``golden._html.verdict_page``): the verdict
+    and counts, then failures with their diagnosis, then passes and skips collapsed; every text escaped."""
+    from golden._html import verdict_page
 
-    Columns: status, kind, name, the first stage that diverged, its expected and got values, the message
-    that says why, and the diagnosis (the classic mistake the values match) when there is one.
-    """
-    columns = ("status", "kind", "name", "stage", "expected", "got", "message", "diagnosis")
-    head = "".join(f"<th>{h}</th>" for h in columns)
-    rows = []
-    outcomes, judged = verdict.outcomes, verdict.judged
-    for o in outcomes:
-        cells = [
-            f'<td style="color:{COLOURS[o.status]};font-weight:bold">{o.status.value.upper()}</td>',
-            *(
-                f"<td>{_cell(text)}</td>"
-                for text in (o.kind.value, o.name, o.stage or "", _value(o.expected), _value(o.got))
-            ),
-            f"<td>{_cell(o.message if o.status is not Status.PASSED else '', 400)}</td>",
-            f"<td>{_cell(o.diagnosis['message'] if o.diagnosis else '', 400)}</td>",
-        ]
-        rows.append(f"<tr>{''.join(cells)}</tr>")
-    held = f" in {judged.precision_text()}" if judged is not None else ""
-    title = _cell(
-        f"validating {verdict.impl} against golden {verdict.golden}{held}: {text_report.last_line(outcomes)}",
-        400,
-    )
-    notes = f"<br>{_cell(f'conventions: {judged.conventions_text()}', 400)}" if judged is not None else ""
-    return (
-        f'<div class="neuron-oracle"><p><strong>{title}</strong>{notes}</p>'
-        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
-    )
-
-
-def _cell(text: str, limit: int = 200) -> str:
-    return html.escape(short(text, limit))
-
-
-def _value(value: Any) -> str:
-    return "" if value is None else json.dumps(value)
+    return verdict_page(verdict)
