@@ -29,6 +29,13 @@ class UnreadableFile(GoldenError):
         return f"{self.name}: {self.why}"
 
 
+class CaseFileError(GoldenError):
+    """A case file of the user's own that gives no golden cases: importing it or one of its cases raised,
+    hung, printed or ended its process, a claim failed, a case returned no Result or is too large, it
+    defines no case, or its process sent malformed bytes. The message names the file, and the case where
+    there is one."""
+
+
 class GoldenChanged(GoldenError):
     """Golden files changed on disk while an implementation ran (its verdict was judged on a copy)."""
 
