@@ -27,6 +27,7 @@ from oracle import CASES, ORACLE_VERSION, Case, Result, case, create_backprop_te
 from oracle.cases import collecting
 
 BUNDLED = "negative_gradients_increase_weights"
+BEFORE = dict(CASES)  # the bundled cases, as this module found them
 ROWS = [["1", "-2.5", "0.75"], ["0.5", "1.25", "-1"]]  # rows.csv: x1, x2, y, as decimal text
 NPY_X = [[0.25, -1.5], [3.0, 0.125]]  # X.npy, float64 (every value exact in binary)
 CASE_FILE = '''\
@@ -34,6 +35,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+from my_helpers import LEARNING_RATE
 
 from oracle import case, create_backprop_test_case
 
@@ -55,7 +57,8 @@ def from_csv():
     """Rows read from rows.csv in the working folder, the case file's own."""
     with open("rows.csv", newline="") as f:
         rows = list(csv.reader(f))
-    return create_backprop_test_case([r[:2] for r in rows], [r[2] for r in rows], [1, -1], 0, "0.05", steps=3)
+    X, y = [r[:2] for r in rows], [r[2] for r in rows]
+    return create_backprop_test_case(X, y, [1, -1], 0, LEARNING_RATE, steps=3)
 
 
 @case("X from the .npy", lambda r: len(r.inputs.w) == 2)
@@ -82,6 +85,8 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, float]:
     """The case file above, with its CSV and .npy beside it, loaded once; and how long that took."""
     folder = tmp_path_factory.mktemp("user")
     (folder / "my_cases.py").write_text(CASE_FILE)
+    (folder / "my_helpers.py").write_text('LEARNING_RATE = "0.05"\n')  # a module beside it is importable
+    (folder / "csv.py").write_text("raise ImportError('the folder came before the standard library')\n")
     (folder / "rows.csv").write_text("".join(",".join(row) + "\n" for row in ROWS))
     np.save(folder / "X.npy", np.array(NPY_X))
     start = time.monotonic()
@@ -142,6 +147,7 @@ def test_a_user_case_may_share_a_bundled_name_and_the_bundled_cases_do_not_chang
 ) -> None:
     mine = loaded[0].documents[BUNDLED]
     assert mine["inputs"]["b"] == 7.0 and mine["description"] == "Not the bundled case of this name."
+    assert BEFORE == CASES
     before = dict(CASES)
     with collecting() as registry:
         case("shadows a bundled case", lambda r: True)(CASES[BUNDLED].build)
@@ -326,6 +332,13 @@ def test_a_hang_is_stopped_within_the_timeout_and_leaves_no_process(
     assert time.monotonic() - start < 4
     pids = [int(p) for p in (tmp_path / "pids").read_text().split()]
     assert len(pids) == 2 and not any(alive(pid) for pid in pids)
+
+
+def test_a_child_that_cannot_be_limited_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "my_cases.py").write_text(HEAD + body("fine"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CaseFileError, match=r"^my_cases.py: its process could not be started: the process"):
+        load_case_file(Path("my_cases.py"), limits=Limits(open_files=-5))  # past any hard limit
 
 
 def test_a_file_that_is_not_python_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
