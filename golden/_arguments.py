@@ -78,19 +78,40 @@ def parser(commands: Mapping[str, Command]) -> Parser:
 
 def _golden_files(add: Callable[[str, str], Parser]) -> None:
     """The commands that read or write golden files: regen, check, list, mistakes, diff, show."""
-    s = add("regen", "regenerate the golden files from the oracle")
+    s = add("regen", "regenerate the golden files from the oracle, or a set of yours from its case file")
     _golden_set(s, renamed=True)
-    s.add_argument("--force", action="store_true", help="rewrite a released version's values")
-    _golden_set(add("check", "check the golden files against the oracle"), renamed=True)
+    _case_file(s)
+    s.add_argument("--force", action="store_true", help="change a released version or set")
+    s = add("check", "check the golden files against the oracle, or a set of yours against its case file")
+    _golden_set(s, renamed=True)
+    _case_file(s)
     _golden_set(add("list", "list the golden cases"), renamed=True)
     add("mistakes", "list the classic mistakes a failed stage is diagnosed against")
     s = add("diff", "what a golden version changed from another: cases, fields, values")
-    s.add_argument("old", metavar="OLD", help="a golden version, e.g. v1")
-    s.add_argument("new", metavar="NEW", help="a later golden version, e.g. v2")
+    s.add_argument("old", metavar="OLD", help="a golden set: a version, e.g. v1, or a folder")
+    s.add_argument("new", metavar="NEW", help="a later golden set, e.g. v2")
     s = add("show", "show one case's inputs and intermediates")
     s.add_argument("case", help="case name, as `neuron-oracle list` prints it")
     _golden_set(s, renamed=True)
     s.add_argument("--json", action="store_true", help="print the golden file's JSON")
+    for name, help in (
+        ("review", "walk the cases of a set of yours that regen would change: accept, reject or skip each"),
+        ("accept", "apply the pending changes of a set of yours (every case, or those named)"),
+        ("reject", "discard the pending changes of a set of yours (every case, or those named)"),
+        ("release", "freeze a set of yours: regen then changes it only with --force"),
+    ):
+        s = add(name, help)
+        s.add_argument("folder", metavar="DIR", help="the set's folder, as given to regen --golden")
+        if name in ("accept", "reject"):
+            s.add_argument("cases", nargs="*", metavar="CASE", help="the cases to decide (default: all)")
+
+
+def _case_file(s: Parser) -> None:
+    s.add_argument(
+        "--case-file",
+        metavar="FILE",
+        help="a Python file of your own @case functions; --golden is then the set's folder",
+    )
 
 
 def _validate(s: Parser) -> None:
@@ -102,7 +123,7 @@ def _validate(s: Parser) -> None:
         help=f"package.module:Name or path/to/file.py:Name (default {DEFAULT_IMPL}); several, or a quoted "
         "glob of files ('subs/*.py:Neuron'), are graded in parallel into one table",
     )
-    _golden_set(s)
+    _golden_set(s, several=True)
     s.add_argument("--cases", metavar="PATTERN", help="only the cases whose name matches this glob")
     _judging(s)
     s.add_argument(
@@ -139,7 +160,7 @@ def _validate(s: Parser) -> None:
 def _tdd(s: Parser) -> None:
     s.add_argument("impl", metavar="IMPL", help="path/to/file.py:Name or package.module:Name")
     s.add_argument("--watch", action="store_true", help="run again each time the file is saved, until Ctrl-C")
-    _golden_set(s)
+    _golden_set(s, several=True)
     _judging(s)
     _isolation(s)
     _budget(s, "per case")
@@ -156,12 +177,21 @@ def _train(s: Parser) -> None:
     s.add_argument("--plot", metavar="FILE.png", help="save the loss curve")
 
 
-def _golden_set(s: Parser, renamed: bool = False) -> None:
+def _golden_set(s: Parser, renamed: bool = False, several: bool = False) -> None:
+    if several:  # validate and tdd: --golden v3 --golden grader/hidden
+        s.add_argument(
+            "--golden",
+            action="append",
+            metavar="SET",
+            help=f"a golden set: a bundled version name or a folder of your own set (default {CURRENT}); "
+            "repeat it to judge against several, each a group of its own in the report",
+        )
+        return
     s.add_argument(
         "--golden",
         default=CURRENT,
         metavar="SET",
-        help="the golden set: a bundled version name (default %(default)s)",
+        help="the golden set: a bundled version name or a folder of your own set (default %(default)s)",
     )
     if renamed:  # these commands said --version for the golden set before the redesign
         s.add_argument("--version", dest="golden", action=_Renamed, help=argparse.SUPPRESS)

@@ -18,7 +18,7 @@ from typing import Any
 from golden import _arguments as arguments
 from golden._arguments import PROG
 from golden.errors import GoldenChanged, OptionError, OracleError
-from golden.files.store import ROOT, display, load_case, load_set
+from golden.files.store import ROOT, display, open_set
 from golden.options import Options
 from golden.outcome import TRAJECTORY
 from oracle import ClaimError
@@ -32,6 +32,10 @@ def cmd_regen(args: argparse.Namespace) -> int:
     """Write the golden files that differ from the oracle."""
     from golden.files import _generate as regen_
 
+    if args.case_file:
+        from golden.files._commands import regen
+
+        return regen(args)
     for change in regen_.regenerate(args.golden, _root(args), force=args.force):
         print(change.line())
     return 0
@@ -41,6 +45,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Compare the golden files on disk with the oracle, regenerated in memory."""
     from golden.files import _generate as regen_
 
+    if args.case_file:
+        from golden.files._commands import check
+
+        return check(args)
     problems = regen_.check(args.golden, _root(args))
     for line in problems:
         print(line)
@@ -71,7 +79,7 @@ def cmd_mistakes(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """One line per case: its name and what it shows."""
-    cases = load_set(args.golden, _root(args)).cases  # the manifest read once, every file verified
+    cases = open_set(args.golden, _root(args)).cases  # the manifest read once, every file verified
     width = max(len(n) for n in cases)
     for name, case in cases.items():
         print(f"{name:<{width}}  {case.description}")
@@ -80,7 +88,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """A case's inputs and every intermediate, as the seed prints its oracle's dict."""
-    doc = load_case(args.case, args.golden, _root(args)).document
+    doc = open_set(args.golden, _root(args), [args.case]).cases[args.case].document
     if args.json:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
         return 0
@@ -228,6 +236,14 @@ def _fmt(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
+def cmd_set(args: argparse.Namespace) -> int:
+    """review, accept, reject and release: the review loop of a set of yours (``golden.files._commands``)."""
+    from golden.files import _commands
+
+    command = {"review": _commands.review, "release": _commands.release}.get(args.command, _commands.decide)
+    return command(args)
+
+
 COMMANDS = {
     "regen": cmd_regen,
     "check": cmd_check,
@@ -239,6 +255,10 @@ COMMANDS = {
     "scaffold": cmd_scaffold,
     "tdd": cmd_tdd,
     "train": cmd_train,
+    "review": cmd_set,
+    "accept": cmd_set,
+    "reject": cmd_set,
+    "release": cmd_set,
 }
 
 

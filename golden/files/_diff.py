@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from golden.files.store import ROOT, field, load_set
+from golden.files.store import ROOT, field, open_set
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"  # what a Difference is
 Where = tuple[str | int, ...]  # a location in a JSON document: keys and list indices, from the top
@@ -52,7 +52,7 @@ def diff(old: str, new: str, root: Path = ROOT) -> list[str]:
     (``bounds.float32.dJ_dw``); a value changed is shown as ``case: field: old → new``, in the order of
     the old case file.
     """
-    before, after = load_set(old, root), load_set(new, root)
+    before, after = open_set(old, root), open_set(new, root)
     added = [n for n in after.cases if n not in before.cases]
     removed = [n for n in before.cases if n not in after.cases]
     fields_added: set[str] = set()

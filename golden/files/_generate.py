@@ -67,10 +67,11 @@ def generate(version: str = CURRENT) -> dict[str, bytes]:
 
 def differences(old: Any, new: Any) -> list[str]:
     """Each leaf that differs (``golden.files._diff.walk``), as ``expected.dJ_dw[1]: -0.6 → -0.61``."""
-    return [_worded(d) for d in walk(old, new)]
+    return [worded_difference(d) for d in walk(old, new)]
 
 
-def _worded(d: Difference) -> str:
+def worded_difference(d: Difference) -> str:
+    """One difference as ``expected.dJ_dw[1]: -0.6 → -0.61``."""
     where = printable(field(d.path), SHOWN)
     if d.kind == REMOVED:
         return f"{where}: {_short(d.old)} → (removed)"

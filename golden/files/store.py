@@ -12,7 +12,9 @@ characters escaped, and cut short (``golden.files._case.printable``).
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from functools import cache
@@ -241,6 +243,60 @@ class GoldenSet:
         return changes
 
 
+@dataclass
+class Sets:
+    """The golden sets one run judges against, in the order given; each is a group of its own in every
+    report. With one set a case is named as itself; with several, as ``SET/CASE`` (a user case may share
+    a bundled case's name). It reads and verifies as a GoldenSet does."""
+
+    sets: list[GoldenSet]
+
+    @property
+    def version(self) -> str:
+        """The sets' names: ``v3``, or ``v3 + grader/hidden``."""
+        return " + ".join(s.version for s in self.sets)
+
+    def key(self, golden: GoldenSet, case: str) -> str:
+        """How the run names case `case` of set `golden`."""
+        return case if len(self.sets) == 1 else f"{golden.version}/{case}"
+
+    @property
+    def cases(self) -> dict[str, GoldenCase]:
+        """Every case of every set, by ``key``, in order."""
+        return {self.key(s, name): case for s in self.sets for name, case in s.cases.items()}
+
+    def group(self, key: str) -> str:
+        """The name of the set that holds the case named `key`."""
+        return next(s.version for s in self.sets if key in {self.key(s, n) for n in s.cases})
+
+    def find(self, case: str) -> str | None:
+        """The key of the first set's case named `case` (the curriculum names bundled cases), or None."""
+        return next((self.key(s, case) for s in self.sets if case in s.cases), None)
+
+    def watch_package(self) -> None:
+        """Record the toolkit's files now (``GoldenSet.watch_package``), once for the run."""
+        self.sets[0].watch_package()
+
+    def verify(self) -> list[str]:
+        """What changed since each set was read (``GoldenSet.verify``), a line each."""
+        return [line for s in self.sets for line in s.verify()]
+
+
+def open_sets(names: tuple[str, ...] | list[str], root: Path = ROOT) -> Sets:
+    """The golden sets `names` (``open_set`` each), loaded and verified."""
+    return Sets([open_set(name, root) for name in names])
+
+
+def open_set(name: str = CURRENT, root: Path = ROOT, names: list[str] | None = None) -> GoldenSet:
+    """The golden set `name`, loaded and verified: a bundled version (``v3``), else a user's set, the
+    folder `name` (``tests/golden``: ``golden.files._sets``), named as given."""
+    from golden.files._sets import load_user_set
+
+    if name in versions(root) or (name[:1] == "v" and name[1:].isdigit() and not Path(name).is_dir()):
+        return load_set(name, root, names)  # an unknown version is refused naming the known ones
+    return load_user_set(Path(name), names, shown=name)
+
+
 def load_set(version: str = CURRENT, root: Path = ROOT, names: list[str] | None = None) -> GoldenSet:
     """Load and verify the cases `names` of `version` (all of them by default), and the manifest."""
     directory = version_dir(version, root)
@@ -252,20 +308,33 @@ def load_set(version: str = CURRENT, root: Path = ROOT, names: list[str] | None 
         if name not in manifest["cases"]:
             raise GoldenError(f"unknown case {name!r} in golden {version}; see `neuron-oracle list`")
         path = directory / f"{name}.json"
-        data = read_regular(path)
-        if check_pinned(version, root, path, data):  # the release's own bytes, schema-checked at release
-            doc = parse(data, path)
-            check_shapes(doc, path)
-        else:
-            doc = validate_document(data, path, manifest["schema_version"])
-        if sha256(data) != manifest["cases"][name]:
-            raise GoldenError(
-                f"{display(path)}: sha256 differs from {MANIFEST}: edited by hand? "
-                "golden files are generated: run `neuron-oracle regen`"
-            )
-        golden.cases[name] = GoldenCase.from_document(doc, manifest["oracle_version"])
-        golden.hashes[path] = sha256(data)
+        released = functools.partial(check_pinned, version, root)
+        golden.cases[name], golden.hashes[path] = read_case(path, manifest, "neuron-oracle regen", released)
     return golden
+
+
+def read_case(
+    path: Path,
+    manifest: dict[str, Any],
+    repair: str,
+    released: Callable[[Path, bytes], bool] | None = None,
+) -> tuple[GoldenCase, str]:
+    """The case file `path` of the set whose manifest is `manifest`, checked (the schema and shapes; only
+    the shapes for a released file's pinned bytes, which `released` recognises), and its sha256, which
+    must be the manifest's: a hand edit is refused by name, saying to run `repair`."""
+    data = read_regular(path)
+    if released is not None and released(path, data):  # the release's own bytes, schema-checked at release
+        doc = parse(data, path)
+        check_shapes(doc, path)
+    else:
+        doc = validate_document(data, path, manifest["schema_version"])
+    digest = sha256(data)
+    if digest != manifest["cases"][path.stem]:
+        raise GoldenError(
+            f"{display(path)}: sha256 differs from {MANIFEST}: edited by hand? golden files are generated: "
+            f"run `{repair}`"
+        )
+    return GoldenCase.from_document(doc, manifest["oracle_version"]), digest
 
 
 def check_pinned(version: str, root: Path, path: Path, data: bytes) -> bool:

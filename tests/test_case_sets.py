@@ -1,0 +1,205 @@
+"""A user's case set on disk: written at once when new, reviewed when it would change (``<case>.json.new``,
+accept, reject), never changed with CI set, frozen once released, and read back verified, a hand edit
+refused by name (``golden.files._user``, ``golden.files._sets``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from golden.errors import GoldenError, ReleasedVersion
+from golden.files import _user as user
+from golden.files._diff import ADDED, CHANGED
+from golden.files._document import build
+from golden.files.store import MANIFEST, open_set
+from oracle import ORACLE_VERSION, Case, create_backprop_test_case
+
+
+def document(name: str, b: str = "0.125", X: Any = (("1", "2"),)) -> dict[str, Any]:
+    """The golden document of a one-neuron case with these inputs, as the oracle builds it."""
+    inputs = ([list(r) for r in X], ["1"], ["0.5", "-0.25"], b, "0.1")
+    case = Case(
+        name, f"{name}, a user's case", "true", lambda r: True, lambda: create_backprop_test_case(*inputs)
+    )
+    return build(case, 2, ORACLE_VERSION)
+
+
+def files(**docs: dict[str, Any]) -> dict[str, bytes]:
+    return user.set_files(docs, "my_cases.py", "0" * 64, released=False)
+
+
+def test_a_new_set_is_written_at_once_and_reads_back_verified(tmp_path: Path) -> None:
+    folder = tmp_path / "golden"
+    done = user.regenerate_set(folder, files(one=document("one"), two=document("two")))
+    assert not done.pending and [c.kind for c in done.changes] == [ADDED, ADDED, ADDED]
+    golden = open_set(str(folder))
+    assert list(golden.cases) == ["one", "two"] and golden.version == str(folder)
+    # z = X·w + b = 1·0.5 + 2·(−0.25) + 0.125 = 0.125 > 0, so a = z (by hand)
+    assert golden.cases["one"].expected.z == [0.125] and golden.cases["one"].expected.a == [0.125]
+    assert json.loads((folder / MANIFEST).read_text())["provenance"]["case_file"] == "my_cases.py"
+
+
+def test_a_hand_edit_is_refused_naming_the_file(tmp_path: Path) -> None:
+    folder = tmp_path / "golden"
+    user.regenerate_set(folder, files(one=document("one")))
+    path = folder / "one.json"
+    path.write_text(path.read_text().replace('"description": "one,', '"description": "One,'))
+    with pytest.raises(GoldenError, match=r"one\.json: sha256 differs from manifest\.json: edited by hand"):
+        open_set(str(folder))
+
+
+def changed_set(tmp_path: Path) -> Path:
+    """A set of cases one, two and three, regenerated from a file where two changed, three is gone and
+    four is new: everything pending."""
+    folder = tmp_path / "golden"
+    user.regenerate_set(folder, files(one=document("one"), two=document("two"), three=document("three")))
+    done = user.regenerate_set(
+        folder, files(one=document("one"), two=document("two", b="0.25"), four=document("four"))
+    )
+    assert done.pending
+    return folder
+
+
+def test_a_change_is_written_beside_the_old_file_and_nothing_is_replaced(tmp_path: Path) -> None:
+    folder = tmp_path / "golden"
+    user.regenerate_set(folder, files(one=document("one"), two=document("two"), three=document("three")))
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    done = user.regenerate_set(
+        folder, files(one=document("one"), two=document("two", b="0.25"), four=document("four"))
+    )
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name in before} == before
+    assert (folder / "two.json.new").is_file() and (folder / "four.json.new").is_file()
+    assert not (folder / "one.json.new").exists()
+    lines = [c.line() for c in done.changes]
+    assert any(line.startswith(f"changed {folder / 'two.json'}: inputs.b: 0.125 → 0.25") for line in lines), (
+        lines
+    )
+    assert user.pending(folder) == {"two": CHANGED, "four": ADDED, "three": user.UNREFERENCED}
+    assert list(open_set(str(folder)).cases) == ["one", "two", "three"]  # the set as it was
+
+
+def test_accept_applies_every_pending_case_and_removes_an_unreferenced_one(tmp_path: Path) -> None:
+    folder = changed_set(tmp_path)
+    user.decide(folder, None, accept=True)
+    golden = open_set(str(folder))
+    assert list(golden.cases) == ["one", "two", "four"]
+    assert golden.cases["two"].inputs.b == 0.25
+    assert not list(folder.glob("*.new")) and not (folder / "three.json").exists()
+    assert user.pending(folder) == {}
+
+
+def test_reject_keeps_the_set_as_it_was_and_ends_the_review(tmp_path: Path) -> None:
+    folder = changed_set(tmp_path)
+    user.decide(folder, ["two"], accept=False)
+    assert user.pending(folder) == {"four": ADDED, "three": user.UNREFERENCED}
+    user.decide(folder, ["four", "three"], accept=False)
+    assert user.pending(folder) == {} and not list(folder.glob("*.new"))
+    golden = open_set(str(folder))
+    assert list(golden.cases) == ["one", "two", "three"] and golden.cases["two"].inputs.b == 0.125
+
+
+def test_accepting_one_case_leaves_the_others_pending(tmp_path: Path) -> None:
+    folder = changed_set(tmp_path)
+    user.decide(folder, ["four"], accept=True)
+    assert user.pending(folder) == {"two": CHANGED, "three": user.UNREFERENCED}
+    assert (
+        list(open_set(str(folder)).cases) == ["four", "one", "two", "three"]
+        or "four" in open_set(str(folder)).cases
+    )
+    with pytest.raises(GoldenError, match="nothing pending for four"):
+        user.decide(folder, ["four"], accept=True)
+
+
+def test_with_ci_set_an_existing_set_is_never_written(tmp_path: Path) -> None:
+    folder = tmp_path / "golden"
+    user.regenerate_set(folder, files(one=document("one")))
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    done = user.regenerate_set(folder, files(one=document("one", b="0.5")), ci=True)
+    assert done.pending and {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_a_released_set_refuses_a_change_without_force(tmp_path: Path) -> None:
+    folder = tmp_path / "golden"
+    user.regenerate_set(folder, files(one=document("one")))
+    user.release(folder)
+    with pytest.raises(ReleasedVersion, match="is released; regen would change it"):
+        user.regenerate_set(folder, files(one=document("one", b="0.5")))
+    assert user.regenerate_set(folder, files(one=document("one", b="0.5")), force=True).pending
+    user.decide(folder, None, accept=True)
+    assert json.loads((folder / MANIFEST).read_text())["released"] is True
+
+
+def test_an_edited_pending_file_is_not_accepted(tmp_path: Path) -> None:
+    folder = changed_set(tmp_path)
+    pending = folder / "two.json.new"
+    pending.write_text(pending.read_text().replace("0.25", "0.3", 1))
+    with pytest.raises(GoldenError, match=r"two\.json\.new: sha256 differs from manifest\.json\.new"):
+        user.decide(folder, ["two"], accept=True)
+    assert open_set(str(folder)).cases["two"].inputs.b == 0.125
+
+
+def neuron_oracle(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "golden", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+def test_validate_judges_against_a_users_set_and_refuses_a_hand_edited_one(tmp_path: Path) -> None:
+    user.regenerate_set(tmp_path / "golden", files(one=document("one"), two=document("two", X=[["-3", "1"]])))
+    ok = neuron_oracle("validate", "neuron:Neuron", "--golden", "golden", "--no-properties", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith("validating neuron:Neuron against golden golden in float64")
+    assert ok.stdout.rstrip().endswith("OK: 2 passed, 0 failed, 0 errors, 0 skipped")
+    path = tmp_path / "golden" / "two.json"
+    path.write_text(path.read_text().replace('"b": 0.125', '"b": 0.25'))
+    bad = neuron_oracle("validate", "neuron:Neuron", "--golden", "golden", "--no-properties", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.startswith("neuron-oracle: error: golden/two.json: sha256 differs from manifest.json")
+
+
+def test_list_and_show_read_a_users_set(tmp_path: Path) -> None:
+    user.regenerate_set(tmp_path / "golden", files(one=document("one")))
+    listed = neuron_oracle("list", "--golden", "golden", cwd=tmp_path)
+    assert listed.returncode == 0 and listed.stdout == "one  one, a user's case\n", listed.stderr
+    shown = neuron_oracle("show", "one", "--golden", "golden", cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stdout.startswith("one  (golden golden, schema 2)"), shown.stderr
+    missing = neuron_oracle("list", "--golden", "nowhere/", cwd=tmp_path)
+    assert missing.returncode == 2 and "nowhere: no such folder: a golden set is" in missing.stderr
+
+
+def test_several_sets_are_judged_in_one_run_each_case_named_by_its_set(tmp_path: Path) -> None:
+    """A user case may share a bundled case's name: among several sets, each is SET/CASE in its group."""
+    one_row = document("single_feature")  # the name of a bundled case of v1
+    user.regenerate_set(tmp_path / "mine", files(single_feature=one_row, two=document("two")))
+    run = neuron_oracle(
+        "validate",
+        "neuron:Neuron",
+        "--golden",
+        "v1",
+        "--golden",
+        "mine",
+        "--no-properties",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = json.loads(run.stdout)
+    assert report["golden"] == "v1 + mine"
+    groups = {o["name"]: o["group"] for o in report["outcomes"]}
+    assert groups["mine/single_feature"] == "mine" and groups["v1/single_feature"] == "v1"
+    assert [n for n, g in groups.items() if g == "mine"] == ["mine/single_feature", "mine/two"]
+    assert len(groups) == len(open_set("v1").cases) + 2
+
+
+def test_a_set_given_twice_is_refused_by_its_option(tmp_path: Path) -> None:
+    run = neuron_oracle("validate", "--golden", "v3", "--golden", "v3", cwd=tmp_path)
+    assert (
+        run.returncode == 2
+        and run.stderr == "neuron-oracle: error: --golden v3 is given twice; give each set once\n"
+    )
