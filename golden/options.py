@@ -72,7 +72,8 @@ class Options:
     Attributes
     ----------
     golden
-        The golden set: a bundled version name (``v3``).
+        The golden set: a bundled version name (``v3``), or the folder of a user's set (``tests/golden``);
+        or several, as a tuple, each a group of its own in every report (stored as a tuple: ``sets``).
     root
         The folder holding the bundled versions (None: the package's own).
     cases
@@ -95,7 +96,7 @@ class Options:
         Who built these options: how each option is spelled in a message.
     """
 
-    golden: str = CURRENT
+    golden: str | tuple[str, ...] = CURRENT
     root: Path | None = None
     cases: str | None = None
     timeout: float = DEFAULT_TIMEOUT
@@ -124,9 +125,15 @@ class Options:
             raise OptionError(f"{spell('examples')} is {e!r}; expected an integer from 1 to {MAX_EXAMPLES:,}")
         if self.precision is not None:
             _one_of(self.precision, tuple(PRECISIONS), spell("precision"))
-        for name in ("golden", "cases", "output", "weights"):
+        golden = (self.golden,) if isinstance(self.golden, str) else self.golden
+        if not (isinstance(golden, tuple | list) and golden and all(isinstance(g, str) for g in golden)):
+            raise OptionError(f"{spell('golden')} is {self.golden!r}; expected a set's name, or several")
+        if twice := sorted({g for g in golden if golden.count(g) > 1}):
+            raise OptionError(f"{spell('golden')} {twice[0]} is given twice; give each set once")
+        object.__setattr__(self, "golden", tuple(golden))
+        for name in ("cases", "output", "weights"):
             value = getattr(self, name)
-            if not (isinstance(value, str) or (value is None and name != "golden")):
+            if not (isinstance(value, str) or value is None):
                 raise OptionError(f"{spell(name)} is {value!r}; expected a string")
         root: Any = self.root
         if not (root is None or isinstance(root, Path)):
@@ -146,6 +153,11 @@ class Options:
             )
         if not isinstance(self.properties, bool):
             raise OptionError(f"{spell('properties')} is {self.properties!r}; expected True or False")
+
+    @property
+    def sets(self) -> tuple[str, ...]:
+        """The golden sets to judge against, in order: bundled version names and folders of a user's sets."""
+        return (self.golden,) if isinstance(self.golden, str) else tuple(self.golden)
 
     @property
     def grading(self) -> bool:
@@ -187,7 +199,7 @@ class Options:
     def _from(cls, get: Any, front: Front) -> Options:
         size = get("max_memory")
         given = {
-            "golden": get("golden"),
+            "golden": tuple(g) if isinstance(g := get("golden"), list) else g,
             "root": Path(get("root")) if get("root") else None,
             "cases": get("cases"),
             "timeout": get("timeout"),

@@ -118,6 +118,7 @@ class Outcome:
     timed_out: bool = False
     ratios: dict[str, float] = field(default_factory=dict)  # golden v2: per stage, the largest error/bound
     diagnosis: dict[str, str] | None = None  # {"id", "message"}: the classic mistake the values match
+    group: str = ""  # a case's golden set (``v3``, ``grader/hidden``); a property's is empty
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""

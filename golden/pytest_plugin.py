@@ -1,6 +1,7 @@
 """pytest plugin: ``pytest --neuron-impl=IMPL`` runs the golden cases and the properties as test items.
 
-One item per golden case (``golden-v1::batch_input_gradients``) and per property
+One item per golden case (``golden-v1::batch_input_gradients``; a group per golden set, so
+``--neuron-golden v3 --neuron-golden grader/hidden`` gives ``golden-grader/hidden::…`` too) and per property
 (``properties::forward_is_row_wise``), so ``-k``, ``-x``, ``-n`` (pytest-xdist) and ``--junitxml`` work
 as for any test. A thin shell over ``golden.harness.session``: each pytest process holds one Session,
 which runs the implementation in a child process, judges here, restarts a lost child, and ends the run
@@ -37,7 +38,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--neuron-impl", metavar="IMPL", help="package.module:Name or path/to/file.py:Name to validate"
     )
     group.addoption(
-        "--neuron-golden", metavar="SET", default=CURRENT, help=f"the golden set (default {CURRENT})"
+        "--neuron-golden",
+        action="append",
+        metavar="SET",
+        help=f"a golden set: a bundled version or a folder of your own (default {CURRENT}); repeatable",
     )
     group.addoption("--neuron-cases", metavar="PATTERN", help="only the golden cases matching this glob")
     group.addoption("--neuron-root", help=argparse.SUPPRESS)  # another golden folder, for tests
@@ -83,14 +87,14 @@ class ConformanceFailure(Exception):
 class ConformanceItem(pytest.Item):
     """One golden case or property, run through the session."""
 
-    def __init__(self, *, property_name: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, property_name: str | None = None, key: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.property_name = property_name
+        self.property_name, self.key = property_name, key or kwargs["name"]
 
     def runtest(self) -> None:
         session = self.config.stash[SESSION]
         if self.property_name is None:
-            outcome = session.case(session.golden.cases[self.name])
+            outcome = session.case(session.golden.cases[self.key], self.key)
         else:
             outcome = session.property(self.property_name)
         self.config.stash[OUTCOMES].append(outcome)
@@ -113,13 +117,13 @@ class ConformanceItem(pytest.Item):
 class ConformanceCollector(pytest.Collector):
     """The golden cases, or the properties, of the implementation under test."""
 
-    def __init__(self, *, names: list[str], properties: bool, **kwargs: Any) -> None:
+    def __init__(self, *, names: dict[str, str], properties: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.names, self.properties = names, properties
+        self.names, self.properties = names, properties  # item name → a case's key, or a property's name
 
     def collect(self) -> Iterator[ConformanceItem]:
-        for name in self.names:
-            extra = {"property_name": name} if self.properties else {}
+        for name, key in self.names.items():
+            extra = {"property_name": key} if self.properties else {"key": key}
             yield ConformanceItem.from_parent(self, name=name, **extra)
 
 
@@ -170,9 +174,12 @@ def _groups(session: pytest.Session) -> list[ConformanceCollector]:
         raise pytest.UsageError(str(e)) from None
     config.stash[SESSION] = runner
     config.stash[OUTCOMES] = []
-    groups = {f"golden-{options.golden}": ([case.name for case in runner.cases], False)}
+    groups: dict[str, tuple[dict[str, str], bool]] = {}
+    for key, case in runner.cases.items():  # a group per golden set, its items named as its cases
+        group = f"golden-{runner.golden.group(key)}"
+        groups.setdefault(group, ({}, False))[0][case.name] = key
     if options.properties:
-        groups["properties"] = (list(PROPERTIES), True)
+        groups["properties"] = ({name: name for name in PROPERTIES}, True)
     return [
         ConformanceCollector.from_parent(
             session, name=group, nodeid=group, names=names, properties=properties

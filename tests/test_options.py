@@ -94,7 +94,7 @@ def test_the_pytest_plugin_s_options_are_read_by_their_neuron_names() -> None:
             return given.get(name, default)
 
     options = Options.from_pytest(Config())  # type: ignore[arg-type]
-    assert (options.golden, options.cases, options.timeout, options.examples) == ("v2", "batch_*", 2.0, 7)
+    assert (options.golden, options.cases, options.timeout, options.examples) == (("v2",), "batch_*", 2.0, 7)
     assert (options.properties, options.sandbox, options.precision) == (False, "off", "float32")
     assert (dict(options.conventions), options.max_memory, options.front) == (
         {"loss": "mean"},
@@ -104,3 +104,13 @@ def test_the_pytest_plugin_s_options_are_read_by_their_neuron_names() -> None:
     given["neuron_examples"] = 0
     with pytest.raises(OptionError, match=r"^--neuron-examples is 0"):
         Options.from_pytest(Config())  # type: ignore[arg-type]
+
+
+def test_the_golden_sets_are_a_tuple_in_order_and_each_is_given_once() -> None:
+    assert Options().sets == Options().golden == ("v3",)
+    assert Options(golden="v1").sets == ("v1",)
+    assert Options(golden=("v3", "grader/hidden")).sets == ("v3", "grader/hidden")
+    with pytest.raises(OptionError, match=r"^golden v3 is given twice; give each set once$"):
+        Options(golden=("v3", "v3"))
+    with pytest.raises(OptionError, match=r"^--golden is \(\); expected a set's name, or several$"):
+        Options(golden=(), front=Front.CLI)

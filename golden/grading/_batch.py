@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from golden.errors import ImplError, OptionError
-from golden.files.store import GoldenSet
+from golden.files.store import Sets
 from golden.grading._render import report_all, results_names
 from golden.grading._scoring import Graded, load_weights
 from golden.harness.session import MIN_LOAD_TIMEOUT, PROPERTY_FACTOR, run, select
@@ -24,7 +24,7 @@ from golden.outcome import Kind, Outcome, Status
 
 def grade(
     impls: Sequence[str],
-    golden: GoldenSet,
+    golden: Sets,
     options: Options,
     *,
     weights: dict[str, float] | None = None,
@@ -47,7 +47,7 @@ def grade(
     from golden.harness import _pool as pool
     from golden.harness.properties import PROPERTIES
 
-    cases = [case.name for case in select(golden, options)]
+    cases = list(select(golden, options))
     items = cases + (list(PROPERTIES) if options.properties else [])
     shared = _shared_folders(impls)
     # A worker that answers no more within every case's and property's budget, plus loading, is stopped.
@@ -116,7 +116,7 @@ def _outcome(data: dict[str, Any]) -> Outcome:
 
 
 def run_one(
-    spec: str, golden: GoldenSet, options: Options, slot: int = 0, expose_folder: bool = True
+    spec: str, golden: Sets, options: Options, slot: int = 0, expose_folder: bool = True
 ) -> dict[str, Any]:
     """One IMPL's name and outcomes (as dicts), or why it could not be loaded: a worker's answer."""
     file = spec.rpartition(":")[0]
@@ -139,10 +139,11 @@ def command(impls: list[str], options: Options) -> int:
     every grade computed so far is still printed (and written), and then the interruption is raised.
     """
     from golden.errors import GoldenChanged
-    from golden.files.store import ROOT, load_set
+    from golden.files.store import ROOT, open_sets
     from golden.harness.properties import PROPERTIES
 
-    form, output, version = options.format, options.output, options.golden
+    form, output = options.format, options.output
+    version = " + ".join(options.sets)
     if form == "junit":
         raise OptionError(
             "--format junit reports one IMPL; grade several with --format text, csv, json or gradescope"
@@ -154,7 +155,7 @@ def command(impls: list[str], options: Options) -> int:
         )
     files = results_names(impls) if many_files else []
     isolation = options.isolation(grading=True)
-    golden = load_set(version, options.root or ROOT)
+    golden = open_sets(options.sets, options.root or ROOT)
     select(golden, options)  # a --cases that matches nothing is refused before any IMPL runs
     points = load_weights(options.weights, [*golden.cases, *PROPERTIES]) if options.weights else {}
     graded: list[Graded] = []

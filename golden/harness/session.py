@@ -16,13 +16,14 @@ import fnmatch
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from types import TracebackType
 
 import numpy as np
 
 from golden.errors import ImplError, OptionError
 from golden.files._case import GoldenCase
-from golden.files.store import ROOT, GoldenSet, load_set
+from golden.files.store import ROOT, GoldenSet, Sets, open_sets
 from golden.harness import _reap as reap
 from golden.harness._beside import Beside
 from golden.harness._cases import run_case
@@ -55,7 +56,7 @@ class Session:
         self,
         spec: str | type,
         options: Options | GoldenSet | None = None,
-        golden: GoldenSet | None = None,
+        golden: GoldenSet | Sets | None = None,
         *,
         grading: bool = False,
         slot: int = 0,
@@ -82,7 +83,8 @@ class Session:
             self.beside.spawn()  # ours: it loads the oracle while the golden files are read
         try:
             self.owns_golden = golden is None
-            self.golden = golden or load_set(options.golden, options.root or ROOT)
+            given = Sets([golden]) if isinstance(golden, GoldenSet) else golden
+            self.golden: Sets = given or open_sets(options.sets, options.root or ROOT)
             self.cases = select(self.golden, options)
         except BaseException:
             self.beside.stop()
@@ -170,9 +172,12 @@ class Session:
         remote = self.remote()
         return Subject(remote, self.judged, self.beside)
 
-    def case(self, case: GoldenCase) -> Outcome:
-        """Run one golden case within `timeout`."""
-        return self.item(case.name, Kind.CASE, self.timeout, lambda subject: run_case(subject, case))
+    def case(self, case: GoldenCase, key: str | None = None) -> Outcome:
+        """Run one golden case within `timeout`; `key` names it in the run (``Sets.key``: its name, or
+        ``SET/CASE`` among several sets)."""
+        key = key or case.name
+        outcome = self.item(key, Kind.CASE, self.timeout, lambda subject: run_case(subject, case))
+        return replace(outcome, name=key, group=self.golden.group(key))
 
     def property(self, name: str) -> Outcome:
         """Run one property within PROPERTY_FACTOR × `timeout`."""
@@ -186,8 +191,8 @@ class Session:
         properties = self.options.properties
         self.start(properties)  # IMPL loads in the child while Hypothesis is imported here
         names = _property_names() if properties else []
-        for case in self.cases:
-            yield self.case(case)
+        for key, case in self.cases.items():
+            yield self.case(case, key)
         for name in names:
             yield self.property(name)
 
@@ -240,7 +245,7 @@ def run(
     options: Options | None = None,
     plan: Plan | None = None,
     *,
-    golden: GoldenSet | None = None,
+    golden: GoldenSet | Sets | None = None,
     grading: bool = False,
     slot: int = 0,
     expose_folder: bool = True,
@@ -291,12 +296,17 @@ def choose_precision(remote: Remote, spec: str) -> tuple[str, str, str]:
     return "float64", f"assumed: forward returns {dtype or 'no numbers'}", dtype or ""
 
 
-def select(golden: GoldenSet, options: Options) -> list[GoldenCase]:
-    """The cases of `golden` whose name matches the glob ``options.cases`` (all of them without one)."""
+def select(golden: Sets, options: Options) -> dict[str, GoldenCase]:
+    """The cases of `golden` by key whose key or name matches the glob ``options.cases`` (all of them
+    without one): ``batch_*`` matches in every set, ``grader/hidden/*`` in one."""
     pattern = options.cases
     if pattern is None:
-        return list(golden.cases.values())
-    chosen = [case for name, case in golden.cases.items() if fnmatch.fnmatchcase(name, pattern)]
+        return golden.cases
+    chosen = {
+        key: case
+        for key, case in golden.cases.items()
+        if fnmatch.fnmatchcase(key, pattern) or fnmatch.fnmatchcase(case.name, pattern)
+    }
     if not chosen:
         raise OptionError(
             f"{options.front.spell('cases')} {pattern!r} matches no case of golden {golden.version}; "

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from golden._text import short
-from golden.errors import GoldenChanged
+from golden.errors import GoldenChanged, OptionError
 from golden.files._case import GoldenCase
 from golden.harness.properties import PROPERTIES
 from golden.harness.session import Session, run
@@ -114,11 +114,19 @@ def walk(
         return found
     outcomes: dict[str, Outcome] = {}
 
-    def outcome(case: str) -> Outcome:
-        if case not in outcomes:
-            outcomes[case] = session.case(cases[case])
-            ran.append(outcomes[case])
-        return outcomes[case]
+    def outcome(
+        case: str,
+    ) -> Outcome:  # a case of the curriculum (named in the first set holding it), or a key
+        key = case if case in cases else session.golden.find(case)
+        if key is None or key not in cases:
+            raise OptionError(
+                f"tdd walks its curriculum on the bundled cases, and {case} is in none of the golden sets "
+                f"({session.golden.version}): give a bundled version too, as in --golden v3 --golden FOLDER"
+            )
+        if key not in outcomes:
+            outcomes[key] = session.case(cases[key], key)
+            ran.append(outcomes[key])
+        return outcomes[key]
 
     done: list[Mark] = []
     for number, step in enumerate(CURRICULUM, 1):
