@@ -795,3 +795,39 @@ def test_a_guard_that_cannot_be_applied_is_an_error_not_a_silence(monkeypatch: p
     monkeypatch.setitem(sys.modules, "ctypes", None)  # import ctypes now fails
     with pytest.raises(GuardError, match="ctypes cannot be imported"):
         guard.guard_this_process()
+
+
+NUMBA_PROBE = """
+import os
+from broken import Textbook
+
+
+class Neuron(Textbook):
+    def forward(self, X):
+        cache = os.environ["NUMBA_CACHE_DIR"]
+        os.makedirs(cache, exist_ok=True)
+        with open(os.path.join(cache, "probe"), "w") as f:  # numba writes its kernel there: it can
+            f.write("x")
+        raise RuntimeError(f"cache {cache}")
+"""
+
+
+@pytest.mark.parametrize("sandbox", ["off", "on"])
+def test_numbas_cache_goes_to_the_childs_own_folder_not_into_the_package(
+    tmp_path: Path, sandbox: str
+) -> None:
+    """Unless the user chose one: numba caches a kernel beside its module, in the toolkit's package."""
+    (tmp_path / "broken.py").write_text(BROKEN)
+    (tmp_path / "probe.py").write_text(NUMBA_PROBE)
+    out = subprocess.run(
+        [NEURON_ORACLE, "validate", "probe.py:Neuron", *FAST, "--sandbox", sandbox],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"},
+    )
+    (cache,) = re.findall(r"RuntimeError at probe\.py:\d+: cache (\S+)", out.stdout)
+    assert not cache.startswith(str(REPO)), cache
+    private = r"/tmp/numba" if sandbox == "on" else r".*/neuron-oracle-[^/]+/work/numba"
+    assert re.fullmatch(private, cache), cache

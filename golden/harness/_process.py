@@ -108,7 +108,7 @@ class Child:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 cwd=work,
-                env=sandbox.environment(isolation.sandbox),
+                env=_environment(isolation.sandbox, work),
             )
         except BaseException:
             for fd in (requests_w, replies_r):
@@ -263,6 +263,15 @@ class Child:
         if code is not None and code > 128 and self.isolation.tool == "bubblewrap":
             code = 128 - code
         return _exit(code)
+
+
+def _environment(sandboxed: bool, work: str) -> dict[str, str]:
+    """The child's environment (``sandbox.environment``), with numba's cache in its own folder unless the
+    user chose one: numba caches a compiled kernel beside its module, in this toolkit's package, which a
+    run refuses to find changed (``GoldenSet.verify``)."""
+    env = sandbox.environment(sandboxed)
+    env.setdefault("NUMBA_CACHE_DIR", "/tmp/numba" if sandboxed else os.path.join(work, "numba"))
+    return env
 
 
 def _spec_request(spec: str) -> dict[str, Any]:
