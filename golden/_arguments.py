@@ -14,7 +14,15 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from golden.files._versions import CURRENT
-from golden.options import DEFAULT_IMPL, DEFAULT_MEMORY, DEFAULT_TIMEOUT, FORMATS, SANDBOX_LEVELS
+from golden.options import (
+    DEFAULT_IMPL,
+    DEFAULT_MEMORY,
+    DEFAULT_TIMEOUT,
+    FEEDBACK,
+    FORMATS,
+    SANDBOX_LEVELS,
+    VISIBILITIES,
+)
 from oracle.bounds import PRECISIONS
 
 PROG = "neuron-oracle"
@@ -153,8 +161,25 @@ def _validate(s: Parser) -> None:
         metavar="FILE.json",
         help="points per case and property name for grading (default 1 each)",
     )
+    _feedback(s)
     _budget(s, "per call and per case, at most a day; a property gets ten times this")
     s.add_argument("--no-properties", action="store_true", help="run the golden cases only")
+
+
+def _feedback(s: Parser) -> None:
+    s.add_argument(
+        "--feedback",
+        metavar="LEVEL",
+        help=f"{', '.join(FEEDBACK)}: how much every report says of each case and property; stage: the "
+        "case, the stage and the mistake, never a value; score: passed or failed (default full)",
+    )
+    s.add_argument(
+        "--visibility",
+        action="append",
+        metavar="SET=VISIBILITY",
+        help=f"{'|'.join(VISIBILITIES)}: Gradescope's visibility of a golden set's tests (repeatable; "
+        "default visible)",
+    )
 
 
 def _tdd(s: Parser) -> None:

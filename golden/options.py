@@ -37,6 +37,9 @@ MAX_EXAMPLES = 100_000
 SANDBOX_LEVELS = ("auto", "on", "off")
 FORMATS = ("text", "json", "junit", "csv", "gradescope")
 GRADING_FORMATS = ("csv", "gradescope")  # formats that grade even a single IMPL
+FEEDBACK = ("full", "stage", "score")  # how much a report says of each outcome: golden.feedback
+FULL = FEEDBACK[0]
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")  # Gradescope's, per test
 MiB = 1 << 20
 GiB = 1 << 30
 # Peak data size (RLIMIT_DATA counts private writable mappings, reserved or touched) of the examples' whole
@@ -92,6 +95,12 @@ class Options:
         The isolation level (auto, on, off) and the bytes of data its process may use.
     format, jobs, output, weights
         The report's format, the IMPLs graded at once, where the report is written, a weights file.
+    feedback
+        How much every report says of each outcome (``FEEDBACK``): ``full``, ``stage`` (the case, the
+        stage, the mistake, never a value) or ``score`` (passed or failed); see ``golden.feedback``.
+    visibility
+        Gradescope's visibility of each set's tests (``{"grader/hidden": "hidden"}``); ``visible`` when
+        not given.
     front
         Who built these options: how each option is spelled in a message.
     """
@@ -110,6 +119,8 @@ class Options:
     jobs: int = 1
     output: str | None = None
     weights: str | None = None
+    feedback: str = FULL
+    visibility: Mapping[str, str] = field(default_factory=dict)
     front: Front = Front.PYTHON
 
     def __post_init__(self) -> None:
@@ -153,6 +164,9 @@ class Options:
             )
         if not isinstance(self.properties, bool):
             raise OptionError(f"{spell('properties')} is {self.properties!r}; expected True or False")
+        _one_of(self.feedback, FEEDBACK, spell("feedback"))
+        visibility = check_visibility(self.visibility, self.sets, spell("visibility"))
+        object.__setattr__(self, "visibility", MappingProxyType(visibility))
 
     @property
     def sets(self) -> tuple[str, ...]:
@@ -213,6 +227,8 @@ class Options:
             "jobs": get("jobs"),
             "output": get("output"),
             "weights": get("weights"),
+            "feedback": get("feedback"),
+            "visibility": parse_visibility(get("visibility"), front.spell("visibility")),
         }
         return cls(**{k: v for k, v in given.items() if v is not None}, front=front)
 
@@ -227,6 +243,35 @@ def check_conventions(conventions: Mapping[str, Any], where: str) -> dict[str, s
         if value not in CONVENTIONS[key]:
             raise OptionError(f"{where}: {key} is {value!r}; expected one of {', '.join(CONVENTIONS[key])}")
     return {str(k): str(v) for k, v in conventions.items()}
+
+
+def check_visibility(visibility: Mapping[str, Any], sets: tuple[str, ...], where: str) -> dict[str, str]:
+    """`visibility` checked: every key one of `sets`, every value one of ``VISIBILITIES``; OptionError
+    naming `where` and the set or value."""
+    if not isinstance(visibility, Mapping):
+        raise OptionError(f"{where} is {type(visibility).__name__}; expected a dict of set names")
+    for key, value in visibility.items():
+        if key not in sets:
+            raise OptionError(
+                f"{where}: {key!r} is not a golden set of this run; the sets are {', '.join(sets)}"
+            )
+        if value not in VISIBILITIES:
+            raise OptionError(f"{where}: {key} is {value!r}; expected one of {', '.join(VISIBILITIES)}")
+    return {str(k): str(v) for k, v in visibility.items()}
+
+
+def parse_visibility(items: list[str] | None, flag: str) -> dict[str, str]:
+    """``["grader/hidden=hidden", …]`` from a command line, as ``{"grader/hidden": "hidden"}`` (checked
+    with the options); a set named twice is refused."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.rpartition("=")
+        if not sep or not key:
+            raise OptionError(f"{flag} {item!r}: expected SET=VISIBILITY, e.g. {flag} grader/hidden=hidden")
+        if key in out:
+            raise OptionError(f"{flag} {key} is given twice; give each set once")
+        out[key] = value
+    return out
 
 
 def check_precision(precision: Any, where: str) -> str:

@@ -80,6 +80,17 @@ def diagnose(
     return {"id": first.id, "message": message + _porting([first, *others])}
 
 
+def stage_wording(mistake_id: str, stage: str) -> str | None:
+    """The diagnosis `mistake_id` of a failure at `stage` without a number of the case (no row count, no
+    inferred constant), for ``--feedback stage``: ``Mistake.stage_message``, else its message, which has
+    none, and the declaration a library's convention offers. None for an id the catalogue does not hold.
+    """
+    mistake = BY_ID.get(mistake_id)
+    if mistake is None:
+        return None
+    return (mistake.stage_message or mistake.message).format(stage=stage) + _porting([mistake])
+
+
 def _porting(matched: list[Mistake]) -> str:
     """The declarations that would make the values right, offered to whoever ports a library's code: the
     mistakes among `matched` that are a library's convention, in the catalogue's order."""

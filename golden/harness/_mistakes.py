@@ -29,8 +29,12 @@ from golden.harness._predictions import (
 
 @dataclass(frozen=True)
 class Mistake:
-    """A classic mistake: its id, what it is, what to say (``{stage}``, ``{m}`` and the constants it names
-    are filled in), and how to predict its values on a case."""
+    """A classic mistake: its id, what to say (``{stage}``, ``{m}`` and the constants it names
+    are filled in), and how to predict its values on a case.
+
+    ``stage_message`` says it with no number of the case (its rows, an inferred constant), ``{stage}``
+    alone filled in, for ``--feedback stage`` (``golden.feedback``); empty when ``message`` has none.
+    """
 
     id: str
     summary: str
@@ -39,6 +43,7 @@ class Mistake:
     declares: tuple[tuple[str, str], ...] = ()  # a library's convention: what declaring it sets
     porting: str = ""  # for a convention: which libraries do this, said to whoever ports their code
     inferred: bool = False  # its constant is inferred: looked for only when no other mistake matches
+    stage_message: str = ""  # the message without the case's numbers (--feedback stage); "": message
 
     @property
     def declaration(self) -> str:
@@ -90,6 +95,8 @@ CATALOGUE: tuple[Mistake, ...] = (
         redone(conv={"loss": "mean"}),
         declares=(("loss", "mean"),),
         porting="PyTorch's nn.MSELoss and Keras's 'mse' take the mean",
+        stage_message="{stage} is that of J = (1/m)Σ(a − y)², the mean over the rows without the ½; the "
+        "seed's J = ½Σ(a − y)² sums over the rows, and has dJ/da = a − y",
     ),
     Mistake(
         "missing_activation_derivative",
@@ -109,6 +116,7 @@ CATALOGUE: tuple[Mistake, ...] = (
         "alpha fixed (0.01, 0.1 …: inferred from the values) instead of the neuron's own self.alpha",
         "{stage} uses alpha = {alpha}, not self.alpha ({own} here): use self.alpha",
         hard_coded_alpha,
+        stage_message="{stage} uses a fixed alpha, not the neuron's own: use self.alpha",
     ),
     Mistake(
         "bias_missing_in_forward",
@@ -122,18 +130,22 @@ CATALOGUE: tuple[Mistake, ...] = (
         "dJ_db equals the mean over the {m} rows instead of the sum: the bias is shared by every example, so "
         "its gradient adds up",
         gradient(lambda m, delta, s: (s.dJ_dw, mean(m, m.sum(delta), len(delta)))),
+        stage_message="dJ_db equals the mean over the rows instead of the sum: the bias is shared by every "
+        "example, so its gradient adds up",
     ),
     Mistake(
         "weight_gradient_mean",
         "dJ_dw averaged over the batch instead of summed",
         "dJ_dw equals the mean over the {m} rows instead of the sum: every example adds its share",
         gradient(lambda m, delta, s: (tuple(mean(m, g, len(delta)) for g in dot(m, delta, s)), s.dJ_db)),
+        stage_message="dJ_dw equals the mean over the rows instead of the sum: every example adds its share",
     ),
     Mistake(
         "bias_gradient_first_row",
         "dJ_db from the first row only",
         "dJ_db is the first row's alone: sum delta_i over all {m} rows",
         gradient(lambda m, delta, s: (s.dJ_dw, delta[0])),
+        stage_message="dJ_db is the first row's alone: sum delta_i over all the rows",
     ),
     Mistake(
         "first_row_only",
@@ -178,6 +190,8 @@ CATALOGUE: tuple[Mistake, ...] = (
         "{stage} moves {c} times as far as lr·dJ_dw: w ← w − lr·dJ_dw takes the learning rate once, as given",
         learning_rate_factor,
         inferred=True,
+        stage_message="{stage} moves a multiple of lr·dJ_dw: w ← w − lr·dJ_dw takes the learning rate once, "
+        "as given",
     ),
     Mistake(
         "loss_scale",
@@ -186,6 +200,8 @@ CATALOGUE: tuple[Mistake, ...] = (
         "J = ½Σ(a − y)² has dJ/da = a − y",
         loss_scale,
         inferred=True,
+        stage_message="{stage} is a multiple of the expected: a factor in the loss or in its derivative; the "
+        "seed's J = ½Σ(a − y)² has dJ/da = a − y",
     ),
 )
 LOWER_PRECISION = Mistake(
@@ -194,6 +210,8 @@ LOWER_PRECISION = Mistake(
     "{stage} is {lower}-accurate, not {precision}: compute in the precision you return, or return {lower} "
     'and be judged by its bounds (or declare precision = "{lower}")',
     lambda p: ({}, {}),
+    stage_message="{stage} has the accuracy of a lower precision than the dtype it is returned in: compute "
+    "in the precision you return, or declare the lower one",
 )
 BY_ID = {m.id: m for m in (*CATALOGUE, LOWER_PRECISION)}
 
