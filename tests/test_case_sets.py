@@ -17,7 +17,7 @@ from golden.files import _user as user
 from golden.files._diff import ADDED, CHANGED
 from golden.files._document import build
 from golden.files.store import MANIFEST, open_set
-from oracle import ORACLE_VERSION, Case, create_backprop_test_case
+from oracle import ORACLE_VERSION, Case, Result, create_backprop_test_case
 
 
 def document(name: str, b: str = "0.125", X: Any = (("1", "2"),)) -> dict[str, Any]:
@@ -203,3 +203,14 @@ def test_a_set_given_twice_is_refused_by_its_option(tmp_path: Path) -> None:
         run.returncode == 2
         and run.stderr == "neuron-oracle: error: --golden v3 is given twice; give each set once\n"
     )
+
+
+def test_a_case_under_another_convention_is_refused_since_a_golden_file_holds_the_seeds() -> None:
+    """A golden file's values are the seed's ½Σ(a − y)² and da/dz = 1 at 0; its inputs say so."""
+
+    def mean() -> Result:
+        X = [["1", "2"], ["3", "1"]]
+        return create_backprop_test_case(X, ["1", "0"], ["0.5", "0.25"], "0", "0.1", loss="mean")
+
+    with pytest.raises(ValueError, match=r"^derivative_at_zero='one', loss='mean': a golden file holds the"):
+        build(Case("mean_one", "", "true", lambda r: True, mean), 2, ORACLE_VERSION)

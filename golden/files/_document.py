@@ -8,10 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 from golden.outcome import DA_DZ, ROWS, STAGE, STAGES, TRAJECTORY, A, J, Z
-from oracle import LOSS, Case, Result, Step, to_float
+from oracle import LOSS, Case, Inputs, Result, Step, to_float
 from oracle.bounds import PRECISIONS, Bounded, Model, OutOfRange, Precision, bounds, float_bound, to_fraction
 from oracle.exact import PRECISION
 
+# The conventions a golden file's values are computed under: the seed's, the oracle's defaults
+SEED = {"derivative_at_zero": Inputs.derivative_at_zero, "loss": Inputs.loss}
 SCHEMA_VERSION = 1  # golden v1's; golden v2 is schema 2: a bound per value and precision, no tolerance
 RTOL = 1e-12
 DERIVATION = (
@@ -87,6 +89,13 @@ def build(case: Case, schema_version: int = SCHEMA_VERSION, oracle_version: str 
     """
     result: Result = case.run()
     inp = result.inputs
+    chosen = {"derivative_at_zero": inp.derivative_at_zero, "loss": inp.loss}
+    if chosen != SEED:
+        raise ValueError(
+            f"{', '.join(f'{k}={v!r}' for k, v in chosen.items())}: a golden file holds the values of the "
+            "seed's conventions; a class that follows others declares them (conventions = {...}) and is "
+            "judged under them"
+        )
     inputs = {
         "X": [floats(row) for row in inp.X],
         "y_true": floats(inp.y_true),
