@@ -32,12 +32,13 @@ says what it shows; the decorator's claim says what must hold and its check deci
 ``Result``, or the case is refused (``ClaimError``). Inputs are numbers, decimal strings (read exactly),
 or read by the function from a file beside it (a ``.npy`` with numpy: pass ``array.tolist()``). Any
 activation of ``ACTIVATIONS``, alpha, learning rate and number of steps. Each case file has a registry
-of its own (``oracle.cases.collecting``), so its cases never join ``CASES`` and may share their names.
+of its own (``oracle.registry.collecting``), so its cases never join ``CASES`` and may share their names.
 """
 
+import oracle.cases  # noqa: F401  the bundled cases, registered into CASES
 from oracle.backprop import LOSS, Inputs, Result, Step
-from oracle.cases import CASES, Case, ClaimError, case, create_backprop_test_case
 from oracle.exact import ACTIVATIONS, to_float
+from oracle.registry import CASES, Case, ClaimError, case, create_backprop_test_case
 
 # 3: a trajectory's bounds follow gradient descent's contraction (oracle.bounds.trajectory); golden v2 was
 # made by 2 (exact values carry error bounds), golden v1 by 1

@@ -24,7 +24,7 @@ from golden.files._document import build
 from golden.files.store import MAX_VALUES, extent
 from golden.harness._sandbox import Limits
 from oracle import CASES, ORACLE_VERSION, Case, Result, case, create_backprop_test_case
-from oracle.cases import collecting
+from oracle.registry import collecting
 
 BUNDLED = "negative_gradients_increase_weights"
 BEFORE = dict(CASES)  # the bundled cases, as this module found them

@@ -32,7 +32,7 @@ from golden.files.store import MAX_FILE, check_schema, check_shapes, display, pa
 from golden.harness import _reap as reap
 from golden.harness._launch import boot_command, site_folders
 from golden.harness._sandbox import Limits
-from oracle.cases import NAME
+from oracle.registry import NAME
 
 CHILD = "golden.files._casefile_child"
 TIMEOUT = 120.0  # seconds that importing the file may take, and then each of its cases

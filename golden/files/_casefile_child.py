@@ -7,7 +7,7 @@ a data file beside it. SOURCE is an fd holding the file's bytes (the ones the pa
 what the manifest names), REPLIES a pipe; PATH is the file's absolute path, SHOWN the same as the user
 named it, CWD the parent's working folder (both for naming places, ``golden.harness._where``).
 
-The file is imported under a fresh registry (``oracle.cases.collecting``), then each case, in definition
+The file is imported under a fresh registry (``oracle.registry.collecting``), then each case, in definition
 order, is computed into its golden document in the current schema. Its stdout and stderr (fds 1 and 2,
 so a C library's writes too) go to an anonymous file of this process, looked at after each step: a case
 file that prints is refused, quoting it, since nothing it prints can be shown. Replies are frames
@@ -39,7 +39,7 @@ from golden.files.store import MAX_VALUES
 from golden.harness._where import PLACES, raised
 from oracle import ORACLE_VERSION, ClaimError
 from oracle.bounds import PRECISIONS
-from oracle.cases import Case, NotAResult, collecting
+from oracle.registry import Case, NotAResult, collecting
 
 SCHEMA = VERSIONS[CURRENT].schema  # the current schema's documents (2: a bound per value and precision)
 FRAME = struct.Struct(">I")  # as golden.harness._protocol frames its messages
