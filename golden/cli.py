@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -299,6 +300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:  # the Neuron's own argument checks (learning rate, activation ...)
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `neuron-oracle list | head`: the reader left; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail
+        return 141  # as a shell reports a process ended by SIGPIPE
     except OSError as e:
         where = f"{display(Path(e.filename))}: " if e.filename else ""
         print(f"{PROG}: error: {where}{e.strerror or e}", file=sys.stderr)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import REPO
 
 from golden.errors import GoldenError, ReleasedVersion
 from golden.files import _generate as regen_
@@ -364,3 +365,12 @@ def test_the_command_says_its_version() -> None:
     out = cli("--version")
     assert out.returncode == 0
     assert out.stdout.startswith("neuron-oracle ") and out.stdout.strip() != "neuron-oracle"
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly() -> None:
+    """`neuron-oracle show … | head`: no error line about a broken pipe, and the status a shell gives."""
+    pipeline = f"{sys.executable} -m golden show tall_batch_past_block_edges --json | head -c 10 >/dev/null"
+    out = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {pipeline}"], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert (out.returncode, out.stderr) == (141, "")
