@@ -214,3 +214,42 @@ def test_a_case_under_another_convention_is_refused_since_a_golden_file_holds_th
 
     with pytest.raises(ValueError, match=r"^derivative_at_zero='one', loss='mean': a golden file holds the"):
         build(Case("mean_one", "", "true", lambda r: True, mean), 2, ORACLE_VERSION)
+
+
+def test_review_asks_case_by_case_at_a_terminal_and_does_what_it_is_told(tmp_path: Path) -> None:
+    """accept the first pending case, reject the second, skip the third: as cargo insta review."""
+    import os
+    import pty
+
+    folder = changed_set(tmp_path)  # pending, in order: two (changed), four (added), three (unreferenced)
+    controller, terminal = pty.openpty()
+    review = subprocess.Popen(
+        [sys.executable, "-m", "golden", "review", str(folder)],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        cwd=tmp_path,
+    )
+    os.close(terminal)
+    os.write(controller, b"a\nreject\ns\n")
+    shown = b""
+    while review.poll() is None or shown.count(b"\n") < 3:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        shown += chunk
+    assert review.wait(timeout=60) == 0, shown.decode(errors="replace")
+    assert b"[1/3] changed" in shown and b"inputs.b: 0.125 \xe2\x86\x92 0.25" in shown
+    assert user.pending(folder) == {"three": user.UNREFERENCED}
+    golden = open_set(str(folder))
+    assert golden.cases["two"].inputs.b == 0.25 and "four" not in golden.cases
+
+
+def test_review_without_a_terminal_says_to_accept_or_reject(tmp_path: Path) -> None:
+    folder = changed_set(tmp_path)
+    run = neuron_oracle("review", str(folder), cwd=tmp_path)
+    assert run.returncode == 2 and "review asks at a terminal; without one, use" in run.stderr
+    assert user.pending(folder) == {"two": CHANGED, "four": ADDED, "three": user.UNREFERENCED}
