@@ -5,6 +5,7 @@ refused by name (``golden.files._user``, ``golden.files._sets``)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -218,7 +219,6 @@ def test_a_case_under_another_convention_is_refused_since_a_golden_file_holds_th
 
 def test_review_asks_case_by_case_at_a_terminal_and_does_what_it_is_told(tmp_path: Path) -> None:
     """accept the first pending case, reject the second, skip the third: as cargo insta review."""
-    import os
     import pty
 
     folder = changed_set(tmp_path)  # pending, in order: two (changed), four (added), three (unreferenced)
@@ -253,3 +253,74 @@ def test_review_without_a_terminal_says_to_accept_or_reject(tmp_path: Path) -> N
     run = neuron_oracle("review", str(folder), cwd=tmp_path)
     assert run.returncode == 2 and "review asks at a terminal; without one, use" in run.stderr
     assert user.pending(folder) == {"two": CHANGED, "four": ADDED, "three": user.UNREFERENCED}
+
+
+CASE_FILE = '''\
+from oracle import case, create_backprop_test_case
+
+
+@case("z > 0", lambda r: r.first.z[0] > 0)
+def positive_z():
+    """One row, z > 0."""
+    return create_backprop_test_case([["1.5", "-2"]], ["0.75"], ["0.5", "-0.25"], "B", "0.1")
+'''
+
+
+def regen(tmp_path: Path, b: str, *extra: str, ci: bool = False) -> subprocess.CompletedProcess[str]:
+    """``regen --case-file my_cases.py --golden grader/hidden`` of the case file with bias `b`, with CI
+    set or cleared as asked (never inherited from the environment this test runs in)."""
+    (tmp_path / "my_cases.py").write_text(CASE_FILE.replace('"B"', f'"{b}"'))
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | ({"CI": "true"} if ci else {})
+    command = [
+        sys.executable,
+        "-m",
+        "golden",
+        "regen",
+        "--case-file",
+        "my_cases.py",
+        "--golden",
+        "grader/hidden",
+    ]
+    return subprocess.run(
+        [*command, *extra], capture_output=True, text=True, cwd=tmp_path, timeout=120, env=env
+    )
+
+
+def test_the_review_loop_from_the_command_line(tmp_path: Path) -> None:
+    """A new set at once; a change pending (exit 1) until accepted; check names drift and hand edits."""
+    folder = tmp_path / "grader" / "hidden"
+    assert regen(tmp_path, "2").returncode == 0
+    before = (folder / "positive_z.json").read_bytes()
+    changed = regen(tmp_path, "3")
+    assert changed.returncode == 1 and "pending review, nothing replaced" in changed.stderr
+    assert "changed grader/hidden/positive_z.json: inputs.b: 2.0 → 3.0" in changed.stdout
+    assert (folder / "positive_z.json").read_bytes() == before and (folder / "positive_z.json.new").is_file()
+    check = ["check", "--case-file", "my_cases.py", "--golden", "grader/hidden"]
+    drift = neuron_oracle(*check, cwd=tmp_path)
+    assert drift.returncode == 1 and "positive_z.json: inputs.b: 2.0 → 3.0" in drift.stdout
+    assert neuron_oracle("accept", "grader/hidden", cwd=tmp_path).returncode == 0
+    assert neuron_oracle(*check, cwd=tmp_path).returncode == 0
+    path = folder / "positive_z.json"
+    path.write_text(path.read_text().replace('"claim": "z > 0"', '"claim": "z > 1"'))
+    edited = neuron_oracle(*check, cwd=tmp_path)
+    assert edited.returncode == 2 and edited.stdout == ""
+    assert edited.stderr.startswith("neuron-oracle: error: grader/hidden/positive_z.json: sha256 differs")
+
+
+def test_with_ci_set_regen_changes_no_existing_set_but_may_create_one(tmp_path: Path) -> None:
+    assert regen(tmp_path, "2", ci=True).returncode == 0  # a new set
+    folder = tmp_path / "grader" / "hidden"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    refused = regen(tmp_path, "3", ci=True)
+    assert refused.returncode == 1 and "CI is set, so regen changed nothing" in refused.stderr
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_a_released_set_is_changed_only_with_force_and_then_through_review(tmp_path: Path) -> None:
+    assert regen(tmp_path, "2").returncode == 0
+    assert neuron_oracle("release", "grader/hidden", cwd=tmp_path).returncode == 0
+    refused = regen(tmp_path, "3")
+    assert refused.returncode == 1 and "grader/hidden is released; regen would change it" in refused.stderr
+    assert not list((tmp_path / "grader" / "hidden").glob("*.new"))
+    forced = regen(tmp_path, "3", "--force")
+    assert forced.returncode == 1 and (tmp_path / "grader" / "hidden" / "positive_z.json.new").is_file()
