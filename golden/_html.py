@@ -23,6 +23,7 @@ from golden.learn._constructor import EXPECTED, N_FEATURES
 from golden.learn._curriculum import CURRICULUM, WALKED
 from golden.learn._tdd import End, Walked, _missing
 from golden.outcome import PARAMETERS, Outcome, Status, Verdict
+from golden.report import groups, sets
 
 ROOT = "neuron-oracle-report"
 SHOWN = 8  # the elements of a value shown side by side, expected next to got; the rest are counted
@@ -70,6 +71,7 @@ CSS = f"""
 {R} .no-say {{ font-weight: 600; margin: .2em 0; overflow-wrap: anywhere; }}
 {R} .no-about {{ color: var(--no-muted); font-size: .92em; overflow-wrap: anywhere; }}
 {R} .no-heading {{ font-weight: 700; margin: .9em 0 .4em; }}
+{R} .no-set-title {{ font-size: 1.1em; border-bottom: 1px solid var(--no-line); }}
 {R} .no-outcome {{ border: 1px solid var(--no-line); border-left: .3em solid var(--no-tone);
   padding: .45em .8em; margin: 0 0 .6em; }}
 {R} .no-title {{ display: flex; flex-wrap: wrap; align-items: baseline; gap: .2em .7em; }}
@@ -99,6 +101,9 @@ CSS = f"""
 def verdict_page(verdict: Verdict) -> str:
     """The report of `verdict` as one HTML element: the verdict and counts, failures and errors (each
     with its stage, diagnosis, message, and the values expected and got), then passes and skips collapsed.
+
+    Among several golden sets, each set's cases are a section of their own, headed ``golden cases (SET)``,
+    and the properties one more, each laid out as the whole page is with one set.
     """
     outcomes = verdict.outcomes
     counts = Counter(o.status for o in outcomes)
@@ -118,11 +123,24 @@ def verdict_page(verdict: Verdict) -> str:
         about = [f"{about[0]} in {judged.precision_text()}", f"conventions: {judged.conventions_text()}"]
     if isolation is not None:
         about.append(isolation.describe())
-    return _page(
-        _head(word, tone.value, f'<div class="no-counts">{tiles}</div>', about),
-        _failures([o for o in outcomes if o.status in (Status.FAILED, Status.ERROR)]),
-        _collapsed(Status.PASSED, [o for o in outcomes if o.status is Status.PASSED]),
-        _collapsed(Status.SKIPPED, [o for o in outcomes if o.status is Status.SKIPPED]),
+    head = _head(word, tone.value, f'<div class="no-counts">{tiles}</div>', about)
+    if len(sets(verdict)) <= 1:
+        return _page(head, _section(outcomes))
+    sections = (
+        f'<div class="no-set"><div class="no-heading no-set-title">{_e(title)}</div>{_section(mine)}</div>'
+        for _, title, mine in groups(verdict)
+    )
+    return _page(head, *sections)
+
+
+def _section(outcomes: list[Outcome]) -> str:
+    """`outcomes` as the page lays them out: failures and errors, then passes and skips collapsed."""
+    return "".join(
+        (
+            _failures([o for o in outcomes if o.status in (Status.FAILED, Status.ERROR)]),
+            _collapsed(Status.PASSED, [o for o in outcomes if o.status is Status.PASSED]),
+            _collapsed(Status.SKIPPED, [o for o in outcomes if o.status is Status.SKIPPED]),
+        )
     )
 
 

@@ -149,11 +149,12 @@ def test_submissions_run_in_parallel(tmp_path: Path) -> None:
 
 
 def gradescope_valid(results: dict[str, object]) -> None:
-    """Gradescope's documented results.json: a top-level score, and tests with these fields only."""
+    """Gradescope's documented results.json: a top-level score, tests with these fields (and visibility)."""
     tests = results["tests"]
     assert isinstance(tests, list)
     for test in tests:
-        assert set(test) == {"name", "score", "max_score", "status", "output"}
+        assert set(test) - {"visibility"} == {"name", "score", "max_score", "status", "output"}
+        assert test.get("visibility", "visible") in ("visible", "hidden", "after_due_date", "after_published")
         assert test["status"] in ("passed", "failed")
         assert test["score"] == (test["max_score"] if test["status"] == "passed" else 0)
         assert isinstance(test["output"], str) and isinstance(test["name"], str)

@@ -55,17 +55,15 @@ def grade(
     deadline = options.timeout * budget + MIN_LOAD_TIMEOUT + 60
     results: dict[int, Graded] = {}
     out = graded if graded is not None else []
+    groups = {key: golden.group(key) for key in cases}  # each case's set: a grade is split by set
 
     def done(index: int, answer: dict[str, Any] | None, why: str) -> None:
-        g = Graded(impls[index], items, weights=weights or {})
-        if answer is None:
-            g.error = why
-        else:
-            g.error, g.loaded = answer["error"], answer["error"] is None
-            try:
-                g.outcomes = [_outcome(o) for o in answer["outcomes"]]
-            except (ValueError, KeyError, TypeError):
-                g.error = "its grading process answered with something else"
+        g = Graded(impls[index], items, weights=weights or {}, groups=groups)
+        g.error, g.loaded = (why, True) if answer is None else (answer["error"], answer["error"] is None)
+        try:
+            g.outcomes = [] if answer is None else [_outcome(o) for o in answer["outcomes"]]
+        except (ValueError, KeyError, TypeError):
+            g.error = "its grading process answered with something else"
         results[index] = g
         while len(out) in results:  # in the order of `impls`, as far as they are done
             out.append(results[len(out)])
@@ -143,7 +141,6 @@ def command(impls: list[str], options: Options) -> int:
     from golden.harness.properties import PROPERTIES
 
     form, output = options.format, options.output
-    version = " + ".join(options.sets)
     if form == "junit":
         raise OptionError(
             "--format junit reports one IMPL; grade several with --format text, csv, json or gradescope"
@@ -165,9 +162,9 @@ def command(impls: list[str], options: Options) -> int:
         if graded:  # what was graded before the batch stopped is not lost
             stopped = f"neuron-oracle: the batch stopped after {len(graded)} of {len(impls)} IMPLs"
             print(stopped, file=sys.stderr)
-            report_all(graded, version, isolation, form, output, files[: len(graded)], many_files)
+            report_all(graded, options, isolation, files[: len(graded)], many_files)
         raise
-    report_all(graded, version, isolation, form, output, files, many_files)
+    report_all(graded, options, isolation, files, many_files)
     changes = golden.verify()
     if changes:
         raise GoldenChanged(

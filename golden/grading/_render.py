@@ -12,17 +12,19 @@ import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from golden import report
 from golden._text import encodable, short
 from golden.errors import OptionError
+from golden.feedback import redact
 from golden.files._atomic import write_atomically
 from golden.files.store import display
 from golden.grading._scoring import Graded
 from golden.harness._sandbox import Isolation
+from golden.options import VISIBILITIES, Options
 from golden.outcome import Kind, Status
 
 COLUMNS = (
@@ -40,6 +42,22 @@ COLUMNS = (
     "diagnosis",
     "sandbox",
 )
+VISIBLE = VISIBILITIES[0]  # Gradescope's default: a test shown at once
+
+
+def columns(sets: Sequence[str]) -> list[str]:
+    """The CSV's columns: ``COLUMNS`` with one set; among several, each set's ``score SET`` and
+    ``max_score SET`` after ``max_score``, and the ``set`` of the first failure after ``first_failure``."""
+    if len(sets) <= 1:
+        return list(COLUMNS)
+    out = []
+    for column in COLUMNS:
+        out.append(column)
+        if column == "max_score":
+            out += [f"{word} {name}" for name in sets for word in ("score", "max_score")]
+        elif column == "first_failure":
+            out.append("set")
+    return out
 
 
 def row(g: Graded) -> dict[str, Any]:
@@ -63,6 +81,7 @@ def row(g: Graded) -> dict[str, Any]:
         "errors": counts[Status.ERROR],
         "skipped": counts[Status.SKIPPED],
         "first_failure": failure,
+        "set": first.group if first is not None and g.error is None else "",
         "stage": stage,
         "message": short(message, 400),
         "diagnosis": short(first.diagnosis["message"], 400) if first and first.diagnosis else "",
@@ -111,15 +130,20 @@ def text(graded: list[Graded], golden: str, isolation: Isolation) -> str:
     return "\n".join([*out, "", verdict(graded)])
 
 
-def as_csv(graded: list[Graded], isolation: Isolation) -> str:
+def as_csv(graded: list[Graded], isolation: Isolation, sets: Sequence[str] = ()) -> str:
     """The table as CSV, a header then a row per IMPL (a cell that a spreadsheet would run is quoted); the
-    ``sandbox`` column says whether each ran sandboxed."""
+    ``sandbox`` column says whether each ran sandboxed. Among several `sets`, each set's score is a pair
+    of columns, and the first failure's set one more (``columns``)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, COLUMNS, lineterminator="\n")
+    header = columns(sets)
+    writer = csv.DictWriter(buffer, header, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     level = "on" if isolation.sandbox else "off"
     for g in graded:
-        writer.writerow({k: _inert(v) for k, v in row(g).items()} | {"sandbox": level})
+        split = {}
+        for name in sets:
+            split[f"score {name}"], split[f"max_score {name}"] = g.split(name)
+        writer.writerow({k: _inert(v) for k, v in (row(g) | split).items()} | {"sandbox": level})
     return buffer.getvalue().rstrip("\n")
 
 
@@ -128,9 +152,12 @@ def _inert(value: Any) -> Any:
     return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
 
 
-def as_json(graded: list[Graded], golden: str, isolation: Isolation) -> str:
-    """The table as JSON: the golden version, the isolation in force, the verdict, and a row per IMPL."""
+def as_json(graded: list[Graded], golden: str, isolation: Isolation, sets: Sequence[str] = ()) -> str:
+    """The table as JSON: the golden sets (``golden``, their names joined), the isolation in force, the
+    verdict, and a row per IMPL. Among several `sets`, ``sets`` lists them, each row's ``by_set`` splits
+    its score by set, and its first failure names its ``set``; with one, the table is as it always was."""
     rows = []
+    several = len(sets) > 1
     for g in graded:
         r = row(g)
         first = g.first_failure()
@@ -145,15 +172,22 @@ def as_json(graded: list[Graded], golden: str, isolation: Isolation) -> str:
                     s.value: r[k]
                     for s, k in zip(Status, ("passed", "failed", "errors", "skipped"), strict=True)
                 },
+                **({"by_set": {name: _split(g, name) for name in sets}} if several else {}),
                 "first_failure": None
                 if first is None or g.error is not None
-                else {"name": first.name, "kind": first.kind.value, "stage": first.stage},
+                else {
+                    "name": first.name,
+                    **({"set": first.group} if several else {}),
+                    "kind": first.kind.value,
+                    "stage": first.stage,
+                },
                 "message": r["message"],
                 "diagnosis": r["diagnosis"] or None,
             }
         )
     table = {
         "golden": golden,
+        **({"sets": list(sets)} if several else {}),
         "isolation": isolation.as_dict(),
         "ok": all(g.ok for g in graded),
         "implementations": rows,
@@ -161,17 +195,27 @@ def as_json(graded: list[Graded], golden: str, isolation: Isolation) -> str:
     return _json(table)
 
 
+def _split(g: Graded, name: str) -> dict[str, float]:
+    """`g`'s score on set `name`: ``{"score", "max_score"}``."""
+    score, most = g.split(name)
+    return {"score": score, "max_score": most}
+
+
 # -- Gradescope ------------------------------------------------------------------------------------------
 
 
-def gradescope(g: Graded, isolation: Isolation) -> dict[str, Any]:
+def gradescope(
+    g: Graded, isolation: Isolation, visibility: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Gradescope's autograder results.json for one IMPL: a test per case and property, and the score.
 
-    Each test has ``name``, ``score`` (its points if it passed, else 0), ``max_score`` (its points),
-    ``status`` (``passed`` or ``failed``: skipped and errored items earn nothing) and ``output`` (why it
-    did not pass, and the classic mistake its values match when there is one). An item weighted 0 is left
-    out. The top-level ``score`` is the sum; ``output`` is the verdict, or why the IMPL could not be
-    loaded, and on a second line the isolation it ran under.
+    Each test has ``name`` (``SET/CASE`` among several sets), ``score`` (its points if it passed, else
+    0), ``max_score`` (its points), ``status`` (``passed`` or ``failed``: skipped and errored items earn
+    nothing) and ``output`` (why it did not pass, and the classic mistake its values match when there is
+    one). An item weighted 0 is left out. Given a `visibility` per set, every test has Gradescope's
+    ``visibility``: its set's, else ``visible``. The top-level ``score`` is the sum; ``output`` is the
+    verdict over the tests shown at once (or why the IMPL could not be loaded), and on a second line the
+    isolation it ran under.
     """
     tests = []
     for name in g.items:
@@ -183,22 +227,32 @@ def gradescope(g: Graded, isolation: Isolation) -> dict[str, Any]:
         if g.error is not None:
             why = "not graded: see the output above"
         else:
-            why = "passed" if passed else f"{o.status.value}: {short(o.message, 400)}"
+            why = o.status.value + (f": {short(o.message, 400)}" if o.message and not passed else "")
             if (diagnosis := report.likely(o)) is not None:
                 why += f"\n{diagnosis}"
-        tests.append(
-            {
-                "name": name,
-                "score": g.points(name) if passed else 0.0,
-                "max_score": g.points(name),
-                "status": "passed" if passed else "failed",
-                "output": f"{kind} {name}: {why}",
-            }
-        )
+        test = {
+            "name": name,
+            "score": g.points(name) if passed else 0.0,
+            "max_score": g.points(name),
+            "status": "passed" if passed else "failed",
+            "output": f"{kind} {name}: {why}",
+        }
+        if visibility:
+            test["visibility"] = visibility.get(g.group(name), VISIBLE)
+        tests.append(test)
     output = (
-        short(g.error, 400) if g.error is not None else f"{short(g.impl)}: {report.last_line(g.outcomes)}"
+        short(g.error, 400) if g.error is not None else f"{short(g.impl)}: {_shown_verdict(g, visibility)}"
     )
     return {"score": g.score, "output": f"{output}\n{isolation.describe()}", "tests": tests}
+
+
+def _shown_verdict(g: Graded, visibility: Mapping[str, str] | None) -> str:
+    """The verdict of `g`'s tests shown at once: a set of another visibility is not counted, and named."""
+    later = {name: how for name, how in (visibility or {}).items() if how != VISIBLE}
+    if not later:
+        return report.last_line(g.outcomes)
+    shown = report.last_line([o for o in g.outcomes if g.group(o.name) not in later])
+    return f"{shown}; not counted here: {', '.join(f'{name} ({how})' for name, how in later.items())}"
 
 
 def results_names(impls: Sequence[str]) -> list[str]:
@@ -228,28 +282,28 @@ def results_names(impls: Sequence[str]) -> list[str]:
 
 
 def report_all(
-    graded: list[Graded],
-    version: str,
-    isolation: Isolation,
-    form: str,
-    output: str | None,
-    files: list[str],
-    many_files: bool,
+    graded: list[Graded], options: Options, isolation: Isolation, files: list[str], many_files: bool
 ) -> None:
-    """Print the table, or the format asked for, and write the results files."""
+    """Print the table, or the format asked for (``options.format``), and write the results files, each
+    saying only what ``options.feedback`` lets it (``golden.feedback.redact``, on the data first)."""
+    graded = [redact(g, options.feedback) for g in graded]
+    sets, output, visibility = options.sets, options.output, options.visibility
+    version = " + ".join(sets)
     table = text(graded, version, isolation)
     if many_files:
         assert output is not None
-        contents = {name: _json(gradescope(g, isolation)) for name, g in zip(files, graded, strict=True)}
+        contents = {
+            name: _json(gradescope(g, isolation, visibility)) for name, g in zip(files, graded, strict=True)
+        }
         print(table)  # first: a folder that cannot be written loses no grade
         write_many(Path(output), contents)
         return
     rendered = {
         "text": lambda: table,
-        "csv": lambda: as_csv(graded, isolation),
-        "json": lambda: as_json(graded, version, isolation),
-        "gradescope": lambda: _json(gradescope(graded[0], isolation)),
-    }[form]()
+        "csv": lambda: as_csv(graded, isolation, sets),
+        "json": lambda: as_json(graded, version, isolation, sets),
+        "gradescope": lambda: _json(gradescope(graded[0], isolation, visibility)),
+    }[options.format]()
     if output:
         print(table)
         write(Path(output), rendered)

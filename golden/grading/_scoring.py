@@ -58,7 +58,11 @@ def load_weights(path: str, known: Sequence[str]) -> dict[str, float]:
 
 @dataclass
 class Graded:
-    """One IMPL's run: its outcomes, or why it was not graded (``error``), and its score."""
+    """One IMPL's run: its outcomes, or why it was not graded (``error``), and its score.
+
+    ``groups`` maps each case planned to its golden set (a property is in none), so that a grade is
+    split by set even for an IMPL that ran nothing.
+    """
 
     impl: str
     items: list[str]  # every case and property planned, in order, loaded or not
@@ -66,6 +70,7 @@ class Graded:
     error: str | None = None  # why nothing was graded: the load error, or its grading process ended
     loaded: bool = True  # False: IMPL could not be loaded
     weights: dict[str, float] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)  # a case's name → its golden set
 
     @property
     def ok(self) -> bool:
@@ -93,6 +98,17 @@ class Graded:
     def max_score(self) -> float:
         """The points of every item."""
         return round(float(sum(self.points(n) for n in self.items)), 6)
+
+    def group(self, name: str) -> str:
+        """The golden set of item `name`: ``""`` for a property."""
+        return self.groups.get(name, "")
+
+    def split(self, group: str) -> tuple[float, float]:
+        """The points earned and the points planned of the items of set `group`."""
+        mine = [n for n in self.items if self.group(n) == group]
+        passed = {o.name for o in self.outcomes if o.status is Status.PASSED}
+        earned = sum(self.points(n) for n in mine if n in passed)
+        return round(float(earned), 6), round(float(sum(self.points(n) for n in mine)), 6)
 
     def first_failure(self) -> Outcome | None:
         """The first case or property, in run order, that failed or errored."""
