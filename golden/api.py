@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from golden import report as text_report
 from golden.errors import GoldenChanged
+from golden.feedback import redact
 from golden.files._versions import CURRENT
-from golden.options import DEFAULT_TIMEOUT, Options
+from golden.options import DEFAULT_TIMEOUT, FULL, Options
 from golden.outcome import Judged, Outcome, Verdict
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ class TddReport:
 def validate(
     impl: type | str,
     *,
-    golden: str = CURRENT,
+    golden: str | tuple[str, ...] = CURRENT,
     cases: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     properties: bool = True,
@@ -128,6 +129,7 @@ def validate(
     root: Path | None = None,
     sandbox: str = "auto",
     max_memory: str | int | None = None,
+    feedback: str = FULL,
 ) -> ValidationReport:
     """Hold `impl` to the golden cases, then the property suite, as ``neuron-oracle validate`` does.
 
@@ -136,30 +138,26 @@ def validate(
     impl
         The class (defined anywhere, a notebook cell included), or a spec such as ``"my_neuron.py:Neuron"``.
     golden
-        The golden version (``--golden``).
-    cases
-        Only the cases whose name matches this glob (``--cases``).
-    timeout
-        Seconds each call and each case may take; a property gets ten times this (``--timeout``).
-    properties
-        Run the property suite after the golden cases (``--no-properties`` is ``False``).
-    examples
-        Hypothesis examples per property (``--examples``).
-    precision
-        Hold `impl` to this precision's bounds (``--precision``); by default the one the class declares,
-        else its forward's dtype.
-    conventions
-        The conventions to hold `impl` to (``--convention``), by name; by default the seed's, or those
-        the class declares.
+        The golden set (``--golden``): a bundled version's name or the folder of a set of yours; or
+        several, as a tuple, each a group of its own in the report.
+    cases, timeout, properties, examples
+        As ``--cases`` (a glob of case names), ``--timeout`` (seconds a call and a case may take; a
+        property gets ten times this), ``--no-properties`` (``False``) and ``--examples`` (Hypothesis
+        examples per property).
+    precision, conventions
+        As ``--precision`` and ``--convention`` (by name): by default those the class declares, else
+        forward's dtype and the seed's conventions.
     root
         The folder that holds the golden versions.
     sandbox, max_memory
         As ``--sandbox`` (auto is off here: this is no batch) and ``--max-memory`` (``"4G"``).
+    feedback
+        How much the report says (``--feedback``): full, stage or score (``golden.feedback``).
 
     Returns
     -------
     ValidationReport
-        The outcomes; ``.ok`` is the verdict.
+        The outcomes, as `feedback` lets them be said in every form; ``.ok`` is the verdict.
 
     Raises
     ------
@@ -170,22 +168,13 @@ def validate(
     """
     from golden.harness.session import run
 
-    options = Options.from_kwargs(
-        golden=golden,
-        cases=cases,
-        timeout=timeout,
-        properties=properties,
-        examples=examples,
-        precision=precision,
-        conventions=conventions,
-        root=root,
-        sandbox=sandbox,
-        max_memory=max_memory,
-    )
+    given: dict[str, Any] = dict(golden=golden, cases=cases, timeout=timeout, properties=properties)
+    given |= dict(examples=examples, precision=precision, conventions=conventions, root=root)
+    options = Options.from_kwargs(**given, sandbox=sandbox, max_memory=max_memory, feedback=feedback)
     verdict = run(impl, options)
     if verdict.changes:
         raise GoldenChanged.of(verdict.changes)
-    return ValidationReport(verdict)
+    return ValidationReport(redact(verdict, options.feedback))
 
 
 def tdd(
@@ -193,7 +182,7 @@ def tdd(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     examples: int | None = None,
-    golden: str = CURRENT,
+    golden: str | tuple[str, ...] = CURRENT,
     precision: str | None = None,
     conventions: dict[str, str] | None = None,
     root: Path | None = None,

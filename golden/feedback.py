@@ -37,8 +37,6 @@ import re
 from dataclasses import replace
 from typing import Any, overload
 
-import numpy as np
-
 from golden.grading._scoring import Graded
 from golden.options import FEEDBACK, FULL
 from golden.outcome import STAGE, TRAJECTORY, Kind, Outcome, Status, Verdict
@@ -49,7 +47,7 @@ STAGE_LEVEL, SCORE = FEEDBACK[1], FEEDBACK[2]
 # form; the message after them is the implementation's and never kept.
 RAISED = re.compile(
     r"^(?P<head>[^\n]{0,300}? raised )(?P<kind>[A-Za-z_][A-Za-z0-9_.]{0,79})"
-    r"(?P<where> at (?:[^\s:]{1,200}:\d{1,9}|cell In\[\d{1,9}\], line \d{1,9}))?(?=: | \(| at |$)"
+    r"(?P<where> at (?:[\w./-]{1,200}\.py:\d{1,9}|cell In\[\d{1,9}\], line \d{1,9}))?(?=: | \(| at |$)"
 )
 NOT_IMPLEMENTED = re.compile(r"^(?P<call>[A-Za-z_][A-Za-z0-9_ ]{0,80}?) is not implemented yet")
 WITHHELD = "its details are withheld under feedback stage"
@@ -142,6 +140,8 @@ def _message(o: Outcome, stage: str | None) -> str:
 
 def _how(expected: Any, got: Any) -> str:
     """How a failed stage diverged, from the data alone: its shape, a NaN or infinity, or its values."""
+    import numpy as np
+
     if expected is None or got is None:
         return "diverges: what was returned does not follow the protocol"
     try:
@@ -149,7 +149,7 @@ def _how(expected: Any, got: Any) -> str:
     except ValueError:
         return "diverges"
     if shapes[0] != shapes[1]:
-        return "has not the shape expected"
+        return "does not have the expected shape"
     if any(isinstance(v, str) for v in np.ravel(np.asarray(got, dtype=object))):
         return "holds NaN or infinity"
     return "is not within its bound of the expected value"

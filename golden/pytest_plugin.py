@@ -9,7 +9,8 @@ after three timeouts in a row, as ``neuron-oracle validate`` does. The items are
 session's children, beside the folders pytest collects, so its header counts them (``collected 33 items /
 25 deselected / 8 selected``) and ``--collect-only`` lists them. A failure reports the first stage that
 diverges, without a traceback, and the ``likely: …`` line of the text report when a classic mistake
-explains it; a golden file changed on disk during the run fails the session.
+explains it, saying only what ``--neuron-feedback`` lets it (``golden.feedback``: full, stage, score); a
+golden file changed on disk during the run fails the session.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from typing import Any
 import pytest
 
 from golden.errors import OracleError
+from golden.feedback import redact
 from golden.files._versions import CURRENT
 from golden.harness.properties import PROPERTIES
 from golden.harness.session import Session
-from golden.options import DEFAULT_TIMEOUT, Options
+from golden.options import DEFAULT_TIMEOUT, FEEDBACK, FULL, Options
 from golden.outcome import Outcome, Status
 from golden.report import likely
 
@@ -70,6 +72,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--neuron-max-memory", metavar="SIZE", help="the data its process may use, e.g. 4G")
     group.addoption(
+        "--neuron-feedback",
+        metavar="LEVEL",
+        help=f"{', '.join(FEEDBACK)}: how much a failure says; stage: the case, the stage and the mistake, "
+        f"never a value; score: passed or failed (default {FULL})",
+    )
+    group.addoption(
         "--neuron-precision",
         metavar="PRECISION",
         help="judge in float64, float32, float16 or bfloat16 (default: the class's, else forward's dtype)",
@@ -98,6 +106,7 @@ class ConformanceItem(pytest.Item):
         else:
             outcome = session.property(self.property_name)
         self.config.stash[OUTCOMES].append(outcome)
+        outcome = redact(outcome, self.config.stash[OPTIONS].feedback)  # what the report may say of it
         if outcome.status is Status.SKIPPED:
             pytest.skip(outcome.message)
         if outcome.status is not Status.PASSED:
@@ -107,7 +116,8 @@ class ConformanceItem(pytest.Item):
         if isinstance(excinfo.value, ConformanceFailure):
             o = excinfo.value.outcome
             why = likely(o)
-            return f"{o.name}: {o.status.value}: {o.message}" + (f"\n{why}" if why else "")
+            said = f"{o.name}: {o.status.value}" + (f": {o.message}" if o.message else "")
+            return said + (f"\n{why}" if why else "")
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Any, int | None, str]:

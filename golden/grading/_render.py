@@ -251,8 +251,9 @@ def _shown_verdict(g: Graded, visibility: Mapping[str, str] | None) -> str:
     later = {name: how for name, how in (visibility or {}).items() if how != VISIBLE}
     if not later:
         return report.last_line(g.outcomes)
-    shown = report.last_line([o for o in g.outcomes if g.group(o.name) not in later])
-    return f"{shown}; not counted here: {', '.join(f'{name} ({how})' for name, how in later.items())}"
+    shown = [o for o in g.outcomes if g.group(o.name) not in later]
+    head = report.last_line(shown) if shown else "no test is shown at once"
+    return f"{head}; not counted here: {', '.join(f'{name} ({how})' for name, how in later.items())}"
 
 
 def results_names(impls: Sequence[str]) -> list[str]:
