@@ -41,7 +41,7 @@ from golden.grading._scoring import Graded
 from golden.options import FEEDBACK, FULL
 from golden.outcome import STAGE, TRAJECTORY, Kind, Outcome, Status, Verdict
 
-STAGE_LEVEL, SCORE = FEEDBACK[1], FEEDBACK[2]
+SCORE = FEEDBACK[2]  # passed or failed, nothing else
 # "forward raised ValueError at my_neuron.py:14: …" as golden.harness._where.raised words it: the head (the
 # toolkit's words: the call), the exception's type, and where in the learner's code, each checked for its
 # form; the message after them is the implementation's and never kept.
@@ -143,7 +143,7 @@ def _how(expected: Any, got: Any) -> str:
     import numpy as np
 
     if expected is None or got is None:
-        return "diverges: what was returned does not follow the protocol"
+        return "diverges: the implementation does not follow the protocol there"
     try:
         shapes = np.shape(expected), np.shape(got)
     except ValueError:

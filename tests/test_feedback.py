@@ -75,7 +75,7 @@ def test_stage_says_how_a_stage_diverged_from_its_data_alone() -> None:
     assert staged(got=[[-0.0205]]).message.startswith("a does not have the expected shape;")
     assert staged(got=["nan"]).message.startswith("a holds NaN or infinity;")
     assert staged(expected=None, got=None, message="forward returned None").message.startswith(
-        "a diverges: what was returned does not follow the protocol;"
+        "a diverges: the implementation does not follow the protocol there;"
     )
 
 
