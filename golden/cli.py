@@ -128,6 +128,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     Several IMPLs, a glob, or a grading format (csv, gradescope) grade instead: ``golden.grading``.
     """
     from golden import report
+    from golden.feedback import redact
     from golden.grading._batch import command
     from golden.grading._expand import expand
     from golden.grading._render import write
@@ -143,12 +144,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         )
     (spec,) = impls
     verdict = run(spec, options)
+    shown = redact(verdict, options.feedback)  # what --feedback lets every format say
     render = {"text": report.text, "json": report.as_json, "junit": report.junit}[options.format]
     if options.output:
-        write(Path(options.output), render(verdict))
-        print(report.text(verdict))
+        write(Path(options.output), render(shown))
+        print(report.text(shown))
     else:
-        print(render(verdict))
+        print(render(shown))
     if verdict.changes:
         raise GoldenChanged.of(verdict.changes)
     return 0 if verdict.ok else 1

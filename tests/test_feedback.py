@@ -297,6 +297,11 @@ def outputs(root: Path, level: str) -> dict[str, str]:
                 re.sub(r"<style>.*?</style>", "", report._repr_html_(), flags=re.S)
             ),
         }
+    for student in ("bob", "dave"):  # one IMPL named plainly: the CLI's own report, in each format
+        for form in ("text", "json", "junit"):
+            one = (f"subs/{student}.py:Neuron", "--golden", HIDDEN, "--feedback", level, "--no-properties")
+            out = cli(root, *one, "--format", form)
+            got[f"{student}: validate --format {form}"] = out.stdout + out.stderr
     for student in ("dave", "erin"):
         plugin = (f"--neuron-impl=subs/{student}.py:Neuron", f"--neuron-golden={HIDDEN}")
         out = cli(root, *plugin, f"--neuron-feedback={level}", "--neuron-no-properties", module="pytest")
