@@ -324,3 +324,14 @@ def test_a_released_set_is_changed_only_with_force_and_then_through_review(tmp_p
     assert not list((tmp_path / "grader" / "hidden").glob("*.new"))
     forced = regen(tmp_path, "3", "--force")
     assert forced.returncode == 1 and (tmp_path / "grader" / "hidden" / "positive_z.json.new").is_file()
+
+
+def test_diff_compares_two_users_sets_and_a_bundled_version(tmp_path: Path) -> None:
+    user.regenerate_set(tmp_path / "old", files(one=document("one")))
+    user.regenerate_set(tmp_path / "new", files(one=document("one", b="0.25"), two=document("two")))
+    run = neuron_oracle("diff", "old", "new", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("golden old → new\ncases added (1): two\ncases removed (0): none\n")
+    assert "  inputs.b: 0.125 → 0.25 (in one)" in run.stdout
+    against = neuron_oracle("diff", "v1", "new", cwd=tmp_path)
+    assert against.returncode == 0 and "cases added (2): one, two" in against.stdout
