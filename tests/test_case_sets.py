@@ -217,23 +217,18 @@ def test_a_case_under_another_convention_is_refused_since_a_golden_file_holds_th
         build(Case("mean_one", "", "true", lambda r: True, mean), 2, ORACLE_VERSION)
 
 
-def test_review_asks_case_by_case_at_a_terminal_and_does_what_it_is_told(tmp_path: Path) -> None:
-    """accept the first pending case, reject the second, skip the third: as cargo insta review."""
+def at_a_terminal(keys: bytes, *args: str) -> tuple[int, bytes]:
+    """``neuron-oracle ARGS`` on a pseudo-terminal, typed `keys`: its exit status and all it showed."""
     import pty
 
-    folder = changed_set(tmp_path)  # pending, in order: two (changed), four (added), three (unreferenced)
     controller, terminal = pty.openpty()
-    review = subprocess.Popen(
-        [sys.executable, "-m", "golden", "review", str(folder)],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-        cwd=tmp_path,
+    command = subprocess.Popen(
+        [sys.executable, "-m", "golden", *args], stdin=terminal, stdout=terminal, stderr=terminal
     )
     os.close(terminal)
-    os.write(controller, b"a\nreject\ns\n")
+    os.write(controller, keys)
     shown = b""
-    while review.poll() is None or shown.count(b"\n") < 3:
+    while True:
         try:
             chunk = os.read(controller, 4096)
         except OSError:  # the terminal closed: the command ended
@@ -241,11 +236,25 @@ def test_review_asks_case_by_case_at_a_terminal_and_does_what_it_is_told(tmp_pat
         if not chunk:
             break
         shown += chunk
-    assert review.wait(timeout=60) == 0, shown.decode(errors="replace")
+    return command.wait(timeout=60), shown
+
+
+def test_review_asks_case_by_case_at_a_terminal_and_does_what_it_is_told(tmp_path: Path) -> None:
+    """accept the first pending case, reject the second, skip the third: as cargo insta review."""
+    folder = changed_set(tmp_path)  # pending, in order: two (changed), four (added), three (unreferenced)
+    code, shown = at_a_terminal(b"a\nreject\ns\n", "review", str(folder))
+    assert code == 0, shown.decode(errors="replace")
     assert b"[1/3] changed" in shown and b"inputs.b: 0.125 \xe2\x86\x92 0.25" in shown
     assert user.pending(folder) == {"three": user.UNREFERENCED}
     golden = open_set(str(folder))
     assert golden.cases["two"].inputs.b == 0.25 and "four" not in golden.cases
+
+
+def test_review_ends_at_the_end_of_its_input_keeping_what_was_decided(tmp_path: Path) -> None:
+    folder = changed_set(tmp_path)
+    code, shown = at_a_terminal(b"a\n\x04", "review", str(folder))  # accept the first, then Ctrl-D
+    assert code == 0 and b"Traceback" not in shown, shown.decode(errors="replace")
+    assert user.pending(folder) == {"four": ADDED, "three": user.UNREFERENCED}
 
 
 def test_review_without_a_terminal_says_to_accept_or_reject(tmp_path: Path) -> None:

@@ -108,7 +108,10 @@ ANSWERS = ("accept", "reject", "skip", "quit")  # each may be given by its first
 def _ask() -> str:
     """The answer to the prompt: one of ``ANSWERS``, asked again until it is one."""
     while True:
-        given = input("accept, reject or skip? [a/r/s, q to quit] ").strip().lower()
+        try:
+            given = input("accept, reject or skip? [a/r/s, q to quit] ").strip().lower()
+        except EOFError:  # Ctrl-D: what was decided stays decided
+            return ANSWERS[-1]
         found = [word for word in ANSWERS if given and word.startswith(given)]
         if found:
             return found[0]
