@@ -3,11 +3,15 @@
 A property is written as a *plan*: a generator function of the arguments Hypothesis draws. It yields the
 ops it needs (a tuple of ``proxy.Op``), is sent back a ``proxy.Pending`` for them, and asserts on their
 values; it may yield again (a request that depends on the first one's answers). A plan draws from
-``st.data()`` and calls ``assume`` only before its first yield: after it, the example has left Hypothesis.
+``st.data()`` and rejects an example (``reject_unless``, Hypothesis's ``assume`` where Hypothesis may not be
+running) only before its first yield: after it, the example has left Hypothesis.
 
 ``check`` runs a plan in up to three steps:
 
-1. Hypothesis draws the examples; each plan runs up to its first request, which is kept, not sent.
+1. Hypothesis draws the examples; each plan runs up to its first request, which is kept, not sent. With a
+   fixed seed (``seeded``, or a derandomizing profile) the examples depend on nothing the implementation
+   answers, only on what it is judged in: they are drawn once per process and replayed for every later
+   implementation judged the same way (``Drawn``), so that a batch's submissions cost Hypothesis once.
 2. Every ``CHUNK`` examples, their requests go to the child in one message, and the child answers them one
    by one. Each plan resumes with its ``Pending``: it computes the oracle's values while the child is still
    computing, then judges. The requests a round of plans yields form the next round.
@@ -25,11 +29,15 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import hashlib
+import pickle
 import secrets
 import shutil
 import tempfile
 import zlib
-from collections.abc import Callable, Generator
+from collections import OrderedDict
+from collections.abc import Callable, Generator, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
@@ -54,6 +62,18 @@ QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_to
 FOUND = "neuron_oracle_example"  # the attribute of a failure a batch found: the example, worded
 
 Plan = Generator[tuple[Op, ...], Pending, None]
+_SEED: ContextVar[int | None] = ContextVar("neuron_oracle_seed", default=None)
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """Within it, every ``check`` draws its examples from `seed` (None: as the profile says): the same seed
+    gives the same examples to every implementation judged the same way, in any process."""
+    token = _SEED.set(seed)
+    try:
+        yield
+    finally:
+        _SEED.reset(token)
 
 
 def check(
@@ -72,43 +92,203 @@ def check(
     )
     if max_examples is not None:
         chosen = settings(chosen, max_examples=max_examples)
-    start = seed_for(plan, chosen)
-    remote, helper = subject.remote, subject.helper
-    batch = Batch(remote, helper)
-
-    def collect(**example: Any) -> None:
-        batch.add(plan(**example), example)
-
-    with helper.batching(), contextlib.suppress(Found):  # Found: an example failed, step 1 ends there
-        _under_hypothesis(collect, plan, chosen, start, strategies)()
-        batch.flush()
+    given_seed = _SEED.get()
+    start = seed_for(plan, chosen, given_seed)
+    fixed = given_seed is not None or chosen.derandomize  # the examples are known before they are drawn
+    key = _key(subject, plan, chosen, start, strategies) if fixed else None
+    batch = Batch(subject.remote, subject.helper)
+    _judge_all(batch, plan, key, lambda test: _under_hypothesis(test, plan, chosen, start, strategies))
     if batch.failure is None:
         if batch.drawn_in_all and not batch.judged:
             raise Unsatisfiable(f"none of the {batch.drawn_in_all} examples drawn could be judged")
         return
+    shrinking = Shrinking(subject.remote, plan)
 
     def live(**example: Any) -> None:
-        replay(remote, plan(**example))
+        shrinking.live(**example)
 
     with contextlib.suppress(Lost):  # the replay ran out of time, or the child ended: the failure stands
-        _under_hypothesis(live, plan, chosen, start, strategies)()
+        try:
+            _under_hypothesis(live, plan, chosen, start, strategies)()
+        except Enough:
+            raise shrinking.smallest() from None
     raise batch.failure
 
 
-def seed_for(plan: Callable[..., Plan], chosen: settings) -> int:
-    """The seed of steps 1 and 3 (the same examples in both): fixed per plan when the profile derandomizes,
-    else fresh from the OS (not from the random module, which the caller may have seeded)."""
+def _judge_all(
+    batch: Batch,
+    plan: Callable[..., Plan],
+    key: Key | None,
+    hypothesis: Callable[[Callable[..., None]], Callable[[], None]],
+) -> None:
+    """Steps 1 and 2: every example drawn (by `hypothesis` around a test, or replayed from ``DRAWN`` when
+    its `key` was drawn before) and judged in batches, until the first failure (``batch.failure``)."""
+    known = DRAWN.get(key)
+    recorded: list[bytes] | None = None if known is not None or key is None else []
+
+    def collect(**example: Any) -> None:
+        if recorded is not None and "data" in example:
+            example["data"] = _Recording(example["data"])
+        batch.add(plan(**example), example)
+        if recorded is not None:
+            recorded.append(pickle.dumps(example))
+
+    with batch.helper.batching(), contextlib.suppress(Found):  # Found: an example failed, step 1 ends there
+        if known is not None:
+            for blob in known:
+                collect(**pickle.loads(blob))  # drawn here, by this code: nobody else's bytes
+        else:
+            hypothesis(collect)()
+            if key is not None and recorded is not None:
+                DRAWN.keep(key, recorded)  # every example was drawn: none failed before the last
+        batch.flush()
+
+
+SHRINK_BUDGET = 100  # examples step 3 runs once it has met the failure: Hypothesis shrinks that far at most
+
+
+class Enough(BaseException):
+    """Step 3 ran its SHRINK_BUDGET: shrinking ends at the smallest failure met so far (a BaseException,
+    so that Hypothesis lets it through)."""
+
+
+class Shrinking:
+    """Step 3's test: one round trip per request, counting the examples run since the first failure.
+
+    Hypothesis offers no budget for shrinking (only its own five minutes), and its shrinker's work grows
+    with the examples it runs: past SHRINK_BUDGET of them, ``live`` raises ``Enough`` and the property
+    reports the last failure met, which Hypothesis had shrunk that far. A count, not a time: the same
+    implementation and seed end at the same example, on any machine.
+    """
+
+    def __init__(self, remote: Remote, plan: Callable[..., Plan]) -> None:
+        self.remote, self.plan = remote, plan
+        self.last: tuple[Exception, dict[str, Any]] | None = None
+        self.since = 0  # examples run since the first failure
+
+    def live(self, **example: Any) -> None:
+        """Run one example with a round trip per request; ``Enough`` once the budget is spent, raised
+        after the plan's start (its draws): an example that stopped drawing short would be, for
+        Hypothesis, data generation that changed between runs."""
+        steps = self.plan(**example)
+        try:
+            ops = next(steps)
+            if self.last is not None:
+                if self.since >= SHRINK_BUDGET:
+                    raise Enough
+                self.since += 1
+            while True:
+                ops = steps.send(self.remote.send(*ops))
+        except StopIteration:
+            return
+        except (UnsatisfiedAssumption, Lost):
+            raise
+        except Exception as e:
+            self.last = (e, dict(example))
+            raise
+
+    def smallest(self) -> Exception:
+        """The last failure met, its example worded as a batch words one (``FOUND``)."""
+        assert self.last is not None
+        error, example = self.last
+        setattr(error, FOUND, f"Failing example: {_describe(example)}")
+        return error
+
+
+def seed_for(plan: Callable[..., Plan], chosen: settings, given: int | None = None) -> int:
+    """The seed of steps 1 and 3 (the same examples in both): from the `given` seed and the plan's name
+    when there is one (each property its own examples, the same for every implementation), else fixed
+    per plan when the profile derandomizes, else fresh from the OS (not from the random module, which the
+    caller may have seeded). Hypothesis's ``@seed`` takes it, overriding ``derandomize``."""
+    if given is not None:
+        digest = hashlib.sha256(f"{given}/{plan.__qualname__}".encode()).digest()
+        return int.from_bytes(digest[:8], "big")
     return zlib.crc32(plan.__qualname__.encode()) if chosen.derandomize else secrets.randbits(64)
 
 
-def replay(remote: Remote, steps: Plan) -> None:
-    """Run one example's plan with a round trip per request (how step 3 replays it)."""
-    try:
-        ops = next(steps)
-        while True:
-            ops = steps.send(remote.send(*ops))
-    except StopIteration:
-        return
+Key = tuple[Any, ...]
+
+
+class Drawn:
+    """Step 1's examples, per plan and what they were drawn for, as pickles (a copy for each replay), the
+    most recently used kept up to ``LIMIT`` bytes: a batch's kinds of implementation (one or a few) take
+    a few MiB."""
+
+    LIMIT = 64 * 2**20
+
+    def __init__(self) -> None:
+        self._examples: OrderedDict[Key, list[bytes]] = OrderedDict()
+        self.size = 0
+
+    def get(self, key: Key | None) -> list[bytes] | None:
+        """The examples drawn for `key`, or None."""
+        if key is None or key not in self._examples:
+            return None
+        self._examples.move_to_end(key)
+        return self._examples[key]
+
+    def keep(self, key: Key, examples: list[bytes]) -> None:
+        """Keep `examples` for `key`; the least recently used go past ``LIMIT``."""
+        self._examples[key] = examples
+        self.size += sum(map(len, examples))
+        while self.size > self.LIMIT and len(self._examples) > 1:
+            _, old = self._examples.popitem(last=False)
+            self.size -= sum(map(len, old))
+
+    def clear(self) -> None:
+        """Forget every example (the next check draws them again)."""
+        self._examples.clear()
+        self.size = 0
+
+
+DRAWN = Drawn()
+
+
+def _key(
+    subject: Subject,
+    plan: Callable[..., Plan],
+    chosen: settings,
+    start: int,
+    strategies: dict[str, st.SearchStrategy[Any]],
+) -> Key:
+    """What a plan's examples depend on: the plan, its seed and settings, and what the strategies and the
+    plan's start read of the subject (the precision, the activations declared, the conventions)."""
+    conventions = tuple(sorted(subject.conventions.items()))
+    where = (plan.__module__, plan.__qualname__, start, repr(chosen), tuple(strategies))
+    return (*where, subject.precision, subject.activations, conventions)
+
+
+class _Recording:
+    """A property's ``st.data()`` that remembers what it drew, so that the example pickles as its values."""
+
+    def __init__(self, data: st.DataObject) -> None:
+        self._data, self._drawn = data, _Replay([])
+
+    def draw(self, strategy: st.SearchStrategy[Any], label: Any = None) -> Any:
+        value = self._data.draw(strategy, label=label)
+        self._drawn.values.append(value)
+        return value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Replay, (self._drawn.values,))
+
+
+class _Replay:
+    """``st.data()`` of an example drawn before: each draw gives the value drawn then, in turn."""
+
+    def __init__(self, values: list[Any]) -> None:
+        self.values, self._at = values, 0
+
+    def draw(self, strategy: st.SearchStrategy[Any], label: Any = None) -> Any:
+        value, self._at = self.values[self._at], self._at + 1
+        return value
+
+
+def reject_unless(condition: Any) -> None:
+    """Hypothesis's ``assume`` for a plan's start: rejects the example unless `condition`, under Hypothesis
+    (which takes UnsatisfiedAssumption for a rejection) and in a replay of step 1's examples alike."""
+    if not condition:
+        raise UnsatisfiedAssumption
 
 
 class Found(BaseException):

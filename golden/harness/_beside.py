@@ -13,6 +13,10 @@ reach its pipes. Its answers are read as data under the wire's caps and checked 
 stalls (for longer than one call's ``--timeout``) or answers out of turn, it is stopped and every value
 is computed here: it costs time, never a verdict. It reads only what the parent writes, and ends when
 the parent closes the pipe.
+
+Under a fixed seed every implementation of a batch is judged on the same problems, so their values are
+kept (``Memo``, by the problem's exact inputs, precision and conventions) and shared by every session of
+the process that is given the memo: a grading worker computes each problem once, whatever it grades.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from golden.harness._memo import Memo
 from golden.outcome import FEATURES, ONE, ROWS, STAGES
 from oracle import create_backprop_test_case, to_float
 from oracle.backprop import Result
@@ -91,26 +96,42 @@ def solve(request: dict[str, Any]) -> Result:
     )
 
 
+def gradient(request: dict[str, Any]) -> tuple[list[float], float]:
+    """The exact (dJ_dw, dJ_db) for the problem in `request`, each rounded to float64 once."""
+    first = solve(request).first
+    return [to_float(x) for x in first.dJ_dw], to_float(first.dJ_db)
+
+
 def _flat(v: Any) -> list[Any]:
     return list(v) if isinstance(v, tuple) else [v]
 
 
 class Later:
-    """The oracle's answer for one problem, to be had with ``get``: from the helper if it was sent there and
-    answered, else computed here at that moment."""
+    """The oracle's answer for one problem, to be had with ``get``: kept in the `memo` already, or from the
+    helper if it was sent there and answered, else computed here at that moment (and kept)."""
 
-    def __init__(self, request: dict[str, Any]) -> None:
+    def __init__(self, request: dict[str, Any], memo: Memo | None = None) -> None:
         self.request = request
         self.answer: Answer = None
         self.known = False
         self.helper: Beside | None = None  # the helper it was sent to, until its answer is read
+        self.memo = memo
+        if memo is not None:
+            self.key = memo.key(request)
+            self.known, self.answer = memo.get(self.key)
+
+    def learn(self, answer: Answer) -> None:
+        """The answer is `answer` (and is kept, with a memo)."""
+        self.answer, self.known = answer, True
+        if self.memo is not None:
+            self.memo.put(self.key, answer)
 
     def get(self) -> Answer:
         """The answer (None when a value does not fit in the precision)."""
         if not self.known and self.helper is not None:
             self.helper.collect()
         if not self.known:
-            self.answer, self.known = compute(self.request), True
+            self.learn(compute(self.request))
         return self.answer
 
 
@@ -118,7 +139,8 @@ class Beside:
     """The helper process, seen from the validating process: ``start``, then ``send`` and ``collect`` in
     turn (one message each way per chunk), then ``stop``. Any failure stops it for good."""
 
-    def __init__(self) -> None:
+    def __init__(self, memo: Memo | None = None) -> None:
+        self.memo = memo  # answers shared with every session given it (under a fixed seed), or none
         self._pid: int | None = None
         self._to = -1
         self._queued: list[Later] = []  # asked for since the last send
@@ -168,10 +190,17 @@ class Beside:
 
     def later(self, request: dict[str, Any]) -> Later:
         """A handle on the oracle's answer for `request`, queued for the next ``send`` while batching."""
-        handle = Later(request)
-        if self.running and self._batching:
+        handle = Later(request, self.memo)
+        if self.running and self._batching and not handle.known:
             self._queued.append(handle)
         return handle
+
+    def gradient(self, request: dict[str, Any]) -> tuple[list[float], float]:
+        """``gradient(request)``, computed here (it is cheap), or kept in the memo."""
+        if self.memo is None:
+            return gradient(request)
+        value: tuple[list[float], float] = self.memo.recall(request, "gradient", gradient)
+        return value
 
     @contextlib.contextmanager
     def batching(self) -> Iterator[None]:
@@ -227,7 +256,7 @@ class Beside:
                 if answer is not None and not _well_formed(answer, handle.request):
                     raise protocol.WireError("sent an answer of the wrong form")
             for handle, answer in zip(sent, answers, strict=True):
-                handle.answer, handle.known = answer, True
+                handle.learn(answer)
         except Exception:  # whatever went wrong with the helper, the values are computed here
             self.stop()
 

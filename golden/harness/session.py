@@ -28,6 +28,7 @@ from golden.harness import _reap as reap
 from golden.harness._beside import Beside
 from golden.harness._cases import run_case
 from golden.harness._conventions import Conventions, resolve
+from golden.harness._memo import SHARED
 from golden.harness._process import Child, Lost
 from golden.harness._proxy import Raised, Remote
 from golden.harness._subject import Subject
@@ -49,7 +50,10 @@ class Session:
     session loads ``options.golden`` itself and ``verdict`` verifies it. The child runs at the isolation
     the options ask for, as job `slot` when `grading`; `expose_folder` as for ``Child``. With `helper`,
     the oracle's helper starts before the child when properties are to run (before the golden files are
-    read, when the session reads them).
+    read, when the session reads them). With a `seed` (else ``options.seed``, once Options has one) the
+    properties draw the examples it gives, the same for every implementation judged the same way, and
+    the oracle's values for them are shared by every session of this process with a seed
+    (``memo.SHARED``): a batch computes them once per worker, not once per submission.
     """
 
     def __init__(
@@ -62,6 +66,7 @@ class Session:
         slot: int = 0,
         expose_folder: bool = True,
         helper: bool = True,
+        seed: int | None = None,
     ) -> None:
         if isinstance(options, GoldenSet):  # the signature before the redesign: Session(spec, golden)
             if golden is not None:
@@ -78,7 +83,8 @@ class Session:
         self.options = options = options or Options()
         self.isolation = options.isolation(grading).for_slot(slot)
         self.child = Child(spec, self.isolation, expose_folder)  # ImplError for a class it cannot send
-        self.beside = Beside()
+        self.seed: int | None = seed if seed is not None else getattr(options, "seed", None)
+        self.beside = Beside(SHARED if self.seed is not None else None)
         if helper and options.properties and golden is None:
             self.beside.spawn()  # ours: it loads the oracle while the golden files are read
         try:
@@ -183,8 +189,10 @@ class Session:
         """Run one property within PROPERTY_FACTOR × `timeout`."""
         from golden.harness.properties import run_property  # Hypothesis is imported only when needed
 
-        budget, examples = self.timeout * PROPERTY_FACTOR, self.options.examples
-        return self.item(name, Kind.PROPERTY, budget, lambda subject: run_property(subject, name, examples))
+        budget, examples, seed = self.timeout * PROPERTY_FACTOR, self.options.examples, self.seed
+        return self.item(
+            name, Kind.PROPERTY, budget, lambda subject: run_property(subject, name, examples, seed)
+        )
 
     def outcomes(self) -> Iterator[Outcome]:
         """Every selected case, then (unless the options say not) every property, in order."""
@@ -249,17 +257,25 @@ def run(
     grading: bool = False,
     slot: int = 0,
     expose_folder: bool = True,
+    seed: int | None = None,
 ) -> Verdict:
     """The run: `impl` held to the golden cases and properties as `options` say, judged here.
 
     Every front end calls this: the CLI and the Python API (every case, then every property), tdd (its
-    walk as the `plan`), and each grading worker (with the batch's `golden` set, loaded once). The golden
-    files are loaded and verified before IMPL starts and verified again at the end (``Verdict.changes``);
-    the outcomes are judged on the copy read first, in the precision the options declare, or the one the
-    class declares, or the one its forward's dtype shows.
+    walk as the `plan`), and each grading worker (with the batch's `golden` set, loaded once, and its
+    `seed`). The golden files are loaded and verified before IMPL starts and verified again at the end
+    (``Verdict.changes``); the outcomes are judged on the copy read first, in the precision the options
+    declare, or the one the class declares, or the one its forward's dtype shows.
     """
     session = Session(
-        impl, options, golden, grading=grading, slot=slot, expose_folder=expose_folder, helper=plan is None
+        impl,
+        options,
+        golden,
+        grading=grading,
+        slot=slot,
+        expose_folder=expose_folder,
+        helper=plan is None,
+        seed=seed,
     )
     with session:
         outcomes = plan(session) if plan is not None else list(session.outcomes())

@@ -1,0 +1,100 @@
+"""Values the oracle computed, kept by what they were computed from, for every session of a process.
+
+Under a fixed seed every implementation of a batch is judged on the same generated problems: their
+oracle values (``beside.compute``, ``beside.gradient``) are worth computing once per grading worker, not
+once per submission. A ``Memo`` keeps them by the exact request (inputs, precision, conventions), within a
+budget of bytes, least recently used out first. It holds numbers the toolkit computed (or its own
+helper did): nothing a submission sends ever goes into it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+
+class Memo:
+    """Answers by request, the most recently used kept up to ``LIMIT`` bytes of numbers: each answer's
+    values and bounds as float64 arrays, given back as the lists ``compute`` gives."""
+
+    LIMIT = 64 * 2**20  # a batch's problems under one precision take a few MiB; a worker keeps this at most
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[bytes, Any] = OrderedDict()
+        self._sizes: dict[bytes, int] = {}
+        self.size = 0  # bytes of numbers kept
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def key(request: dict[str, Any], kind: str = "compute") -> bytes:
+        """The request's identity: its exact inputs (floats as repr, which round-trips), kind first."""
+        text = json.dumps([kind, request], sort_keys=True, separators=(",", ":"), allow_nan=True)
+        return hashlib.sha256(text.encode()).digest()
+
+    def get(self, key: bytes) -> tuple[bool, Any]:
+        """(True, what was kept for `key`) or (False, None)."""
+        if key not in self._kept:
+            self.misses += 1
+            return False, None
+        self.hits += 1
+        self._kept.move_to_end(key)
+        return True, _revive(self._kept[key])
+
+    def put(self, key: bytes, value: Any) -> None:
+        """Keep `value` (an answer, or a gradient) for `key`; the least recently used go past LIMIT."""
+        if key in self._kept:
+            return
+        stored = _stored(value)
+        size = 64 + sum(a.nbytes for a in _arrays(stored))
+        self._kept[key], self._sizes[key] = stored, size
+        self.size += size
+        while self.size > self.LIMIT and len(self._kept) > 1:
+            old, _ = self._kept.popitem(last=False)
+            self.size -= self._sizes.pop(old)
+
+    def recall(self, request: dict[str, Any], kind: str, work: Callable[[dict[str, Any]], Any]) -> Any:
+        """What `work` gives for `request`: kept, or computed now and kept."""
+        key = self.key(request, kind)
+        found, value = self.get(key)
+        if not found:
+            value = work(request)
+            self.put(key, value)
+        return value
+
+
+def _stored(value: Any) -> Any:
+    """Lists of floats as float64 arrays, within dicts, lists and tuples (shapes stay lists of ints)."""
+    if isinstance(value, dict):
+        return {k: _stored(v) for k, v in value.items()}
+    if isinstance(value, list) and value and all(type(x) is float for x in value):
+        return np.array(value, dtype=np.float64)
+    if isinstance(value, list | tuple):
+        return type(value)(_stored(v) for v in value)
+    return value
+
+
+def _revive(stored: Any) -> Any:
+    """``_stored`` undone: a fresh copy of the value, every array a list of floats again."""
+    if isinstance(stored, dict):
+        return {k: _revive(v) for k, v in stored.items()}
+    if isinstance(stored, np.ndarray):
+        return stored.tolist()
+    if isinstance(stored, list | tuple):
+        return type(stored)(_revive(v) for v in stored)
+    return stored
+
+
+def _arrays(stored: Any) -> Iterator[np.ndarray]:
+    if isinstance(stored, np.ndarray):
+        yield stored
+    elif isinstance(stored, dict | list | tuple):
+        for v in stored.values() if isinstance(stored, dict) else stored:
+            yield from _arrays(v)
+
+
+SHARED = Memo()  # the process's: the sessions of a batch (each under the batch's seed) share it
