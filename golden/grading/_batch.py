@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -69,8 +70,12 @@ def grade(
             out.append(results[len(out)])
         bar.update()
 
+    # One seed for the batch: every submission is judged on the same examples, computed once per worker.
+    seed = getattr(options, "seed", None)
+    seed = secrets.randbelow(2**32) if seed is None else seed
+
     def one(spec: str, slot: int) -> dict[str, Any]:
-        return run_one(spec, golden, options, slot, expose_folder=_folder(spec) not in shared)
+        return run_one(spec, golden, options, slot, expose_folder=_folder(spec) not in shared, seed=seed)
 
     golden.watch_package()  # before any IMPL runs: their workers are copies of this process from now on
     tqdm.monitor_interval = 0  # no monitor thread: this process forks its workers, and stays one thread
@@ -114,16 +119,24 @@ def _outcome(data: dict[str, Any]) -> Outcome:
 
 
 def run_one(
-    spec: str, golden: Sets, options: Options, slot: int = 0, expose_folder: bool = True
+    spec: str,
+    golden: Sets,
+    options: Options,
+    slot: int = 0,
+    expose_folder: bool = True,
+    seed: int | None = None,
 ) -> dict[str, Any]:
-    """One IMPL's name and outcomes (as dicts), or why it could not be loaded: a worker's answer."""
+    """One IMPL's name and outcomes (as dicts), or why it could not be loaded: a worker's answer. The
+    properties draw their examples from `seed` (``Session``)."""
     file = spec.rpartition(":")[0]
     if file.endswith(".py") and os.path.islink(file):  # another submission, perhaps: never graded as it
         target = os.readlink(file)
         error = f"IMPL {spec!r}: its file is a symlink (to {target!r}); a batch grades regular files only"
         return {"impl": spec, "outcomes": [], "error": error}
     try:
-        verdict = run(spec, options, golden=golden, grading=True, slot=slot, expose_folder=expose_folder)
+        verdict = run(
+            spec, options, golden=golden, grading=True, slot=slot, expose_folder=expose_folder, seed=seed
+        )
     except ImplError as e:
         return {"impl": spec, "outcomes": [], "error": str(e)}
     return {"impl": verdict.impl, "outcomes": [o.as_dict() for o in verdict.outcomes], "error": None}
