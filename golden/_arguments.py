@@ -236,6 +236,12 @@ def _judging(s: Parser) -> None:
         help=f"judge IMPL in {', '.join(PRECISIONS)} (default: the class's `precision`, else forward's "
         "dtype)",
     )
+    s.add_argument(
+        "--activations",
+        metavar="NAMES",
+        help="the activations the assignment requires, e.g. leaky_relu,sigmoid: a case of one the class "
+        "does not declare fails (default: only leaky_relu, the protocol's; another's cases are skipped)",
+    )
 
 
 def _isolation(s: Parser) -> None:

@@ -126,6 +126,7 @@ def validate(
     examples: int | None = None,
     precision: str | None = None,
     conventions: dict[str, str] | None = None,
+    activations: tuple[str, ...] | str = (),
     root: Path | None = None,
     sandbox: str = "auto",
     max_memory: str | int | None = None,
@@ -147,6 +148,9 @@ def validate(
     precision, conventions
         As ``--precision`` and ``--convention`` (by name): by default those the class declares, else
         forward's dtype and the seed's conventions.
+    activations
+        As ``--activations``: those the assignment requires (``("leaky_relu", "sigmoid")``, or
+        ``"leaky_relu,sigmoid"``); a case of one the class does not declare fails instead of being skipped.
     root
         The folder that holds the golden versions.
     sandbox, max_memory
@@ -170,6 +174,7 @@ def validate(
 
     given: dict[str, Any] = dict(golden=golden, cases=cases, timeout=timeout, properties=properties)
     given |= dict(examples=examples, precision=precision, conventions=conventions, root=root)
+    given |= dict(activations=activations)
     options = Options.from_kwargs(**given, sandbox=sandbox, max_memory=max_memory, feedback=feedback)
     verdict = run(impl, options)
     if verdict.changes:

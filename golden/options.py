@@ -18,10 +18,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from golden._text import short
 from golden.errors import OptionError
 from golden.files._versions import CURRENT
 from oracle.backprop import DERIVATIVES_AT_ZERO, LOSSES
 from oracle.bounds import PRECISIONS
+from oracle.exact import ACTIVATIONS
 
 if TYPE_CHECKING:
     import argparse
@@ -89,6 +91,10 @@ class Options:
         Whether the property suite runs after the golden cases.
     precision
         The precision to judge in (None: the class's declared one, else its forward's dtype).
+    activations
+        The activations an assignment requires (``("leaky_relu", "sigmoid")``; a string is split at its
+        commas): a case of one the class does not declare fails, as a case of Leaky ReLU, the protocol's
+        own, always does, where it would be skipped (not applicable) if not required.
     conventions
         Conventions to hold the implementation to (``{"loss": "mean"}``), over the class's own.
     sandbox, max_memory
@@ -112,6 +118,7 @@ class Options:
     examples: int | None = None
     properties: bool = True
     precision: str | None = None
+    activations: tuple[str, ...] = ()
     conventions: Mapping[str, str] = field(default_factory=dict)
     sandbox: str = "auto"
     max_memory: int = DEFAULT_MEMORY
@@ -136,6 +143,7 @@ class Options:
             raise OptionError(f"{spell('examples')} is {e!r}; expected an integer from 1 to {MAX_EXAMPLES:,}")
         if self.precision is not None:
             _one_of(self.precision, tuple(PRECISIONS), spell("precision"))
+        object.__setattr__(self, "activations", check_activations(self.activations, spell("activations")))
         golden = (self.golden,) if isinstance(self.golden, str) else self.golden
         if not (isinstance(golden, tuple | list) and golden and all(isinstance(g, str) for g in golden)):
             raise OptionError(f"{spell('golden')} is {self.golden!r}; expected a set's name, or several")
@@ -220,6 +228,7 @@ class Options:
             "examples": get("examples"),
             "properties": not get("no_properties"),
             "precision": get("precision"),
+            "activations": get("activations"),
             "conventions": parse_conventions(get("convention"), front.spell("conventions")),
             "sandbox": get("sandbox"),
             "max_memory": parse_size(size, front.spell("max_memory")) if size else None,
@@ -243,6 +252,22 @@ def check_conventions(conventions: Mapping[str, Any], where: str) -> dict[str, s
         if value not in CONVENTIONS[key]:
             raise OptionError(f"{where}: {key} is {value!r}; expected one of {', '.join(CONVENTIONS[key])}")
     return {str(k): str(v) for k, v in conventions.items()}
+
+
+def check_activations(activations: Any, where: str) -> tuple[str, ...]:
+    """`activations` (names, or one string of them separated by commas) as a tuple of known activation
+    names (``oracle.exact.ACTIVATIONS``), each once; OptionError naming `where` and the name."""
+    names = activations.split(",") if isinstance(activations, str) else activations
+    if not (isinstance(names, tuple | list) and all(isinstance(a, str) for a in names)):
+        raise OptionError(f"{where} is {activations!r}; expected activation names, e.g. leaky_relu,sigmoid")
+    names = [name.strip() for name in names]
+    for name in names:
+        if name not in ACTIVATIONS:
+            shown = repr(short(name, 40)) if name else "an empty name"
+            raise OptionError(f"{where}: {shown} is not an activation; expected {', '.join(ACTIVATIONS)}")
+    if twice := sorted({name for name in names if names.count(name) > 1}):
+        raise OptionError(f"{where}: {twice[0]} is given twice; give each activation once")
+    return tuple(names)
 
 
 def check_visibility(visibility: Mapping[str, Any], sets: tuple[str, ...], where: str) -> dict[str, str]:

@@ -82,6 +82,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PRECISION",
         help="judge in float64, float32, float16 or bfloat16 (default: the class's, else forward's dtype)",
     )
+    group.addoption(
+        "--neuron-activations",
+        metavar="NAMES",
+        help="the activations required, e.g. leaky_relu,sigmoid: a case of one the class does not declare "
+        "fails, not skipped (default: only leaky_relu)",
+    )
 
 
 class ConformanceFailure(Exception):

@@ -9,7 +9,7 @@ class defines its method. Every call runs in the child; every comparison runs he
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,27 +38,25 @@ from golden.outcome import (
     step_name,
 )
 
+if TYPE_CHECKING:
+    from golden.options import Options
 
-def run_case(subject: Subject, case: GoldenCase) -> Outcome:
+
+def run_case(subject: Subject, case: GoldenCase, options: Options | None = None) -> Outcome:
     """Run every stage of `case` on the implementation, in the precision and under the conventions it is
     judged in (``subject.judged``); stop at the first stage that diverges.
 
-    A golden v2 case is judged by its bounds in that precision (skipped when it has none there: a value
-    does not fit); a golden v1 case by its float64 tolerance. Under declared conventions the expected
-    values are the oracle's for them. A failed stage is diagnosed against the catalogue of classic mistakes.
+    A case of an activation the class does not declare fails at ``parameters`` when the activation is
+    required (Leaky ReLU, the protocol's own, always is; ``options.activations`` names the others an
+    assignment requires), and is skipped (not applicable) otherwise. A golden v2 case is judged by its
+    bounds in that precision (skipped when it has none there: a value does not fit); a golden v1 case by
+    its float64 tolerance. Under declared conventions the expected values are the oracle's for them. A
+    failed stage is diagnosed against the catalogue of classic mistakes.
     """
     remote, judged = subject.remote, subject.judged
     precision, conventions = judged.precision, judged.conventions
-    activation = case.inputs.activation
-    if activation == "leaky_relu" and activation not in remote.activations:  # the protocol's own activation
-        held = ", ".join(map(repr, remote.activations)) or "nothing"
-        reason = (
-            f"{remote.name}.supported_activations holds {held}; a neuron of this protocol runs 'leaky_relu'"
-        )
-        return Outcome(case.name, Status.FAILED, Kind.CASE, PARAMETERS.name, reason)
-    if activation not in remote.activations:
-        reason = f"activation {activation!r} is not in {remote.name}.supported_activations"
-        return Outcome(case.name, Status.SKIPPED, Kind.CASE, message=reason)
+    if (undeclared := _undeclared(remote, case, options)) is not None:
+        return undeclared
     case = under(case, conventions)
     if why := case.unavailable_in(precision):
         return Outcome(case.name, Status.SKIPPED, Kind.CASE, message=why)
@@ -74,6 +72,28 @@ def run_case(subject: Subject, case: GoldenCase) -> Outcome:
             outcome.diagnosis = diagnose(case, d.stage, d.got_values, precision, conventions.as_dict())
         return outcome
     return Outcome(case.name, Status.PASSED, Kind.CASE, agreed=check.agreed, ratios=check.ratios)
+
+
+def _undeclared(remote: Remote, case: GoldenCase, options: Options | None) -> Outcome | None:
+    """The outcome of `case` when the class does not declare its activation: a failure at ``parameters``
+    when the protocol or the assignment (``options.activations``) requires it, else a skip; None when the
+    class declares it."""
+    activation = case.inputs.activation
+    if activation in remote.activations:
+        return None
+    if activation == "leaky_relu":  # the protocol's own activation
+        held = ", ".join(map(repr, remote.activations)) or "nothing"
+        reason = (
+            f"{remote.name}.supported_activations holds {held}; a neuron of this protocol runs 'leaky_relu'"
+        )
+        return Outcome(case.name, Status.FAILED, Kind.CASE, PARAMETERS.name, reason)
+    if options is not None and activation in options.activations:  # the assignment requires it
+        flag = options.front.spell("activations")
+        where = f"{remote.name}.supported_activations"
+        reason = f"activation {activation!r} is required ({flag}) but not in {where}"
+        return Outcome(case.name, Status.FAILED, Kind.CASE, PARAMETERS.name, reason)
+    reason = f"activation {activation!r} is not in {remote.name}.supported_activations"
+    return Outcome(case.name, Status.SKIPPED, Kind.CASE, message=reason)
 
 
 def _stages(
