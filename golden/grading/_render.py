@@ -210,17 +210,17 @@ def gradescope(
     """Gradescope's autograder results.json for one IMPL: a test per case and property, and the score.
 
     Each test has ``name`` (``SET/CASE`` among several sets), ``score`` (its points if it passed, else
-    0), ``max_score`` (its points), ``status`` (``passed`` or ``failed``: skipped and errored items earn
-    nothing) and ``output`` (why it did not pass, and the classic mistake its values match when there is
-    one). An item weighted 0 is left out. Given a `visibility` per set, every test has Gradescope's
-    ``visibility``: its set's, else ``visible``. The top-level ``score`` is the sum; ``output`` is the
-    verdict over the tests shown at once (or why the IMPL could not be loaded), and on a second line the
-    isolation it ran under.
+    0), ``max_score`` (its points), ``status`` (``passed`` or ``failed``: an errored item earns nothing)
+    and ``output`` (why it did not pass, and the classic mistake its values match when there is one). Only
+    the items in the grade are tests (``Graded.counts``): one weighted 0, or skipped (not applicable) and
+    not named by the weights, is left out, never shown as failed; a skipped one the weights name is a
+    failed test worth its points, its output saying it was skipped. Given a `visibility` per set, every
+    test has Gradescope's ``visibility``: its set's, else ``visible``. The top-level ``score`` is the sum;
+    ``output`` is the verdict over the tests shown at once (or why the IMPL could not be loaded), and on a
+    second line the isolation it ran under.
     """
     tests = []
-    for name in g.items:
-        if g.points(name) == 0:
-            continue
+    for name in g.counted:
         o = g.outcome(name)
         passed = o.status is Status.PASSED
         kind = "golden case" if o.kind is Kind.CASE else "property"
@@ -228,6 +228,8 @@ def gradescope(
             why = "not graded: see the output above"
         else:
             why = o.status.value + (f": {short(o.message, 400)}" if o.message and not passed else "")
+            if o.status is Status.SKIPPED:
+                why += f"; it counts, since the weights give it {g.points(name):g} points"
             if (diagnosis := report.likely(o)) is not None:
                 why += f"\n{diagnosis}"
         test = {

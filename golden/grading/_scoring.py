@@ -1,7 +1,10 @@
 """What a grade is worth: the weights file, and each IMPL's score over the items planned.
 
 An item (a golden case or a property) is worth one point unless the weights say otherwise, and earns its
-points only when it passed.
+points only when it passed. An item skipped (not applicable to this implementation: a case of an
+activation it does not declare and need not, since ``--activations`` does not require it) is left out of
+the score and of ``max_score``, so that a correct submission gets full marks, unless the weights file
+names it with points above 0: it then counts, and earns nothing. An item weighted 0 is always left out.
 """
 
 from __future__ import annotations
@@ -81,6 +84,18 @@ class Graded:
         """What item `name` is worth."""
         return self.weights.get(name, 1.0)
 
+    def counts(self, name: str) -> bool:
+        """Whether item `name` is in the grade: worth more than 0, and not skipped unless the weights name
+        it (an item not graded at all, as when IMPL did not load, counts: it was not found inapplicable)."""
+        if self.points(name) == 0:
+            return False
+        return name in self.weights or self.outcome(name).status is not Status.SKIPPED
+
+    @property
+    def counted(self) -> list[str]:
+        """The items in the grade (``counts``), in order."""
+        return [n for n in self.items if self.counts(n)]
+
     def outcome(self, name: str) -> Outcome:
         """How item `name` went (an error saying why, when nothing was graded)."""
         for o in self.outcomes:
@@ -92,20 +107,21 @@ class Graded:
     def score(self) -> float:
         """The points of the items that passed."""
         passed = {o.name for o in self.outcomes if o.status is Status.PASSED}
-        return round(float(sum(self.points(n) for n in self.items if n in passed)), 6)
+        return round(float(sum(self.points(n) for n in self.counted if n in passed)), 6)
 
     @property
     def max_score(self) -> float:
-        """The points of every item."""
-        return round(float(sum(self.points(n) for n in self.items)), 6)
+        """The points of every item in the grade (``counts``): a skipped one not named by the weights is
+        left out."""
+        return round(float(sum(self.points(n) for n in self.counted)), 6)
 
     def group(self, name: str) -> str:
         """The golden set of item `name`: ``""`` for a property."""
         return self.groups.get(name, "")
 
     def split(self, group: str) -> tuple[float, float]:
-        """The points earned and the points planned of the items of set `group`."""
-        mine = [n for n in self.items if self.group(n) == group]
+        """The points earned and the points in the grade of the items of set `group`."""
+        mine = [n for n in self.counted if self.group(n) == group]
         passed = {o.name for o in self.outcomes if o.status is Status.PASSED}
         earned = sum(self.points(n) for n in mine if n in passed)
         return round(float(earned), 6), round(float(sum(self.points(n) for n in mine)), 6)
