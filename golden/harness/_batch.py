@@ -30,6 +30,7 @@ import atexit
 import contextlib
 import functools
 import hashlib
+import os
 import pickle
 import secrets
 import shutil
@@ -45,7 +46,7 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 
-from golden._text import short
+from golden._text import first_line, short
 from golden.harness._beside import Beside
 from golden.harness._process import Lost
 from golden.harness._proxy import Op, Pending, Remote
@@ -61,7 +62,17 @@ CHUNK = 25  # examples per message: small enough to overlap drawing and the help
 QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 FOUND = "neuron_oracle_example"  # the attribute of a failure a batch found: the example, worded
 
+# Numeric code: no deadline (a first call may compile or warm a cache), no health check for slow data,
+# no example database (nothing is written to the user's working directory), one failure reported.
+settings.register_profile(
+    "ci", max_examples=100, deadline=None, derandomize=True, suppress_health_check=QUIET, database=None
+)
+settings.register_profile("dev", max_examples=20, deadline=None, suppress_health_check=QUIET, database=None)
+if os.environ.get("HYPOTHESIS_PROFILE") in ("ci", "dev"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
+
 Plan = Generator[tuple[Op, ...], Pending, None]
+HYPOTHESIS_NOTES = ("Falsifying", "Failing")  # how Hypothesis's own notes word a shrunk example
 _SEED: ContextVar[int | None] = ContextVar("neuron_oracle_seed", default=None)
 
 
@@ -376,3 +387,12 @@ def _under_hypothesis(
 def _describe(example: dict[str, Any]) -> str:
     drawn = ", ".join(f"{name}={value!r}" for name, value in example.items() if name != "data")
     return short(f"test({drawn})", 300)
+
+
+def describe_failure(e: BaseException, prefix: str = "") -> str:
+    """The failure's first line, then the example: as the batch found it, or as Hypothesis's own note
+    words it after shrinking (its words, not ours: ``Falsifying example: …``)."""
+    first = first_line(e)
+    notes = [n for n in getattr(e, "__notes__", []) if n.startswith(HYPOTHESIS_NOTES)]
+    example = getattr(e, FOUND, None) or next(iter(notes), "")
+    return short(" ".join("; ".join(x for x in (prefix, first, example) if x).split()), 400)

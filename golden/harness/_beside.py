@@ -27,7 +27,8 @@ import os
 import select
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from fractions import Fraction
 from typing import Any
 
 from golden.harness._memo import Memo
@@ -100,6 +101,23 @@ def gradient(request: dict[str, Any]) -> tuple[list[float], float]:
     """The exact (dJ_dw, dJ_db) for the problem in `request`, each rounded to float64 once."""
     first = solve(request).first
     return [to_float(x) for x in first.dJ_dw], to_float(first.dJ_db)
+
+
+def updates(request: dict[str, Any]) -> list[list[list[float]]]:
+    """(w, b) after each of `request`'s ``updates`` updates w ← w − lr·g from its w, b, g and lr, exactly,
+    each with its bound in the precision (the error model's, ``oracle.bounds.Model``): ``[[values, bounds],
+    …]``, as far as they stay in the precision's range."""
+    model, done = Model(PRECISIONS[request["precision"]]), []
+    try:
+        rate = model.input(to_fraction(Fraction(request["lr"])))
+        steps = [model.input(to_fraction(Fraction(g))) for g in request["g"]]
+        now = [model.input(to_fraction(Fraction(x))) for x in (*request["w"], request["b"])]
+        for _ in range(request["updates"]):
+            now = [model.sub(x, model.mul(rate, g)) for x, g in zip(now, steps, strict=True)]
+            done.append([[to_float(x.v) for x in now], [float_bound(x, x.v) for x in now]])
+    except OutOfRange:
+        pass
+    return done
 
 
 def _flat(v: Any) -> list[Any]:
@@ -195,12 +213,10 @@ class Beside:
             self._queued.append(handle)
         return handle
 
-    def gradient(self, request: dict[str, Any]) -> tuple[list[float], float]:
-        """``gradient(request)``, computed here (it is cheap), or kept in the memo."""
-        if self.memo is None:
-            return gradient(request)
-        value: tuple[list[float], float] = self.memo.recall(request, "gradient", gradient)
-        return value
+    def recall(self, request: dict[str, Any], kind: str, work: Callable[[dict[str, Any]], Any]) -> Any:
+        """``work(request)``, computed here (for work cheaper than a round trip: ``gradient``, a plan's own
+        exact values), or kept in the memo under `kind`."""
+        return work(request) if self.memo is None else self.memo.recall(request, kind, work)
 
     @contextlib.contextmanager
     def batching(self) -> Iterator[None]:

@@ -16,7 +16,6 @@ by a factor m >= 2) stays far outside the bounds.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -26,8 +25,8 @@ from hypothesis import strategies as st
 from hypothesis.errors import UnsatisfiedAssumption
 from hypothesis.reporting import with_reporter
 
-from golden._text import first_line, short
-from golden.harness._batch import FOUND, QUIET, Plan, check, reject_unless, seeded
+from golden.harness._batch import Plan, check, describe_failure, reject_unless, seeded
+from golden.harness._beside import gradient, updates
 from golden.harness._compare import SHOWN, beyond, worst
 from golden.harness._problems import (
     DYADIC,
@@ -47,20 +46,8 @@ from golden.harness._problems import (
 from golden.harness._proxy import Op, Raised
 from golden.harness._subject import Subject
 from golden.outcome import B_NEW, DJ_DB, DJ_DW, W_NEW, A, Kind, Outcome, Status
-from oracle import to_float
-from oracle.bounds import PRECISIONS, Model, OutOfRange, float_bound, round_up, to_fraction
+from oracle.bounds import round_up
 from oracle.exact import ACTIVATIONS
-
-# Numeric code: no deadline (a first call may compile or warm a cache), no health check for slow data,
-# no example database (nothing is written to the user's working directory), one failure reported.
-settings.register_profile(
-    "ci", max_examples=100, deadline=None, derandomize=True, suppress_health_check=QUIET, database=None
-)
-settings.register_profile("dev", max_examples=20, deadline=None, suppress_health_check=QUIET, database=None)
-if os.environ.get("HYPOTHESIS_PROFILE") in ("ci", "dev"):
-    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
-
-HYPOTHESIS_NOTES = ("Falsifying", "Failing")  # how Hypothesis's own notes word a shrunk example
 
 
 def zero_gradient_leaves_weights_unchanged(subject: Subject, max_examples: int | None = None) -> None:
@@ -295,7 +282,7 @@ def agrees_with_the_oracle(subject: Subject, max_examples: int | None = None) ->
 
     def test(p: Problem, lr: float) -> Plan:
         oracle, neuron = later(p, subject, lr), p.neuron(subject)
-        exact_dJ_dw, exact_dJ_db = subject.helper.gradient(oracle_request(p, subject, lr))  # fed to update
+        exact_dJ_dw, exact_dJ_db = subject.helper.recall(oracle_request(p, subject, lr), "gradient", gradient)
         reads = neuron.read("w"), neuron.read("b")
         ops = neuron.op("forward", p.X), neuron.op("gradient", p.X, p.y)
         update = neuron.op("update_weights", np.array(exact_dJ_dw), exact_dJ_db, lr)
@@ -338,29 +325,20 @@ def many_updates_on_one_instance_follow_the_exact_ones(
         for _ in range(UPDATES):
             ops += [neuron.op("update_weights", g_w, g_b, lr), neuron.read("w"), neuron.read("b")]
         sent = yield tuple(ops)
-        model = Model(PRECISIONS[subject.precision])
-        try:
-            rate = model.input(to_fraction(Fraction(lr)))
-            steps = [model.input(to_fraction(Fraction(g))) for g in (*g_w.tolist(), g_b)]
-            now = [model.input(to_fraction(Fraction(x))) for x in (*p.w.tolist(), p.b)]
-        except OutOfRange:
-            raise UnsatisfiedAssumption from None
+        request = {"w": p.w.tolist(), "b": p.b, "g": [*g_w.tolist(), g_b], "lr": lr, "updates": UPDATES}
+        expected = subject.helper.recall(request | {"precision": subject.precision}, "updates", updates)
         values = sent.values()
-        for k in range(UPDATES):
-            try:
-                now = [model.sub(x, model.mul(rate, g)) for x, g in zip(now, steps, strict=True)]
-            except OutOfRange:
-                raise UnsatisfiedAssumption from None
+        for k, (want_k, limit_k) in enumerate(expected):
             w_k, b_k = read(values[3 * k + 1], "w"), read(values[3 * k + 2], "b")
-            got = np.append(w_k, b_k)
-            want = np.array([to_float(x.v) for x in now])
-            limit = np.array([float_bound(x, x.v) for x in now])
+            got, want, limit = np.append(w_k, b_k), np.array(want_k), np.array(limit_k)
             assert got.shape == want.shape, f"after update {k + 1}, w and b have shape {got.shape}"
             error, ratio, _ = worst(got, want, limit)
             assert ratio <= 1, (
                 f"after update {k + 1} of {UPDATES} on one instance, (w, b) = {got.tolist()}; exactly "
                 f"{want.tolist()}: error {error!r} is {ratio:.2g} × the {subject.precision} bound"
             )
+        if len(expected) < UPDATES:
+            raise UnsatisfiedAssumption  # the updates leave the precision's range: no bound exists there
 
     examples = max(1, (max_examples or settings().max_examples) // 4)
     rates = st.sampled_from((0.0625, 0.01, 0.001, 0.5))
@@ -401,20 +379,12 @@ def run_property(
         with with_reporter(lambda text: None), seeded(seed):  # its prints would break a report
             PROPERTIES[name](subject, max_examples)
     except AssertionError as e:
-        return Outcome(name, Status.FAILED, Kind.PROPERTY, name, _describe(e))
+        return Outcome(name, Status.FAILED, Kind.PROPERTY, name, describe_failure(e))
     except Raised as e:
         return Outcome(
-            name, Status.ERROR, Kind.PROPERTY, name, _describe(e), not_implemented=e.not_implemented
+            name, Status.ERROR, Kind.PROPERTY, name, describe_failure(e), not_implemented=e.not_implemented
         )
     except Exception as e:  # Hypothesis's own errors (an unsatisfiable property, say)
-        return Outcome(name, Status.ERROR, Kind.PROPERTY, name, _describe(e, f"raised {type(e).__name__}"))
+        why = describe_failure(e, f"raised {type(e).__name__}")
+        return Outcome(name, Status.ERROR, Kind.PROPERTY, name, why)
     return Outcome(name, Status.PASSED, Kind.PROPERTY)
-
-
-def _describe(e: BaseException, prefix: str = "") -> str:
-    """The failure's first line, then the example: as the batch found it, or as Hypothesis's own note
-    words it after shrinking (its words, not ours: ``Falsifying example: …``)."""
-    first = first_line(e)
-    notes = [n for n in getattr(e, "__notes__", []) if n.startswith(HYPOTHESIS_NOTES)]
-    example = getattr(e, FOUND, None) or next(iter(notes), "")
-    return short(" ".join("; ".join(x for x in (prefix, first, example) if x).split()), 400)
