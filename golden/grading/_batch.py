@@ -43,6 +43,7 @@ def grade(
     stops every worker and child and raises KeyboardInterrupt). A progress bar shows on a terminal
     (stderr) when `progress`.
     """
+    from hypothesis import settings
     from tqdm import tqdm
 
     from golden.harness import _pool as pool
@@ -70,9 +71,11 @@ def grade(
             out.append(results[len(out)])
         bar.update()
 
-    # One seed for the batch: every submission is judged on the same examples, computed once per worker.
+    # One seed for the batch, so that every submission is judged on the same examples (drawn, and their
+    # oracle values computed, once per worker): the options', else a derandomizing profile's, else one now.
     seed = getattr(options, "seed", None)
-    seed = secrets.randbelow(2**32) if seed is None else seed
+    if seed is None and not settings().derandomize:
+        seed = secrets.randbelow(2**32)
 
     def one(spec: str, slot: int) -> dict[str, Any]:
         return run_one(spec, golden, options, slot, expose_folder=_folder(spec) not in shared, seed=seed)
