@@ -182,7 +182,9 @@ class Session:
         """Run one golden case within `timeout`; `key` names it in the run (``Sets.key``: its name, or
         ``SET/CASE`` among several sets)."""
         key = key or case.name
-        outcome = self.item(key, Kind.CASE, self.timeout, lambda subject: run_case(subject, case))
+        outcome = self.item(
+            key, Kind.CASE, self.timeout, lambda subject: run_case(subject, case, self.options)
+        )
         return replace(outcome, name=key, group=self.golden.group(key))
 
     def property(self, name: str) -> Outcome:
