@@ -57,6 +57,12 @@ class Memo:
             old, _ = self._kept.popitem(last=False)
             self.size -= self._sizes.pop(old)
 
+    def clear(self) -> None:
+        """Forget every answer."""
+        self._kept.clear()
+        self._sizes.clear()
+        self.size = 0
+
     def recall(self, request: dict[str, Any], kind: str, work: Callable[[dict[str, Any]], Any]) -> Any:
         """What `work` gives for `request`: kept, or computed now and kept."""
         key = self.key(request, kind)
