@@ -14,7 +14,6 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pytest
 from helpers import REPO
 from hypothesis import settings
@@ -157,19 +156,22 @@ def test_a_seed_gives_each_property_a_start_of_its_own_whatever_the_random_modul
     assert batch.seed_for(plan, settings(derandomize=True), 7) == first  # the seed overrides derandomize
 
 
-def test_the_memo_gives_a_copy_and_forgets_the_least_recently_used_past_its_limit() -> None:
+def test_the_memo_gives_what_it_kept_read_only_and_forgets_the_least_recently_used_past_its_limit() -> None:
     memo = Memo()
     memo.LIMIT = 2 * (64 + 2 * 8 * 100)
     answers = [{"z": [[float(i)] * 100, [0.5] * 100, [100]]} for i in range(3)]
     keys = [memo.key({"i": i}) for i in range(3)]
     memo.put(keys[0], answers[0])
     memo.put(keys[1], answers[1])
-    found, copy = memo.get(keys[0])  # now the most recently used
+    found, kept = memo.get(keys[0])  # now the most recently used
     assert found
-    assert copy == answers[0]
-    copy["z"][0][0] = 99.0
-    assert memo.get(keys[0])[1] == answers[0]  # what it keeps did not change
+    values, bounds, shape = kept["z"]
+    assert values.tolist() == answers[0]["z"][0] and bounds.tolist() == answers[0]["z"][1]
+    assert shape == [100]
+    with pytest.raises(ValueError, match="read-only"):
+        values[0] = 99.0
+    kept["z"] = None  # its containers are the caller's own
+    assert memo.get(keys[0])[1]["z"][2] == [100]
     memo.put(keys[2], answers[2])
     assert [memo.get(k)[0] for k in keys] == [True, False, True]
     assert memo.key({"x": [0.1, -0.0]}) != memo.key({"x": [0.1, 0.0]})  # exact inputs, sign of zero too
-    assert np.array_equal(memo.get(keys[2])[1]["z"][1], [0.5] * 100)

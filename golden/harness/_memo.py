@@ -19,8 +19,9 @@ import numpy as np
 
 
 class Memo:
-    """Answers by request, the most recently used kept up to ``LIMIT`` bytes of numbers: each answer's
-    values and bounds as float64 arrays, given back as the lists ``compute`` gives."""
+    """Answers by request, the most recently used kept up to ``LIMIT`` bytes of numbers: each list of
+    floats of an answer (its values, its bounds) as a read-only float64 array, given back as such, in
+    fresh containers."""
 
     LIMIT = 64 * 2**20  # a batch's problems under one precision take a few MiB; a worker keeps this at most
 
@@ -74,24 +75,25 @@ class Memo:
 
 
 def _stored(value: Any) -> Any:
-    """Lists of floats as float64 arrays, within dicts, lists and tuples (shapes stay lists of ints)."""
+    """Lists of floats as read-only float64 arrays, within dicts, lists and tuples (shapes, lists of ints,
+    stay lists)."""
     if isinstance(value, dict):
         return {k: _stored(v) for k, v in value.items()}
     if isinstance(value, list) and value and all(type(x) is float for x in value):
-        return np.array(value, dtype=np.float64)
+        array = np.array(value, dtype=np.float64)
+        array.flags.writeable = False
+        return array
     if isinstance(value, list | tuple):
-        return type(value)(_stored(v) for v in value)
+        return type(value)([_stored(v) for v in value])
     return value
 
 
 def _revive(stored: Any) -> Any:
-    """``_stored`` undone: a fresh copy of the value, every array a list of floats again."""
+    """What was kept, in fresh containers around the kept arrays (read-only: every caller shares them)."""
     if isinstance(stored, dict):
         return {k: _revive(v) for k, v in stored.items()}
-    if isinstance(stored, np.ndarray):
-        return stored.tolist()
     if isinstance(stored, list | tuple):
-        return type(stored)(_revive(v) for v in stored)
+        return type(stored)([_revive(v) for v in stored])
     return stored
 
 
