@@ -16,8 +16,9 @@ running) only before its first yield: after it, the example has left Hypothesis.
    by one. Each plan resumes with its ``Pending``: it computes the oracle's values while the child is still
    computing, then judges. The requests a round of plans yields form the next round.
 3. Only when an example fails: the plan runs again under Hypothesis from the same seed, example by example,
-   so that Hypothesis finds the failure and shrinks it, as it reports any other. If that run passes (an
-   implementation that fails only now and then), the failure step 2 found is raised as it was found.
+   so that Hypothesis finds the failure and shrinks it, as it reports any other, for ``SHRINK_BUDGET``
+   examples past the first failure at most (``Shrinking``). If that run passes (an implementation that
+   fails only now and then), the failure step 2 found is raised as it was found.
 
 Why: a round trip per example made validate's properties cost more in waiting than in checking (issue
 10; ``benchmarks/validate.py`` measures it). The verdict is the same: every example is judged here, on the
