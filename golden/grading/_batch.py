@@ -43,7 +43,6 @@ def grade(
     stops every worker and child and raises KeyboardInterrupt). A progress bar shows on a terminal
     (stderr) when `progress`.
     """
-    from hypothesis import settings
     from tqdm import tqdm
 
     from golden.harness import _pool as pool
@@ -51,7 +50,7 @@ def grade(
 
     cases = list(select(golden, options))
     items = cases + (list(PROPERTIES) if options.properties else [])
-    shared = _shared_folders(impls)
+    shared, seed = _shared_folders(impls), batch_seed(options)
     # A worker that answers no more within every case's and property's budget, plus loading, is stopped.
     budget = len(cases) + (PROPERTY_FACTOR * len(PROPERTIES) if options.properties else 0)
     deadline = options.timeout * budget + MIN_LOAD_TIMEOUT + 60
@@ -71,12 +70,6 @@ def grade(
             out.append(results[len(out)])
         bar.update()
 
-    # One seed for the batch, so that every submission is judged on the same examples (drawn, and their
-    # oracle values computed, once per worker): the options', else a derandomizing profile's, else one now.
-    seed = getattr(options, "seed", None)
-    if seed is None and not settings().derandomize:
-        seed = secrets.randbelow(2**32)
-
     def one(spec: str, slot: int) -> dict[str, Any]:
         return run_one(spec, golden, options, slot, expose_folder=_folder(spec) not in shared, seed=seed)
 
@@ -89,6 +82,18 @@ def grade(
     ):
         pool.distribute(list(impls), options.jobs, one, deadline, done)
     return out
+
+
+def batch_seed(options: Options) -> int | None:
+    """The seed every submission of a batch is judged under, so that all are judged on the same examples
+    (drawn, and their oracle values computed, once per worker): the options', else none under a
+    derandomizing Hypothesis profile (its examples are the same for all already), else one drawn now."""
+    from hypothesis import settings
+
+    seed: int | None = getattr(options, "seed", None)
+    if seed is None and not settings().derandomize:
+        seed = secrets.randbelow(2**32)
+    return seed
 
 
 def _folder(spec: str) -> str:
