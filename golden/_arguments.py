@@ -274,3 +274,10 @@ def _budget(s: Parser, per: str) -> None:
         help="Hypothesis examples per property, 1 to 100,000 (default 100, Hypothesis's own; "
         "HYPOTHESIS_PROFILE=dev: 20)",
     )
+    s.add_argument(
+        "--seed",
+        type=int,  # a number at all is argparse's to say; its range is the options' (golden.options)
+        metavar="N",
+        help="the properties' examples: one seed, the same examples for every IMPL and on every rerun "
+        "(default: fresh each run; a batch draws one and prints it)",
+    )

@@ -124,6 +124,7 @@ def validate(
     timeout: float = DEFAULT_TIMEOUT,
     properties: bool = True,
     examples: int | None = None,
+    seed: int | None = None,
     precision: str | None = None,
     conventions: dict[str, str] | None = None,
     activations: tuple[str, ...] | str = (),
@@ -145,6 +146,8 @@ def validate(
         As ``--cases`` (a glob of case names), ``--timeout`` (seconds a call and a case may take; a
         property gets ten times this), ``--no-properties`` (``False``) and ``--examples`` (Hypothesis
         examples per property).
+    seed
+        As ``--seed``: the properties' examples; one seed, the same examples on every run.
     precision, conventions
         As ``--precision`` and ``--convention`` (by name): by default those the class declares, else
         forward's dtype and the seed's conventions.
@@ -174,7 +177,7 @@ def validate(
 
     given: dict[str, Any] = dict(golden=golden, cases=cases, timeout=timeout, properties=properties)
     given |= dict(examples=examples, precision=precision, conventions=conventions, root=root)
-    given |= dict(activations=activations)
+    given |= dict(activations=activations, seed=seed)
     options = Options.from_kwargs(**given, sandbox=sandbox, max_memory=max_memory, feedback=feedback)
     verdict = run(impl, options)
     if verdict.changes:

@@ -36,6 +36,7 @@ DEFAULT_IMPL = "neuron:Neuron"
 DEFAULT_TIMEOUT = 5.0  # seconds each call and each case may take
 MAX_TIMEOUT = 86_400.0  # a day
 MAX_EXAMPLES = 100_000
+MAX_SEED = 2**64  # a seed is an integer below it (Hypothesis takes any integer; a batch prints it)
 SANDBOX_LEVELS = ("auto", "on", "off")
 FORMATS = ("text", "json", "junit", "csv", "gradescope")
 GRADING_FORMATS = ("csv", "gradescope")  # formats that grade even a single IMPL
@@ -87,6 +88,9 @@ class Options:
         Seconds each call and each golden case may take; a property gets ten times this.
     examples
         Hypothesis examples per property (None: each property's own number).
+    seed
+        The properties' examples (None: fresh each run; a batch draws one): one seed, the same examples for
+        every implementation and on every rerun (``golden.harness._batch``).
     properties
         Whether the property suite runs after the golden cases.
     precision
@@ -116,6 +120,7 @@ class Options:
     cases: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     examples: int | None = None
+    seed: int | None = None
     properties: bool = True
     precision: str | None = None
     activations: tuple[str, ...] = ()
@@ -141,6 +146,9 @@ class Options:
         e = self.examples
         if e is not None and not (_integer(e) and 1 <= e <= MAX_EXAMPLES):
             raise OptionError(f"{spell('examples')} is {e!r}; expected an integer from 1 to {MAX_EXAMPLES:,}")
+        seed = self.seed
+        if seed is not None and not (_integer(seed) and 0 <= seed < MAX_SEED):
+            raise OptionError(f"{spell('seed')} is {seed!r}; expected an integer from 0 to 2**64 - 1")
         if self.precision is not None:
             _one_of(self.precision, tuple(PRECISIONS), spell("precision"))
         object.__setattr__(self, "activations", check_activations(self.activations, spell("activations")))
@@ -226,6 +234,7 @@ class Options:
             "cases": get("cases"),
             "timeout": get("timeout"),
             "examples": get("examples"),
+            "seed": get("seed"),
             "properties": not get("no_properties"),
             "precision": get("precision"),
             "activations": get("activations"),

@@ -57,6 +57,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--neuron-examples", type=int, metavar="N", help="Hypothesis examples per property (1 to 100,000)"
     )
+    group.addoption(
+        "--neuron-seed",
+        type=int,
+        metavar="N",
+        help="the properties' examples: the same seed, the same examples",
+    )
     group.addoption("--neuron-no-properties", action="store_true", help="golden cases only")
     group.addoption(
         "--neuron-convention",

@@ -114,3 +114,10 @@ def test_the_golden_sets_are_a_tuple_in_order_and_each_is_given_once() -> None:
         Options(golden=("v3", "v3"))
     with pytest.raises(OptionError, match=r"^--golden is \(\); expected a set's name, or several$"):
         Options(golden=(), front=Front.CLI)
+
+
+def test_a_seed_is_an_integer_below_two_to_the_64() -> None:
+    assert Options(seed=0).seed == 0 and Options(seed=2**64 - 1).seed == 2**64 - 1
+    for bad in (-1, 2**64, True, 1.5, "7"):
+        with pytest.raises(OptionError, match=r"^--seed is .*; expected an integer from 0 to 2\*\*64 - 1$"):
+            Options(seed=bad, front=Front.CLI)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -175,3 +176,31 @@ def test_the_memo_gives_what_it_kept_read_only_and_forgets_the_least_recently_us
     memo.put(keys[2], answers[2])
     assert [memo.get(k)[0] for k in keys] == [True, False, True]
     assert memo.key({"x": [0.1, -0.0]}) != memo.key({"x": [0.1, 0.0]})  # exact inputs, sign of zero too
+
+
+def test_a_batch_graded_twice_with_one_seed_gives_the_same_grades(tmp_path: Path) -> None:
+    """The issue's neuron with alpha hard-coded scored 20 and 21 of 29 on two runs: one seed, one score."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    broken = (REPO / "tests" / "broken_neurons.py").read_text()
+    (tmp_path / "alice.py").write_text(f"{broken}\nNeuron = HardcodedAlpha\n")
+    env = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_PROFILE"}  # no derandomizing profile
+    command = [sys.executable, "-m", "golden", "validate", "*.py:Neuron", "--seed", "12345", "--golden", "v1"]
+    runs = [
+        subprocess.run(
+            [*command, "--format", "json", "--sandbox", "off", "--examples", "20"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=300,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    assert all(r.returncode == 1 for r in runs), runs[0].stderr
+    assert all("the properties' examples are those of --seed 12345" in r.stderr for r in runs)
+    assert runs[0].stdout == runs[1].stdout  # the same JSON, byte for byte: scores, first failures, messages

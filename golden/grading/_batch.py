@@ -12,6 +12,7 @@ import secrets
 import signal
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from golden.errors import ImplError, OptionError
@@ -176,6 +177,9 @@ def command(impls: list[str], options: Options) -> int:
     golden = open_sets(options.sets, options.root or ROOT)
     select(golden, options)  # a --cases that matches nothing is refused before any IMPL runs
     points = load_weights(options.weights, [*golden.cases, *PROPERTIES]) if options.weights else {}
+    if options.properties and (seed := batch_seed(options)) is not None:  # the teacher's: on stderr only
+        options = replace(options, seed=seed)
+        print(f"neuron-oracle: the properties' examples are those of --seed {seed}", file=sys.stderr)
     graded: list[Graded] = []
     try:
         grade(impls, golden, options, weights=points, progress=len(impls) > 1, graded=graded)
