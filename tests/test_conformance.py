@@ -169,7 +169,7 @@ def test_the_session_s_signature_before_the_redesign_still_works_and_says_what_i
     ):
         session = Session("neuron:Neuron", GOLDEN)
     with session:
-        assert session.golden is GOLDEN
+        assert session.golden.sets == [GOLDEN] and session.golden.sets[0] is GOLDEN  # the one set given
         assert session.case(GOLDEN.cases["single_feature"]).status is Status.PASSED
     with pytest.raises(TypeError, match=r"is now Session\(spec, Options\(timeout=…\), golden\)"):
         Session("neuron:Neuron", GOLDEN, 0.5)  # type: ignore[arg-type]  # the old timeout: refused, not lost

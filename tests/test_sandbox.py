@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -163,7 +164,8 @@ def test_a_sandboxed_submission_reaches_nothing_of_ours_and_leaves_nothing(
         assert table["isolation"]["sandbox"] == "on" and table["isolation"]["tool"] == tool["TOOL"]
         prober, other = table["implementations"]
         assert other["ok"] is True, other
-        report = dict(item.split(":", 1) for item in prober["message"].split("RuntimeError: ")[1].split())
+        said = re.split(r"RuntimeError at \S*a_prober\.py:\d+: ", prober["message"])[1]  # where it raised, then
+        report = dict(item.split(":", 1) for item in said.split())
         assert report["other"].startswith("denied"), report
         assert report["hidden"].startswith("denied"), report
         assert report["output"].startswith("denied"), report
@@ -270,7 +272,7 @@ def test_a_key_left_in_the_sandbox_uids_keyrings_reaches_no_later_run(
         (tmp_path / "keys.py").write_text(f"{BROKEN}\nPLANT = {plant}\n{KEYS}\nNeuron = Keys\n")
         out = cli("validate", "keys.py:Neuron", "--sandbox", "on", *FAST, cwd=tmp_path, env=tool)
         assert out.returncode == 1, out.stdout + out.stderr
-        message = out.stdout.split("RuntimeError: ")[1].split("\n")[0]
+        message = re.split(r"RuntimeError at keys\.py:\d+: ", out.stdout)[1].split("\n")[0]
         found[plant] = dict(item.split(":") for item in message.split())
     assert found[True] == {"-4": "1", "-5": "1", "-3": "1"}, found  # the keys were planted
     assert found[False] == {"-4": "0", "-5": "0", "-3": "0"}, found  # and none was kept
