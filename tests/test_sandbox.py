@@ -164,7 +164,7 @@ def test_a_sandboxed_submission_reaches_nothing_of_ours_and_leaves_nothing(
         assert table["isolation"]["sandbox"] == "on" and table["isolation"]["tool"] == tool["TOOL"]
         prober, other = table["implementations"]
         assert other["ok"] is True, other
-        said = re.split(r"RuntimeError at \S*a_prober\.py:\d+: ", prober["message"])[1]  # where it raised, then
+        said = re.split(r"RuntimeError at \S*a_prober\.py:\d+: ", prober["message"])[1]  # after its place
         report = dict(item.split(":", 1) for item in said.split())
         assert report["other"].startswith("denied"), report
         assert report["hidden"].startswith("denied"), report
