@@ -13,11 +13,10 @@ demo: $(DEMO_READY)
 	$(BIN)/neuron-oracle validate
 
 # Our sources are compiled first, for the implementations' children, which read bytecode but write none
-# (tests/conftest.py says where the rest goes). One pytest worker per CPU (pytest-xdist), which takes
-# tests from another once its own run out (worksteal), so the slowest ones do not end on one core.
+# (tests/conftest.py says where the rest goes). One pytest worker per CPU (pytest-xdist).
 test: $(TEST_READY)
 	$(BIN)/python -m compileall -q golden oracle neuron tests examples
-	$(BIN)/python -m pytest -n auto --dist worksteal
+	$(BIN)/python -m pytest -n auto
 
 lint: $(TEST_READY)
 	$(BIN)/ruff check .
