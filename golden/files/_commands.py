@@ -61,7 +61,7 @@ def check(args: argparse.Namespace) -> int:
     folder, files = _files(args)
     load_user_set(folder)  # a hand edit, a malformed file: exit 2, the file named
     manifest, _ = read_manifest(folder)
-    problems = [c.line() for c in user._compare(folder, manifest, files)]
+    problems = [c.line() for c in user.compare(folder, manifest, files)]
     problems += [f"{display(p)}: pending review" for p in sorted(folder.glob(f"*{user.NEW}"))]
     for line in problems:
         print(line)

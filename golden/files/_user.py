@@ -72,7 +72,7 @@ def regenerate_set(
     manifest, _ = read_manifest(folder)
     new_manifest = json.loads(files[MANIFEST]) | {"released": manifest["released"]}
     files = {**files, MANIFEST: dumps(new_manifest)}
-    changes = _compare(folder, manifest, files)
+    changes = compare(folder, manifest, files)
     if not changes:
         if manifest["provenance"] != new_manifest["provenance"] and not ci:  # the file, not its cases
             write_atomically(folder, {MANIFEST: files[MANIFEST]})
@@ -93,7 +93,7 @@ def regenerate_set(
     return Regenerated(changes, pending=True)
 
 
-def _compare(folder: Path, manifest: dict[str, Any], files: dict[str, bytes]) -> list[Change]:
+def compare(folder: Path, manifest: dict[str, Any], files: dict[str, bytes]) -> list[Change]:
     """Each case of `files` that differs from the set on disk, a Change per field, and each case of the
     set that `files` no longer holds (unreferenced)."""
     changes = []

@@ -267,7 +267,12 @@ class Sets:
 
     def group(self, key: str) -> str:
         """The name of the set that holds the case named `key`."""
-        return next(s.version for s in self.sets if key in {self.key(s, n) for n in s.cases})
+        return self._groups[key]
+
+    @functools.cached_property
+    def _groups(self) -> dict[str, str]:
+        """Each case's key → its set's name, made once: a run asks it for every case it judges."""
+        return {self.key(s, name): s.version for s in self.sets for name in s.cases}
 
     def find(self, case: str) -> str | None:
         """The key of the first set's case named `case` (the curriculum names bundled cases), or None."""
