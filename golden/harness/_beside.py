@@ -115,7 +115,7 @@ def updates(request: dict[str, Any]) -> list[list[list[float]]]:
         for _ in range(request["updates"]):
             now = [model.sub(x, model.mul(rate, g)) for x, g in zip(now, steps, strict=True)]
             done.append([[to_float(x.v) for x in now], [float_bound(x, x.v) for x in now]])
-    except OutOfRange:
+    except OutOfRange:  # no bound in this precision from here on: the updates bounded so far are the answer
         pass
     return done
 
