@@ -15,12 +15,14 @@ from typing import Any, NoReturn
 
 from golden.files._versions import CURRENT
 from golden.options import (
+    CLUSTERS,
     DEFAULT_IMPL,
     DEFAULT_MEMORY,
     DEFAULT_TIMEOUT,
     FEEDBACK,
     FORMATS,
     SANDBOX_LEVELS,
+    SIMILARITY,
     VISIBILITIES,
 )
 from oracle.bounds import PRECISIONS
@@ -164,6 +166,33 @@ def _validate(s: Parser) -> None:
     _feedback(s)
     _budget(s, "per call and per case, at most a day; a property gets ten times this")
     s.add_argument("--no-properties", action="store_true", help="run the golden cases only")
+    _batch(s)
+
+
+def _batch(s: Parser) -> None:
+    s.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="keep each IMPL's outcomes there, authenticated: a rerun grades only what changed",
+    )
+    s.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on the workers of a running Dask cluster (tls://host:8786; the dask extra)",
+    )
+    s.add_argument(
+        "--cluster",
+        metavar="KIND",
+        help=f"{', '.join(CLUSTERS)}: grade on a Dask LocalCluster of --jobs workers here (the dask extra)",
+    )
+    s.add_argument(
+        "--similarity",
+        type=float,
+        nargs="?",
+        const=SIMILARITY,
+        metavar="THRESHOLD",
+        help=f"report pairs of IMPLs whose code is this similar, 0 to 1 (default {SIMILARITY})",
+    )
 
 
 def _feedback(s: Parser) -> None:

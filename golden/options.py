@@ -38,8 +38,10 @@ MAX_TIMEOUT = 86_400.0  # a day
 MAX_EXAMPLES = 100_000
 MAX_SEED = 2**64  # a seed is an integer below it (Hypothesis takes any integer; a batch prints it)
 SANDBOX_LEVELS = ("auto", "on", "off")
-FORMATS = ("text", "json", "junit", "csv", "gradescope")
-GRADING_FORMATS = ("csv", "gradescope")  # formats that grade even a single IMPL
+FORMATS = ("text", "json", "junit", "csv", "gradescope", "prairielearn")
+GRADING_FORMATS = ("csv", "gradescope", "prairielearn")  # formats that grade even a single IMPL
+CLUSTERS = ("local",)  # --cluster: a distributed.LocalCluster of --jobs workers here
+SIMILARITY = 0.8  # --similarity's threshold when none is given: golden.grading._similarity
 FEEDBACK = ("full", "stage", "score")  # how much a report says of each outcome: golden.feedback
 FULL = FEEDBACK[0]
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")  # Gradescope's, per test
@@ -111,6 +113,14 @@ class Options:
     visibility
         Gradescope's visibility of each set's tests (``{"grader/hidden": "hidden"}``); ``visible`` when
         not given.
+    cache
+        A batch's folder of authenticated outcomes, so that a rerun grades only what changed.
+    scheduler, cluster
+        Where a batch's submissions are graded: a running Dask scheduler's address (``tls://host:8786``),
+        or ``local`` (a LocalCluster of ``jobs`` workers); None for both: this machine's own workers.
+    similarity
+        The threshold (0 to 1) above which a pair of a batch's submissions is reported as similar; None:
+        no similarity report.
     front
         Who built these options: how each option is spelled in a message.
     """
@@ -133,6 +143,10 @@ class Options:
     weights: str | None = None
     feedback: str = FULL
     visibility: Mapping[str, str] = field(default_factory=dict)
+    cache: str | None = None
+    scheduler: str | None = None
+    cluster: str | None = None
+    similarity: float | None = None
     front: Front = Front.PYTHON
 
     def __post_init__(self) -> None:
@@ -158,7 +172,7 @@ class Options:
         if twice := sorted({g for g in golden if golden.count(g) > 1}):
             raise OptionError(f"{spell('golden')} {twice[0]} is given twice; give each set once")
         object.__setattr__(self, "golden", tuple(golden))
-        for name in ("cases", "output", "weights"):
+        for name in ("cases", "output", "weights", "cache", "scheduler"):
             value = getattr(self, name)
             if not (isinstance(value, str) or value is None):
                 raise OptionError(f"{spell(name)} is {value!r}; expected a string")
@@ -183,6 +197,23 @@ class Options:
         _one_of(self.feedback, FEEDBACK, spell("feedback"))
         visibility = check_visibility(self.visibility, self.sets, spell("visibility"))
         object.__setattr__(self, "visibility", MappingProxyType(visibility))
+        self._check_batch()
+
+    def _check_batch(self) -> None:
+        """The options of a batch's engine and reports: --scheduler, --cluster, --similarity."""
+        spell = self.front.spell
+        if self.cluster is not None:
+            _one_of(self.cluster, CLUSTERS, spell("cluster"))
+        if self.cluster is not None and self.scheduler is not None:
+            raise OptionError(f"{spell('scheduler')} and {spell('cluster')} are given; give one of them")
+        if self.scheduler is not None and not self.scheduler.startswith("tls://"):
+            raise OptionError(
+                f"{spell('scheduler')} is {short(self.scheduler, 60)!r}; expected a TLS address such as "
+                "tls://host:8786 (anyone who reaches an open scheduler can run code on its workers)"
+            )
+        s = self.similarity
+        if s is not None and not (_number(s) and 0 < s <= 1):
+            raise OptionError(f"{spell('similarity')} is {s!r}; expected a threshold above 0 and at most 1")
 
     @property
     def sets(self) -> tuple[str, ...]:
@@ -247,6 +278,10 @@ class Options:
             "weights": get("weights"),
             "feedback": get("feedback"),
             "visibility": parse_visibility(get("visibility"), front.spell("visibility")),
+            "cache": get("cache"),
+            "scheduler": get("scheduler"),
+            "cluster": get("cluster"),
+            "similarity": get("similarity"),
         }
         return cls(**{k: v for k, v in given.items() if v is not None}, front=front)
 

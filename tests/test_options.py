@@ -10,7 +10,7 @@ import pytest
 
 from golden.cli import parser
 from golden.errors import OptionError
-from golden.options import DEFAULT_MEMORY, Front, GiB, Options
+from golden.options import DEFAULT_MEMORY, SIMILARITY, Front, GiB, Options
 
 
 @pytest.mark.parametrize(
@@ -39,6 +39,10 @@ def test_a_refusal_names_the_option_as_its_front_end_spells_it(front: Front, fla
         ("format", "xml", "--format is 'xml'"),
         ("jobs", 0, "--jobs is 0; expected at least 1"),
         ("max_memory", 1 << 20, "--max-memory is 1M; expected a size of at least 64M"),
+        ("scheduler", "tcp://host:8786", "--scheduler is 'tcp://host:8786'; expected a TLS address"),
+        ("cluster", "slurm", "--cluster is 'slurm'; expected one of local"),
+        ("similarity", 0, "--similarity is 0; expected a threshold above 0 and at most 1"),
+        ("similarity", 1.5, "--similarity is 1.5; expected a threshold above 0 and at most 1"),
     ],
 )
 def test_every_option_out_of_range_is_refused_when_the_options_are_built(
@@ -46,6 +50,16 @@ def test_every_option_out_of_range_is_refused_when_the_options_are_built(
 ) -> None:
     with pytest.raises(OptionError, match="^" + says.replace("(", r"\(").replace(")", r"\)")):
         Options(**{field: value}, front=Front.CLI)  # type: ignore[arg-type]
+
+
+def test_a_batch_runs_on_a_scheduler_or_a_local_cluster_not_both() -> None:
+    with pytest.raises(OptionError, match="^--scheduler and --cluster are given; give one of them$"):
+        Options(scheduler="tls://host:8786", cluster="local", front=Front.CLI)
+
+
+def test_similarity_without_a_threshold_takes_the_default_one() -> None:
+    args = parser().parse_args(["validate", "x.py:N", "--similarity"])
+    assert Options.from_args(args).similarity == SIMILARITY
 
 
 def test_the_command_line_is_read_into_options_once() -> None:
