@@ -74,6 +74,7 @@ class Graded:
     loaded: bool = True  # False: IMPL could not be loaded
     weights: dict[str, float] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)  # a case's name → its golden set
+    seconds: float | None = None  # how long its run took (wall time), when it ran
 
     @property
     def ok(self) -> bool:
