@@ -32,6 +32,7 @@ def grade(
     weights: dict[str, float] | None = None,
     progress: bool = True,
     graded: list[Graded] | None = None,
+    shared: set[str] | None = None,
 ) -> list[Graded]:
     """Run every IMPL on the selected golden cases of `golden` (then the properties), ``options.jobs`` at
     a time.
@@ -42,7 +43,8 @@ def grade(
     its worker) is replaced and the IMPL graded once more, then reported as not graded. Results come in
     the order of `impls`, appended to `graded` (pass a list to keep what was graded if this raises: Ctrl-C
     stops every worker and child and raises KeyboardInterrupt). A progress bar shows on a terminal
-    (stderr) when `progress`.
+    (stderr) when `progress`. `shared`: the folders holding several IMPLs of the whole batch when `impls`
+    are some of them (the rest found in ``--cache``); by default, those of `impls` (``_shared_folders``).
     """
     from tqdm import tqdm
 
@@ -51,7 +53,7 @@ def grade(
 
     cases = list(select(golden, options))
     items = cases + (list(PROPERTIES) if options.properties else [])
-    shared, seed = _shared_folders(impls), batch_seed(options)
+    shared, seed = _shared_folders(impls) if shared is None else shared, batch_seed(options)
     # A worker that answers no more within every case's and property's budget, plus loading, is stopped.
     budget = len(cases) + (PROPERTY_FACTOR * len(PROPERTIES) if options.properties else 0)
     deadline = options.timeout * budget + MIN_LOAD_TIMEOUT + 60
@@ -160,6 +162,7 @@ def command(impls: list[str], options: Options) -> int:
     """
     from golden.errors import GoldenChanged
     from golden.files.store import ROOT, open_sets
+    from golden.grading._cache import Cache, Reuse
     from golden.harness.properties import PROPERTIES
 
     form, output = options.format, options.output
@@ -177,20 +180,38 @@ def command(impls: list[str], options: Options) -> int:
     golden = open_sets(options.sets, options.root or ROOT)
     select(golden, options)  # a --cases that matches nothing is refused before any IMPL runs
     points = load_weights(options.weights, [*golden.cases, *PROPERTIES]) if options.weights else {}
+    cache = Cache.open(options.cache) if options.cache else None
     if options.properties and (seed := batch_seed(options)) is not None:  # the teacher's: on stderr only
+        seed = cache.seed(seed, options.seed) if cache else seed  # a rerun judges late ones alike
         options = replace(options, seed=seed)
         print(f"neuron-oracle: the properties' examples are those of --seed {seed}", file=sys.stderr)
+    shared = _shared_folders(impls)
+    exposed = [_folder(spec) not in shared for spec in impls]
+    reuse = Reuse.find(cache, impls, exposed, golden, options, isolation, points)
     graded: list[Graded] = []
     try:
-        grade(impls, golden, options, weights=points, progress=len(impls) > 1, graded=graded)
+        if reuse.todo:
+            grade(
+                reuse.todo,
+                golden,
+                options,
+                weights=points,
+                progress=len(impls) > 1,
+                graded=graded,
+                shared=shared,
+            )
     except BaseException:
+        graded = reuse.merge(graded)
+        reuse.keep(graded, trusted=not golden.verify())
         if graded:  # what was graded before the batch stopped is not lost
             stopped = f"neuron-oracle: the batch stopped after {len(graded)} of {len(impls)} IMPLs"
             print(stopped, file=sys.stderr)
             report_all(graded, options, isolation, files[: len(graded)], many_files)
         raise
-    report_all(graded, options, isolation, files, many_files)
+    graded = reuse.merge(graded)
     changes = golden.verify()
+    reuse.keep(graded, trusted=not changes)
+    report_all(graded, options, isolation, files, many_files)
     if changes:
         raise GoldenChanged(
             f"{'; '.join(changes)}: files of the toolkit changed on disk while the IMPLs ran; the grades "

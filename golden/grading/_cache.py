@@ -1,0 +1,399 @@
+"""``--cache DIR``: a batch's outcomes kept between runs, authenticated, so a rerun grades only what changed.
+
+**The key** of an IMPL's entry is the sha256 of two canonical JSON documents (sorted keys, no spaces):
+
+- the batch's (``context``): the toolkit's version and the sha256 of its sources (its packages' ``.py``
+  and ``.json`` files); the versions of Python, numpy and Hypothesis (one seed draws other examples under
+  another Hypothesis); each golden set's name and its manifest's sha256 (which holds every case file's,
+  checked on reading); the items planned (the cases ``--cases`` selects, the properties unless
+  ``--no-properties``); the options that change a verdict: ``--timeout``, ``--examples``, ``--precision``,
+  ``--activations``, ``--convention``, the sandbox (on or off) and its limits; and, when the properties
+  run, the seed;
+- the IMPL's: its spec as given (messages name it), whether its folder is exposed, and every file it is
+  graded with, by name, sorted: its ``.py`` alone in a folder holding other submissions
+  (``_shared_folders``: all a sandboxed IMPL is shown of it), else its whole folder, helper modules and
+  all (a symlink by its target, as the sandbox copies it). A folder past the sandbox's copy limits,
+  holding a FIFO or a device, or unreadable, is not cached; nor is a module spec (``package.module:Name``).
+
+Not in it, since they change no outcome: ``--feedback`` (outcomes are kept whole, redacted when rendered:
+``golden.feedback``), ``--weights`` (outcomes are kept, not scores), ``--format``, ``--output``, ``--jobs``.
+
+**An entry** is a file per key, ``<key>.entry``, written atomically (``golden.files._atomic``): a line with
+the HMAC-SHA256 (hex) of the rest, then the JSON of ``{"format", "key", "impl", "outcomes"}``. It is read
+as a regular file of at most ``MAX_ENTRY`` bytes, no symlink followed; its MAC is checked
+(``hmac.compare_digest``) before a byte of it is parsed, and its key must be the one looked up. A corrupt,
+truncated, forged or changed entry, or one made with another key, is ignored with a line on stderr and its
+IMPL graded again: never an error, never trusted. ``seed.entry`` keeps the seed of the last batch: one with
+no ``--seed`` takes it, so late submissions are judged on the examples the others were.
+
+**The HMAC key** is kept outside the cache: ``$NEURON_ORACLE_CACHE_KEY`` (16 characters or more), else the
+file ``$XDG_CONFIG_HOME/neuron-oracle/cache.key`` (``~/.config`` by default), 32 random bytes made on first
+use, mode 0600; a key file that others may read, not ours, or inside the cache is refused by name. The
+sandboxed child reaches neither: it is shown the Python installation, the toolkit and a copy of the IMPL's
+own file or folder, nothing else (``golden.harness._sandbox``). Off the sandbox a submission runs as you,
+and could read the key and forge an entry: a batch says so on stderr.
+
+**Not cached**: an IMPL not graded (not loaded, its worker lost or answering something else): a load error
+is found again at once, a lost worker may be an accident; an IMPL with an outcome decided by a timeout,
+which depends on the machine's load (kept, it would freeze a transient); anything, when the toolkit's files
+changed during the run (``Sets.verify``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import platform
+import secrets
+import stat
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from golden._text import printable, short
+from golden.errors import OptionError
+from golden.files._atomic import write_atomically
+from golden.files.store import MANIFEST, Sets
+from golden.grading._scoring import Graded
+from golden.harness._process import COPY_LIMITS
+from golden.harness._sandbox import Isolation
+from golden.options import MAX_SEED, Options
+from golden.outcome import Kind, Outcome, Status
+
+FORMAT = "neuron-oracle-cache/1"
+MAX_ENTRY = 65 << 20  # bytes: a worker's answer may hold 64 MiB (golden.harness._pool.MAX_ANSWER)
+KEY_VARIABLE = "NEURON_ORACLE_CACHE_KEY"
+MIN_KEY = 16  # characters of a key given in KEY_VARIABLE
+KEY_BYTES = 32  # of a key file made on first use
+MAX_KEY = 4096  # bytes of a key file
+SEED = "seed"  # the entry holding the seed of the last batch
+
+
+def key_file() -> Path:
+    """Where the HMAC key is kept when ``$NEURON_ORACLE_CACHE_KEY`` is not set."""
+    config = os.environ.get("XDG_CONFIG_HOME", "")
+    base = Path(config) if os.path.isabs(config) else Path.home() / ".config"
+    return base / "neuron-oracle" / "cache.key"
+
+
+def secret(cache: Path) -> bytes:
+    """The HMAC key: ``$NEURON_ORACLE_CACHE_KEY``, else the key file (made, 0600, on first use).
+    OptionError naming the variable or the file when it cannot be used."""
+    given = os.environ.get(KEY_VARIABLE)
+    if given is not None:
+        if len(given) < MIN_KEY:
+            raise OptionError(
+                f"{KEY_VARIABLE} holds {len(given)} characters; expected at least {MIN_KEY} "
+                "(python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        return given.encode("utf-8")
+    path = key_file()
+    where = f"--cache's key file {printable(str(path), 200)}"
+    if _within(path.resolve(), cache.resolve()):
+        raise OptionError(
+            f"{where}: inside the cache; keep it outside (set XDG_CONFIG_HOME or {KEY_VARIABLE})"
+        )
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "wb") as f:
+            f.write(secrets.token_bytes(KEY_BYTES))
+    except FileExistsError:
+        pass  # made by an earlier batch: read below
+    except OSError as e:
+        raise OptionError(f"{where}: cannot be made: {e.strerror or e}") from None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as e:
+        raise OptionError(f"{where}: cannot be read: {e.strerror or e}") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+            raise OptionError(
+                f"{where}: expected a regular file of ours that only we may read (mode 0600), got mode "
+                f"{stat.S_IMODE(info.st_mode):04o} of uid {info.st_uid}: chmod 600 it, or remove it"
+            )
+        data = f.read(MAX_KEY + 1)
+    if not MIN_KEY <= len(data) <= MAX_KEY:
+        raise OptionError(f"{where}: holds {len(data)} bytes; expected {MIN_KEY} to {MAX_KEY}: remove it")
+    return data
+
+
+@dataclass
+class Cache:
+    """The folder of entries and the key that authenticates them."""
+
+    folder: Path
+    secret: bytes = field(repr=False)
+
+    @classmethod
+    def open(cls, folder: str) -> Cache:
+        """The cache in `folder`, made (0700) if missing; OptionError when it cannot be used."""
+        path = Path(folder)
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise OptionError(f"--cache {short(folder, 200)}: not a folder") from None
+        except OSError as e:
+            raise OptionError(f"--cache {short(folder, 200)}: cannot be made: {e.strerror or e}") from None
+        return cls(path, secret(path))
+
+    def mac(self, payload: bytes) -> bytes:
+        """The HMAC-SHA256 of `payload`, as hex."""
+        return hmac.new(self.secret, payload, hashlib.sha256).hexdigest().encode("ascii")
+
+    def read(self, key: str) -> tuple[Any, str]:
+        """The payload kept under `key`, or None and why not ('' when there is no entry)."""
+        try:
+            fd = os.open(self.folder / f"{key}.entry", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError:
+            return None, ""
+        except OSError as e:
+            return None, f"it cannot be read: {e.strerror or e}"
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None, "it is not a regular file"
+            data = f.read(MAX_ENTRY + 1)
+        if len(data) > MAX_ENTRY:
+            return None, f"it is larger than {MAX_ENTRY:,} bytes"
+        mac, _, payload = data.partition(b"\n")
+        if not hmac.compare_digest(mac, self.mac(payload)):
+            return None, "its MAC does not match: corrupt, truncated, forged, or made with another key"
+        try:
+            value = json.loads(payload.decode("utf-8"))
+        except ValueError:
+            return None, "it is not JSON"
+        if not (isinstance(value, dict) and value.get("format") == FORMAT and value.get("key") == key):
+            return None, f"it is not an entry of {FORMAT} for this key"
+        return value, ""
+
+    def write(self, key: str, payload: dict[str, Any]) -> None:
+        """Keep `payload` under `key`, atomically; one too large is not kept."""
+        data = json.dumps({"format": FORMAT, "key": key, **payload}, allow_nan=True).encode("utf-8")
+        if len(data) + 65 <= MAX_ENTRY:
+            write_atomically(self.folder, {f"{key}.entry": self.mac(data) + b"\n" + data})
+
+    def seed(self, drawn: int, given: int | None) -> int:
+        """The seed to judge under: `given` (``--seed``), else the last batch's, else `drawn`; kept."""
+        kept, why = self.read(SEED) if given is None else (None, "")
+        if why:
+            self.note(f"the seed it keeps is not trusted ({why}); drawing one")
+        value: Any = kept.get("seed") if isinstance(kept, dict) else None
+        valid = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_SEED
+        seed = given if given is not None else value if valid else drawn
+        if seed != value:
+            self.write(SEED, {"seed": seed})
+        return seed
+
+    def note(self, text: str) -> None:
+        """A line on stderr about this cache."""
+        print(f"neuron-oracle: --cache {short(str(self.folder), 200)}: {text}", file=sys.stderr)
+
+
+def context(golden: Sets, options: Options, isolation: Isolation, items: Sequence[str]) -> bytes:
+    """The batch's part of every key: what, besides an IMPL's own files, its outcomes depend on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import hypothesis
+    import numpy
+
+    from golden.files._watch import PACKAGES, package_files
+    from golden.files.store import ROOT
+
+    try:
+        toolkit = version("neuron-oracle")
+    except PackageNotFoundError:
+        toolkit = "unknown"
+    tops = [ROOT.parent / name for name in PACKAGES]
+    sources = sorted(
+        (str(path.relative_to(ROOT.parent)), detail)
+        for path, (kind, detail) in package_files().items()
+        if kind == "file" and path.suffix in (".py", ".json") and any(_within(path, t) for t in tops)
+    )
+    manifests = [[s.version, *(d for p, d in s.hashes.items() if p.name == MANIFEST)] for s in golden.sets]
+    return _canonical(
+        {
+            "format": FORMAT,
+            "toolkit": toolkit,
+            "sources": hashlib.sha256(_canonical(sources)).hexdigest(),
+            "python": platform.python_version(),
+            "numpy": numpy.__version__,
+            "hypothesis": hypothesis.__version__,
+            "sets": manifests,
+            "items": list(items),
+            "seed": options.seed if options.properties else None,
+            "timeout": options.timeout,
+            "examples": options.examples,
+            "precision": options.precision,
+            "activations": list(options.activations),
+            "conventions": dict(options.conventions),
+            "sandbox": isolation.sandbox,
+            "limits": asdict(isolation.limits),
+        }
+    )
+
+
+def impl_key(batch: bytes, spec: str, exposed: bool, skip: Path) -> str | None:
+    """The key of IMPL `spec` in the batch whose ``context`` is `batch`: None when it is not cached (a
+    module spec; a folder that cannot be hashed whole). `skip` (the cache) is left out of its folder."""
+    file, sep, _ = spec.rpartition(":")
+    if not (sep and (file.endswith(".py") or "/" in file or "\\" in file)):
+        return None  # a module spec: what it imports is found on the path when it runs
+    path = Path(os.path.abspath(file))
+    files = _files(path.parent, skip.resolve()) if exposed else _files(path, skip)
+    if files is None:
+        return None
+    digest = hashlib.sha256(batch + b"\n")
+    digest.update(_canonical({"impl": spec, "exposed": exposed, "files": files}))
+    return digest.hexdigest()
+
+
+def _files(top: Path, skip: Path) -> list[list[str]] | None:
+    """``[name, kind, sha256 or a symlink's target]`` of `top` (a file) or of every entry under it (a
+    folder, `skip` left out), in sorted order; None past ``COPY_LIMITS`` or for an entry that is neither
+    a file, a folder nor a symlink, or cannot be read."""
+    if not top.is_dir():
+        entry = _entry(top, COPY_LIMITS["bytes"])
+        return None if entry is None else [[top.name, *entry[:2]]]
+    out: list[list[str]] = []
+    left = COPY_LIMITS["bytes"]
+    for folder, dirs, names in os.walk(top):  # never descends into a symlink
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if (here / d).resolve() != skip)
+        if len(here.relative_to(top).parts) > COPY_LIMITS["depth"]:
+            return None
+        for name in sorted([*names, *(d for d in dirs if (here / d).is_symlink())]):
+            entry = _entry(here / name, left)
+            if entry is None or len(out) >= COPY_LIMITS["entries"]:
+                return None
+            left -= int(entry[2]) if entry[0] == "file" else 0
+            out.append([(here / name).relative_to(top).as_posix(), *entry[:2]])
+    return sorted(out)
+
+
+def _entry(path: Path, left: int) -> list[str] | None:
+    """``[kind, sha256 or target, size]`` of one entry, reading at most `left` bytes; None if not kept."""
+    try:
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            return ["symlink", os.readlink(path), "0"]
+        if not stat.S_ISREG(info.st_mode) or info.st_size > left:
+            return None
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as f:
+            data = f.read(left + 1)
+    except OSError:
+        return None
+    return None if len(data) > left else ["file", hashlib.sha256(data).hexdigest(), str(len(data))]
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+@dataclass
+class Reuse:
+    """A batch's IMPLs split by the cache: the grades found there, by index, and the rest, to grade."""
+
+    impls: list[str]
+    cache: Cache | None = None
+    keys: list[str | None] = field(default_factory=list)
+    found: dict[int, Graded] = field(default_factory=dict)
+
+    @classmethod
+    def find(
+        cls,
+        cache: Cache | None,
+        impls: Sequence[str],
+        exposed: Sequence[bool],
+        golden: Sets,
+        options: Options,
+        isolation: Isolation,
+        weights: dict[str, float],
+    ) -> Reuse:
+        """Look every IMPL up in `cache` (None: none is), `exposed` saying whose folder its sandbox shows;
+        says on stderr how many were found, and which entries were not trusted."""
+        reuse = cls(list(impls), cache)
+        if cache is None:
+            return reuse
+        from golden.harness.properties import PROPERTIES
+        from golden.harness.session import select
+
+        cases = list(select(golden, options))
+        items = cases + (list(PROPERTIES) if options.properties else [])
+        groups = {key: golden.group(key) for key in cases}
+        batch = context(golden, options, isolation, items)
+        reuse.keys = [impl_key(batch, s, e, cache.folder) for s, e in zip(impls, exposed, strict=True)]
+        for index, (spec, key) in enumerate(zip(impls, reuse.keys, strict=True)):
+            kept, why = cache.read(key) if key else (None, "")
+            outcomes = _outcomes(kept, items)
+            if why or (kept is not None and outcomes is None):
+                why = why or "it holds no outcomes of these items"
+                cache.note(f"the entry of IMPL {short(spec, 200)!r} is not trusted ({why}); grading it again")
+            if outcomes is not None:
+                reuse.found[index] = Graded(spec, items, outcomes, weights=weights, groups=groups)
+        if not isolation.sandbox:
+            cache.note(
+                "the sandbox is off: a submission runs as you and could reach the key and forge entries"
+            )
+        shown = short(str(cache.folder), 200)
+        print(
+            f"neuron-oracle: {len(reuse.found)} of {len(impls)} IMPLs reused from --cache {shown}",
+            file=sys.stderr,
+        )
+        return reuse
+
+    @property
+    def todo(self) -> list[str]:
+        """The IMPLs to grade: those not found, in order."""
+        return [spec for index, spec in enumerate(self.impls) if index not in self.found]
+
+    def merge(self, graded: list[Graded]) -> list[Graded]:
+        """The grades in the order of the IMPLs, those found and `graded` (the ``todo``'s, in order), as
+        far as every IMPL before is graded (a batch that stopped graded some only)."""
+        fresh, out = iter(graded), []
+        for index in range(len(self.impls)):
+            g = self.found.get(index) or next(fresh, None)
+            if g is None:
+                break
+            out.append(g)
+        return out
+
+    def keep(self, merged: list[Graded], trusted: bool) -> None:
+        """Store the grades of `merged` (``merge``'s) that were graded now and may be kept, when
+        `trusted` (the toolkit's files did not change while the IMPLs ran)."""
+        if self.cache is None or not trusted:
+            return
+        for index, g in enumerate(merged):
+            key = self.keys[index]
+            if index in self.found or key is None or not _settled(g):
+                continue
+            try:
+                self.cache.write(key, {"impl": g.impl, "outcomes": [o.as_dict() for o in g.outcomes]})
+            except (OSError, TypeError, ValueError) as e:
+                self.cache.note(f"cannot keep the grades: {short(str(e), 200)}")
+                return
+
+
+def _settled(g: Graded) -> bool:
+    """Whether `g` may be kept: graded (loaded, answered), and no outcome decided by a timeout."""
+    return g.error is None and g.loaded and bool(g.outcomes) and not any(o.timed_out for o in g.outcomes)
+
+
+def _outcomes(kept: Any, items: Sequence[str]) -> list[Outcome] | None:
+    """The outcomes an entry holds, each of an item planned; None when it holds none, or anything else."""
+    if kept is None:
+        return None
+    try:
+        outcomes = [
+            Outcome(**{**o, "status": Status(o["status"]), "kind": Kind(o["kind"])}) for o in kept["outcomes"]
+        ]
+    except (TypeError, ValueError, KeyError):
+        return None
+    return outcomes if outcomes and all(o.name in items for o in outcomes) else None
