@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from types import ModuleType
 from typing import Any
 
 from golden.errors import ImplError, OptionError
@@ -45,12 +46,15 @@ def grade(
     stops every worker and child and raises KeyboardInterrupt). A progress bar shows on a terminal
     (stderr) when `progress`. `shared`: the folders holding several IMPLs of the whole batch when `impls`
     are some of them (the rest found in ``--cache``); by default, those of `impls` (``_shared_folders``).
+    With ``options.cluster`` or ``options.scheduler``, the workers are a Dask cluster's
+    (``golden.grading._dask``), each IMPL a task that carries its files.
     """
     from tqdm import tqdm
 
     from golden.harness import _pool as pool
     from golden.harness.properties import PROPERTIES
 
+    engine = _engine(options)  # Dask, an extra, is refused in one line before anything runs
     cases = list(select(golden, options))
     items = cases + (list(PROPERTIES) if options.properties else [])
     shared, seed = _shared_folders(impls) if shared is None else shared, batch_seed(options)
@@ -83,8 +87,30 @@ def grade(
         tqdm(total=len(impls), desc="grading", unit="impl", file=sys.stderr, disable=shown) as bar,
         _ignoring_stop_signals(),
     ):
-        pool.distribute(list(impls), options.jobs, one, deadline, done)
+        if engine is None:
+            pool.distribute(list(impls), options.jobs, one, deadline, done)
+        else:
+            engine.distribute(impls, golden, options, seed, [_folder(s) not in shared for s in impls], done)
     return out
+
+
+def _engine(options: Options) -> ModuleType | None:
+    """``golden.grading._dask`` when the options name a Dask cluster, else None: this machine's workers."""
+    if options.scheduler is None and options.cluster is None:
+        return None
+    try:
+        import distributed  # noqa: F401
+
+        if options.cluster is not None:
+            import cryptography  # noqa: F401  (the LocalCluster's TLS key: Security.temporary)
+    except ImportError as e:
+        flag = options.front.spell("scheduler" if options.scheduler else "cluster")
+        raise OptionError(
+            f"{flag} grades on Dask, which cannot be imported here ({e}): pip install 'neuron-oracle[dask]'"
+        ) from None
+    from golden.grading import _dask
+
+    return _dask
 
 
 def batch_seed(options: Options) -> int | None:
@@ -136,21 +162,38 @@ def run_one(
     slot: int = 0,
     expose_folder: bool = True,
     seed: int | None = None,
+    shown: str | None = None,
 ) -> dict[str, Any]:
     """One IMPL's name and outcomes (as dicts), or why it could not be loaded: a worker's answer. The
-    properties draw their examples from `seed` (``Session``)."""
+    properties draw their examples from `seed` (``Session``); every message names IMPL `shown` when given
+    (a Dask worker's copy of a submission, named as the submission)."""
+    if (answer := refused(spec)) is not None:
+        return answer
+    try:
+        verdict = run(
+            spec,
+            options,
+            golden=golden,
+            grading=True,
+            slot=slot,
+            expose_folder=expose_folder,
+            seed=seed,
+            shown=shown,
+        )
+    except ImplError as e:
+        return {"impl": shown or spec, "outcomes": [], "error": str(e)}
+    return {"impl": verdict.impl, "outcomes": [o.as_dict() for o in verdict.outcomes], "error": None}
+
+
+def refused(spec: str) -> dict[str, Any] | None:
+    """The answer that refuses IMPL `spec` before it runs (its file is a symlink: to another submission,
+    perhaps, never graded as it), else None."""
     file = spec.rpartition(":")[0]
-    if file.endswith(".py") and os.path.islink(file):  # another submission, perhaps: never graded as it
+    if file.endswith(".py") and os.path.islink(file):
         target = os.readlink(file)
         error = f"IMPL {spec!r}: its file is a symlink (to {target!r}); a batch grades regular files only"
         return {"impl": spec, "outcomes": [], "error": error}
-    try:
-        verdict = run(
-            spec, options, golden=golden, grading=True, slot=slot, expose_folder=expose_folder, seed=seed
-        )
-    except ImplError as e:
-        return {"impl": spec, "outcomes": [], "error": str(e)}
-    return {"impl": verdict.impl, "outcomes": [o.as_dict() for o in verdict.outcomes], "error": None}
+    return None
 
 
 def command(impls: list[str], options: Options) -> int:

@@ -55,17 +55,21 @@ class Child:
     """One child process serving one implementation, started by ``start`` and ended by ``stop``."""
 
     def __init__(
-        self, impl: str | type, isolation: Isolation | None = None, expose_folder: bool = True
+        self,
+        impl: str | type,
+        isolation: Isolation | None = None,
+        expose_folder: bool = True,
+        shown: str | None = None,
     ) -> None:
         """`impl` is a spec (``path/to/file.py:Name``, ``package.module:Name``) or a class, sent by value.
 
         A class is pickled here, once (``load_request``); ImplError if it cannot be. ``spec`` names it in
         messages as ``module:Name``. The child runs at `isolation`'s level (off by default); sandboxed, it
         is shown a copy of the implementation's own folder, read-only, or of its file alone when not
-        `expose_folder` (a folder that holds several submissions).
+        `expose_folder` (a folder that holds several submissions). A spec is named `shown` when given.
         """
         self._load: dict[str, Any]
-        self.spec, self._load = (impl, _spec_request(impl)) if isinstance(impl, str) else load_request(impl)
+        self.spec, self._load = _spec_request(impl, shown) if isinstance(impl, str) else load_request(impl)
         self.isolation = isolation or Isolation(False, "asked for")
         self.expose_folder = expose_folder
         self.info: dict[str, Any] = {}
@@ -274,15 +278,16 @@ def _environment(sandboxed: bool, work: str) -> dict[str, str]:
     return env
 
 
-def _spec_request(spec: str) -> dict[str, Any]:
-    """The load request for a spec. A file's path is made absolute, since the child starts in a folder of
-    its own, and named as given in messages; a module spec is imported, off the sandbox, from this folder
-    too, put last on the child's path."""
+def _spec_request(spec: str, shown: str | None) -> tuple[str, dict[str, Any]]:
+    """How a spec is named (`shown`, else as given) and its load request. A file's path is made absolute,
+    since the child starts in a folder of its own, and named so in messages; a module spec is imported,
+    off the sandbox, from this folder too, put last on the child's path."""
     module_part, sep, name = spec.rpartition(":")
+    shown = shown or spec
     if sep and (module_part.endswith(".py") or "/" in module_part or "\\" in module_part):
         path = os.path.abspath(module_part)
-        return {"load": f"{path}:{name}", "shown": spec, "file": path}
-    return {"load": spec, "path_last": [os.getcwd()]}
+        return shown, {"load": f"{path}:{name}", "shown": shown, "file": path}
+    return shown, {"load": spec, "path_last": [os.getcwd()]}
 
 
 class _TooMuch(Exception):

@@ -48,9 +48,9 @@ class Session:
     sent to the child by value; ``self.spec`` is then its name, ``module:Name``. `golden` is a set loaded
     and verified already (a batch loads it once for every worker, and verifies it once after), else the
     session loads ``options.golden`` itself and ``verdict`` verifies it. The child runs at the isolation
-    the options ask for, as job `slot` when `grading`; `expose_folder` as for ``Child``. With `helper`,
-    the oracle's helper starts before the child when properties are to run (before the golden files are
-    read, when the session reads them). With a `seed` (else ``options.seed``, once Options has one) the
+    the options ask for, as job `slot` when `grading`; `expose_folder` and `shown` as for ``Child``.
+    With `helper`, the oracle's helper starts before the child when properties are to run (before the
+    golden files are read, when the session reads them). With a `seed` (else ``options.seed``) the
     properties draw the examples it gives, the same for every implementation judged the same way, and
     the oracle's values for them are shared by every session of this process with a seed
     (``memo.SHARED``): a batch computes them once per worker, not once per submission.
@@ -67,6 +67,7 @@ class Session:
         expose_folder: bool = True,
         helper: bool = True,
         seed: int | None = None,
+        shown: str | None = None,
     ) -> None:
         if isinstance(options, GoldenSet):  # the signature before the redesign: Session(spec, golden)
             if golden is not None:
@@ -82,7 +83,7 @@ class Session:
             options, golden = None, options
         self.options = options = options or Options()
         self.isolation = options.isolation(grading).for_slot(slot)
-        self.child = Child(spec, self.isolation, expose_folder)  # ImplError for a class it cannot send
+        self.child = Child(spec, self.isolation, expose_folder, shown)  # ImplError for a class it cannot send
         self.seed: int | None = seed if seed is not None else getattr(options, "seed", None)
         self.beside = Beside(SHARED if self.seed is not None else None)
         if helper and options.properties and golden is None:
@@ -260,6 +261,7 @@ def run(
     slot: int = 0,
     expose_folder: bool = True,
     seed: int | None = None,
+    shown: str | None = None,
 ) -> Verdict:
     """The run: `impl` held to the golden cases and properties as `options` say, judged here.
 
@@ -278,6 +280,7 @@ def run(
         expose_folder=expose_folder,
         helper=plan is None,
         seed=seed,
+        shown=shown,
     )
     with session:
         outcomes = plan(session) if plan is not None else list(session.outcomes())
