@@ -87,6 +87,14 @@ def redact(report: Verdict | Graded | Outcome, level: str) -> Verdict | Graded |
     return replace(report, outcomes=outcomes)
 
 
+def seed_shown(seed: int | None, level: str) -> int | None:
+    """The batch's seed as a student's results file may hold it: under ``full`` (a teacher's own run,
+    where every failing example is printed anyway, and the one record a regrade in Gradescope's container
+    keeps), else None. Under ``stage`` and ``score`` it stays the teacher's: with it, every example the
+    properties judge on could be drawn again, and a submission fitted to them."""
+    return seed if level == FULL else None
+
+
 def _score(o: Outcome) -> Outcome:
     """Passed, failed (an error is one) or skipped, and nothing else."""
     status = Status.FAILED if o.status is Status.ERROR else o.status

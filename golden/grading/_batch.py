@@ -11,6 +11,7 @@ import os
 import secrets
 import signal
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from types import ModuleType
@@ -18,8 +19,9 @@ from typing import Any
 
 from golden.errors import ImplError, OptionError
 from golden.files.store import Sets
-from golden.grading._render import report_all, results_names
+from golden.grading._render import STUDENT_FILES, report_all, results_names
 from golden.grading._scoring import Graded, load_weights
+from golden.grading._similarity import require as require_copydetect
 from golden.harness.session import MIN_LOAD_TIMEOUT, PROPERTY_FACTOR, run, select
 from golden.options import Options
 from golden.outcome import Kind, Outcome, Status
@@ -68,6 +70,7 @@ def grade(
     def done(index: int, answer: dict[str, Any] | None, why: str) -> None:
         g = Graded(impls[index], items, weights=weights or {}, groups=groups)
         g.error, g.loaded = (why, True) if answer is None else (answer["error"], answer["error"] is None)
+        g.seconds = None if answer is None else answer.get("seconds")  # Gradescope's execution_time
         try:
             g.outcomes = [] if answer is None else [_outcome(o) for o in answer["outcomes"]]
         except (ValueError, KeyError, TypeError):
@@ -169,6 +172,7 @@ def run_one(
     (a Dask worker's copy of a submission, named as the submission)."""
     if (answer := refused(spec)) is not None:
         return answer
+    start = time.monotonic()
     try:
         verdict = run(
             spec,
@@ -182,7 +186,8 @@ def run_one(
         )
     except ImplError as e:
         return {"impl": shown or spec, "outcomes": [], "error": str(e)}
-    return {"impl": verdict.impl, "outcomes": [o.as_dict() for o in verdict.outcomes], "error": None}
+    outcomes = [o.as_dict() for o in verdict.outcomes]
+    return {"impl": verdict.impl, "outcomes": outcomes, "error": None, "seconds": time.monotonic() - start}
 
 
 def refused(spec: str) -> dict[str, Any] | None:
@@ -211,13 +216,16 @@ def command(impls: list[str], options: Options) -> int:
     form, output = options.format, options.output
     if form == "junit":
         raise OptionError(
-            "--format junit reports one IMPL; grade several with --format text, csv, json or gradescope"
+            "--format junit reports one IMPL; grade several with --format text, csv, json, gradescope or "
+            "prairielearn"
         )
-    many_files = form == "gradescope" and len(impls) > 1
+    many_files = form in STUDENT_FILES and len(impls) > 1  # gradescope, prairielearn: one file per IMPL
     if many_files and not output:
         raise OptionError(
-            "--format gradescope with several IMPLs writes one results file per IMPL: give --output DIR"
+            f"--format {form} with several IMPLs writes one results file per IMPL: give --output DIR"
         )
+    if options.similarity is not None:
+        require_copydetect()  # an extra: refused in one line before anything runs
     files = results_names(impls) if many_files else []
     isolation = options.isolation(grading=True)
     golden = open_sets(options.sets, options.root or ROOT)

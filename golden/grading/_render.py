@@ -1,6 +1,9 @@
-"""A batch's grades rendered: the text table, CSV, JSON, and Gradescope's ``results.json``.
+"""A batch's grades rendered: the text table, CSV, JSON, and a student's results file (Gradescope's,
+``golden.grading._gradescope``; PrairieLearn's, ``golden.grading._prairielearn``).
 
-Every renderer takes ``Graded`` records; nothing here runs or judges an implementation.
+Every renderer takes ``Graded`` records; nothing here runs or judges an implementation. The teacher's
+outputs (the table, CSV, JSON) record the batch's seed, and the similarity report when one was asked
+for; a student's results file holds neither, unless the feedback level shows the seed.
 """
 
 from __future__ import annotations
@@ -12,20 +15,23 @@ import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from golden import report
 from golden._text import encodable, short
 from golden.errors import OptionError
-from golden.feedback import redact
+from golden.feedback import redact, seed_shown
 from golden.files._atomic import write_atomically
 from golden.files.store import display
+from golden.grading._gradescope import gradescope
+from golden.grading._prairielearn import prairielearn
 from golden.grading._scoring import Graded
+from golden.grading._similarity import Similarity, similar
 from golden.harness._sandbox import Isolation
-from golden.options import VISIBILITIES, Options
-from golden.outcome import Kind, Status
+from golden.options import Options
+from golden.outcome import Status
 
 COLUMNS = (
     "impl",
@@ -42,7 +48,7 @@ COLUMNS = (
     "diagnosis",
     "sandbox",
 )
-VISIBLE = VISIBILITIES[0]  # Gradescope's default: a test shown at once
+STUDENT_FILES = {"gradescope": gradescope, "prairielearn": prairielearn}  # a results file per IMPL
 
 
 def columns(sets: Sequence[str]) -> list[str]:
@@ -96,9 +102,12 @@ def verdict(graded: list[Graded]) -> str:
     return f"FAILED: {good} of {len(graded)} implementations OK"
 
 
-def text(graded: list[Graded], golden: str, isolation: Isolation) -> str:
+def text(
+    graded: list[Graded], golden: str, isolation: Isolation, similarity: Similarity | None = None
+) -> str:
     """The table for a terminal: impl, score, passed, failed (with errors), first failure, and the
-    diagnosis of it, or the message when there is none; the isolation in force on the second line."""
+    diagnosis of it, or the message when there is none; the isolation in force on the second line; after
+    the verdict, the `similarity` report when there is one (``similar_code``)."""
     header = ("impl", "score", "passed", "failed", "first failure", "message")
     lines = []
     for g in graded:
@@ -127,15 +136,34 @@ def text(graded: list[Graded], golden: str, isolation: Isolation) -> str:
     out = [f"validated {len(graded)} implementations against golden {golden}", isolation.describe(), ""]
     out.append(fmt(header))
     out += [fmt(x) for x in lines]
-    return "\n".join([*out, "", verdict(graded)])
+    out += ["", verdict(graded)]
+    return "\n".join(out if similarity is None else [*out, "", similar_code(similarity)])
 
 
-def as_csv(graded: list[Graded], isolation: Isolation, sets: Sequence[str] = ()) -> str:
+def similar_code(similarity: Similarity) -> str:
+    """The similarity report as the table's last section: what was compared, then a line per pair of
+    files at or above the threshold, with the larger share of one file's code found in the other."""
+    pairs, count = similarity.pairs, f"{len(similarity.pairs)} pair{'s' * (len(similarity.pairs) != 1)}"
+    head = (
+        f"similar code: {count if pairs else 'no pair'} of the {similarity.files} files compared "
+        f"share{'s' * (len(pairs) < 2)} {similarity.threshold:g} or more of one file's code "
+        f"({similarity.tool}; the scaffold's template left out)"
+    )
+    lines = [head] + [f"  {p.score:.2f}  {short(p.files[0])}  {short(p.files[1])}" for p in pairs]
+    if similarity.not_compared:
+        lines.append(f"  not compared (no file to read): {', '.join(map(short, similarity.not_compared))}")
+    return "\n".join(lines)
+
+
+def as_csv(
+    graded: list[Graded], isolation: Isolation, sets: Sequence[str] = (), seed: int | None = None
+) -> str:
     """The table as CSV, a header then a row per IMPL (a cell that a spreadsheet would run is quoted); the
     ``sandbox`` column says whether each ran sandboxed. Among several `sets`, each set's score is a pair
-    of columns, and the first failure's set one more (``columns``)."""
+    of columns, and the first failure's set one more (``columns``). The batch's `seed`, when it has one,
+    is the last column, so that a rerun with it can reproduce every row."""
     buffer = io.StringIO()
-    header = columns(sets)
+    header = columns(sets) + (["seed"] if seed is not None else [])
     writer = csv.DictWriter(buffer, header, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     level = "on" if isolation.sandbox else "off"
@@ -143,7 +171,9 @@ def as_csv(graded: list[Graded], isolation: Isolation, sets: Sequence[str] = ())
         split = {}
         for name in sets:
             split[f"score {name}"], split[f"max_score {name}"] = g.split(name)
-        writer.writerow({k: _inert(v) for k, v in (row(g) | split).items()} | {"sandbox": level})
+        writer.writerow(
+            {k: _inert(v) for k, v in (row(g) | split).items()} | {"sandbox": level, "seed": seed}
+        )
     return buffer.getvalue().rstrip("\n")
 
 
@@ -152,10 +182,18 @@ def _inert(value: Any) -> Any:
     return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
 
 
-def as_json(graded: list[Graded], golden: str, isolation: Isolation, sets: Sequence[str] = ()) -> str:
-    """The table as JSON: the golden sets (``golden``, their names joined), the isolation in force, the
-    verdict, and a row per IMPL. Among several `sets`, ``sets`` lists them, each row's ``by_set`` splits
-    its score by set, and its first failure names its ``set``; with one, the table is as it always was."""
+def as_json(
+    graded: list[Graded],
+    golden: str,
+    isolation: Isolation,
+    sets: Sequence[str] = (),
+    seed: int | None = None,
+    similarity: Similarity | None = None,
+) -> str:
+    """The table as JSON: the golden sets (``golden``, their names joined), the batch's ``seed`` (null
+    when it has none), the isolation in force, the verdict, and a row per IMPL; then the `similarity`
+    report when there is one. Among several `sets`, ``sets`` lists them, each row's ``by_set`` splits its
+    score by set, and its first failure names its ``set``; with one, the table is as it always was."""
     rows = []
     several = len(sets) > 1
     for g in graded:
@@ -188,9 +226,11 @@ def as_json(graded: list[Graded], golden: str, isolation: Isolation, sets: Seque
     table = {
         "golden": golden,
         **({"sets": list(sets)} if several else {}),
+        "seed": seed,
         "isolation": isolation.as_dict(),
         "ok": all(g.ok for g in graded),
         "implementations": rows,
+        **({"similarity": similarity.as_dict()} if similarity is not None else {}),
     }
     return _json(table)
 
@@ -199,63 +239,6 @@ def _split(g: Graded, name: str) -> dict[str, float]:
     """`g`'s score on set `name`: ``{"score", "max_score"}``."""
     score, most = g.split(name)
     return {"score": score, "max_score": most}
-
-
-# -- Gradescope ------------------------------------------------------------------------------------------
-
-
-def gradescope(
-    g: Graded, isolation: Isolation, visibility: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """Gradescope's autograder results.json for one IMPL: a test per case and property, and the score.
-
-    Each test has ``name`` (``SET/CASE`` among several sets), ``score`` (its points if it passed, else
-    0), ``max_score`` (its points), ``status`` (``passed`` or ``failed``: an errored item earns nothing)
-    and ``output`` (why it did not pass, and the classic mistake its values match when there is one). Only
-    the items in the grade are tests (``Graded.counts``): one weighted 0, or skipped (not applicable) and
-    not named by the weights, is left out, never shown as failed; a skipped one the weights name is a
-    failed test worth its points, its output saying it was skipped. Given a `visibility` per set, every
-    test has Gradescope's ``visibility``: its set's, else ``visible``. The top-level ``score`` is the sum;
-    ``output`` is the verdict over the tests shown at once (or why the IMPL could not be loaded), and on a
-    second line the isolation it ran under.
-    """
-    tests = []
-    for name in g.counted:
-        o = g.outcome(name)
-        passed = o.status is Status.PASSED
-        kind = "golden case" if o.kind is Kind.CASE else "property"
-        if g.error is not None:
-            why = "not graded: see the output above"
-        else:
-            why = o.status.value + (f": {short(o.message, 400)}" if o.message and not passed else "")
-            if o.status is Status.SKIPPED:
-                why += f"; it counts, since the weights give it {g.points(name):g} points"
-            if (diagnosis := report.likely(o)) is not None:
-                why += f"\n{diagnosis}"
-        test = {
-            "name": name,
-            "score": g.points(name) if passed else 0.0,
-            "max_score": g.points(name),
-            "status": "passed" if passed else "failed",
-            "output": f"{kind} {name}: {why}",
-        }
-        if visibility:
-            test["visibility"] = visibility.get(g.group(name), VISIBLE)
-        tests.append(test)
-    output = (
-        short(g.error, 400) if g.error is not None else f"{short(g.impl)}: {_shown_verdict(g, visibility)}"
-    )
-    return {"score": g.score, "output": f"{output}\n{isolation.describe()}", "tests": tests}
-
-
-def _shown_verdict(g: Graded, visibility: Mapping[str, str] | None) -> str:
-    """The verdict of `g`'s tests shown at once: a set of another visibility is not counted, and named."""
-    later = {name: how for name, how in (visibility or {}).items() if how != VISIBLE}
-    if not later:
-        return report.last_line(g.outcomes)
-    shown = [o for o in g.outcomes if g.group(o.name) not in later]
-    head = report.last_line(shown) if shown else "no test is shown at once"
-    return f"{head}; not counted here: {', '.join(f'{name} ({how})' for name, how in later.items())}"
 
 
 def results_names(impls: Sequence[str]) -> list[str]:
@@ -288,30 +271,43 @@ def report_all(
     graded: list[Graded], options: Options, isolation: Isolation, files: list[str], many_files: bool
 ) -> None:
     """Print the table, or the format asked for (``options.format``), and write the results files, each
-    saying only what ``options.feedback`` lets it (``golden.feedback.redact``, on the data first)."""
+    saying only what ``options.feedback`` lets it (``golden.feedback.redact``, on the data first).
+
+    The teacher's outputs (the table, CSV, JSON) record the batch's seed and hold the similarity report
+    (``--similarity``, computed here from the IMPLs' files); a student's results file (Gradescope's,
+    PrairieLearn's) holds the seed only where the feedback level shows it, and never the report.
+    """
     graded = [redact(g, options.feedback) for g in graded]
-    sets, output, visibility = options.sets, options.output, options.visibility
+    sets, output, visibility, seed = options.sets, options.output, options.visibility, options.seed
+    found = similar([g.impl for g in graded], options.similarity) if options.similarity is not None else None
     version = " + ".join(sets)
-    table = text(graded, version, isolation)
+    table = text(graded, version, isolation, found)
+    student = STUDENT_FILES.get(options.format)
+    shown_seed = seed_shown(seed, options.feedback)
     if many_files:
-        assert output is not None
+        assert output is not None and student is not None
         contents = {
-            name: _json(gradescope(g, isolation, visibility)) for name, g in zip(files, graded, strict=True)
+            name: _json(student(g, isolation, visibility, shown_seed))
+            for name, g in zip(files, graded, strict=True)
         }
         print(table)  # first: a folder that cannot be written loses no grade
         write_many(Path(output), contents)
         return
-    rendered = {
-        "text": lambda: table,
-        "csv": lambda: as_csv(graded, isolation, sets),
-        "json": lambda: as_json(graded, version, isolation, sets),
-        "gradescope": lambda: _json(gradescope(graded[0], isolation, visibility)),
-    }[options.format]()
+    if student is not None:
+        rendered = _json(student(graded[0], isolation, visibility, shown_seed))
+    else:
+        rendered = {
+            "text": lambda: table,
+            "csv": lambda: as_csv(graded, isolation, sets, seed),
+            "json": lambda: as_json(graded, version, isolation, sets, seed, found),
+        }[options.format]()
     if output:
         print(table)
         write(Path(output), rendered)
     else:
         print(rendered)
+        if found is not None and options.format not in ("text", "json"):  # the report is the teacher's
+            print(similar_code(found), file=sys.stderr)
 
 
 def _json(data: Any) -> str:

@@ -80,7 +80,7 @@ class Similarity:
 def require() -> None:
     """Import copydetect, or refuse ``--similarity`` in one line naming the extra that brings it."""
     try:
-        import copydetect  # noqa: F401
+        import copydetect  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
         raise OptionError(f"--similarity needs copydetect, which is not installed: {EXTRA}") from None
 
@@ -101,7 +101,7 @@ def similar(impls: Sequence[str], threshold: float) -> Similarity:
     pairs = []
     for a, b in itertools.combinations(files, 2):
         (impl_a, _), (impl_b, _) = files[a], files[b]
-        if impl_a == impl_b or os.path.samefile(a, b):
+        if impl_a == impl_b or os.path.realpath(a) == os.path.realpath(b):
             continue
         _, shares, _ = copydetect.compare_files(prints[a], prints[b])
         pair = Pair((impl_a, impl_b), (a, b), (round(float(shares[0]), 3), round(float(shares[1]), 3)))
