@@ -4,12 +4,13 @@
 on: its files, the case sets' manifests, the options that change a verdict, the seed and the toolkit.
 
 **An entry** is a file per key, ``<key>.entry``, written atomically (``golden.files._atomic``): a line with
-the HMAC-SHA256 (hex) of the rest, then the JSON of ``{"format", "key", "impl", "outcomes"}``. It is read
-as a regular file of at most ``MAX_ENTRY`` bytes, no symlink followed; its MAC is checked
-(``hmac.compare_digest``) before a byte of it is parsed, and its key must be the one looked up. A corrupt,
-truncated, forged or changed entry, or one made with another key, is ignored with a line on stderr and its
-IMPL graded again: never an error, never trusted. ``seed.entry`` keeps the seed of the last batch: one with
-no ``--seed`` takes it, so late submissions are judged on the examples the others were.
+the HMAC-SHA256 (hex) of the rest, then the JSON of ``{"format", "key", "impl", "outcomes", "seconds"}``
+(the run's time, for Gradescope's ``execution_time``). It is read as a regular file of at most
+``MAX_ENTRY`` bytes, no symlink followed; its MAC is checked (``hmac.compare_digest``) before a byte of it
+is parsed, and its key must be the one looked up. A corrupt, truncated, forged or changed entry, or one
+made with another key, is ignored with a line on stderr and its IMPL graded again: never an error, never
+trusted. ``seed.entry`` keeps the seed of the last batch: one with no ``--seed`` takes it, so late
+submissions are judged on the examples the others were.
 
 **The HMAC key** is kept outside the cache: ``$NEURON_ORACLE_CACHE_KEY`` (16 characters or more), else the
 file ``$XDG_CONFIG_HOME/neuron-oracle/cache.key`` (``~/.config`` by default), 32 random bytes made on first
@@ -29,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
 import stat
@@ -213,7 +215,8 @@ class Reuse:
                 why = why or "it holds no outcomes of these items"
                 cache.note(f"the entry of IMPL {short(spec, 200)!r} is not trusted ({why}); grading it again")
             if outcomes is not None:
-                reuse.found[index] = Graded(spec, items, outcomes, weights=weights, groups=groups)
+                g = reuse.found[index] = Graded(spec, items, outcomes, weights=weights, groups=groups)
+                g.seconds = _seconds(kept)  # of the run that graded it
         if not isolation.sandbox:
             cache.note(
                 "the sandbox is off: a submission runs as you and could reach the key and forge entries"
@@ -251,7 +254,8 @@ class Reuse:
             if index in self.found or key is None or not _settled(g):
                 continue
             try:
-                self.cache.write(key, {"impl": g.impl, "outcomes": [o.as_dict() for o in g.outcomes]})
+                outcomes = [o.as_dict() for o in g.outcomes]
+                self.cache.write(key, {"impl": g.impl, "outcomes": outcomes, "seconds": g.seconds})
             except (OSError, TypeError, ValueError) as e:
                 self.cache.note(f"cannot keep the grades: {short(str(e), 200)}")
                 return
@@ -273,3 +277,11 @@ def _outcomes(kept: Any, items: Sequence[str]) -> list[Outcome] | None:
     except (TypeError, ValueError, KeyError):
         return None
     return outcomes if outcomes and all(o.name in items for o in outcomes) else None
+
+
+def _seconds(kept: Any) -> float | None:
+    """How long the run that graded an entry took, if it says so as a number of seconds."""
+    value = kept.get("seconds") if isinstance(kept, dict) else None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
