@@ -12,6 +12,7 @@ asks for it in ``PROBES``, which the case runner's plan makes.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +25,8 @@ from golden.harness._mistakes import CATALOGUE as CATALOGUE
 from golden.harness._mistakes import LOWER_PRECISION as LOWER_PRECISION
 from golden.harness._mistakes import Mistake as Mistake
 from golden.harness._mistakes import catalogue as catalogue
+from golden.harness._predictions import READS_GOT, Floats, floats, within
 from golden.harness._predictions import Problem as Problem
-from golden.harness._predictions import matches
 from golden.outcome import DJ_DW, STAGE, VALUES, A
 from oracle.bounds import PRECISIONS
 
@@ -53,10 +54,34 @@ def diagnose(
 ) -> dict[str, str] | None:
     """The first mistake whose prediction for `stage` on `case` matches `got` within that prediction's
     own bound in `precision`, as ``{"id", "message"}``; None when none does. Conventions already declared
-    are not mistakes."""
+    are not mistakes.
+
+    The same question gets the same answer: the last ``KEEP`` answers are kept (the submissions of a
+    batch that make one mistake fail the same cases with the same values), and so are the predictions
+    that do not read the values got (``READS_GOT``), in ``_predictions``' memo of the oracle's stages.
+    """
     if STAGE.get(stage) not in VALUES or precision not in PRECISIONS:
         return None
     got = np.asarray(got, dtype=np.float64)
+    key = (id(case), stage, got.shape, got.tobytes(), precision, tuple(sorted(conventions.items())))
+    if key not in _ANSWERS:
+        _ANSWERS[key] = (case, _diagnose(case, stage, got, precision, conventions))
+        while len(_ANSWERS) > KEEP:
+            _ANSWERS.popitem(last=False)
+    _ANSWERS.move_to_end(key)
+    answer = _ANSWERS[key][1]
+    return None if answer is None else dict(answer)
+
+
+# The case is kept beside each answer and prediction, so that its id is no other case's while kept.
+_ANSWERS: OrderedDict[tuple[Any, ...], tuple[GoldenCase, dict[str, str] | None]] = OrderedDict()
+_PREDICTED: OrderedDict[tuple[Any, ...], tuple[GoldenCase, Any]] = OrderedDict()
+KEEP = 1024
+
+
+def _diagnose(
+    case: GoldenCase, stage: str, got: np.ndarray[Any, Any], precision: str, conventions: dict[str, str]
+) -> dict[str, str] | None:
     problem = Problem(case, conventions, PRECISIONS[precision], stage, got, DECOY)
     found: list[tuple[Mistake, dict[str, str]]] = []
     for mistake in CATALOGUE:
@@ -65,10 +90,10 @@ def diagnose(
         if mistake.inferred and found:
             continue  # a mistake of the catalogue's own constant explains it already
         try:
-            predicted, named = mistake.predict(problem)
+            predicted, named = _predicted(mistake, problem)
         except (ValueError, ZeroDivisionError, ArithmeticError):  # OutOfRange: no bound in the precision
             continue
-        if matches(problem, predicted.get(stage)):
+        if within(problem, predicted):
             found.append((mistake, named))
     if not found:
         return _lower_precision(case, stage, got, precision)
@@ -78,6 +103,34 @@ def diagnose(
     if plain:  # on this case several mistakes give the same values: say so
         message += f" (on this case, {', '.join(plain)} would give the same values)"
     return {"id": first.id, "message": message + _porting([first, *others])}
+
+
+def _predicted(mistake: Mistake, p: Problem) -> tuple[Floats | None, dict[str, str]]:
+    """`mistake`'s prediction for the stage that failed on `p`, as floats and bounds. Kept, and its error
+    raised again, when it reads nothing of the values got or of the stage (``READS_GOT``): each stage's
+    floats are then made once, when first asked for."""
+    if mistake.predict in READS_GOT:
+        predicted, named = mistake.predict(p)
+        values = predicted.get(p.stage)
+        return (None if values is None else floats(values)), named
+    conventions = tuple(sorted(p.conventions.items()))
+    key = (mistake.id, id(p.case), conventions, p.precision)
+    if key not in _PREDICTED:
+        try:
+            _PREDICTED[key] = (p.case, (*mistake.predict(p), {}))
+        except (ValueError, ZeroDivisionError, ArithmeticError) as e:
+            _PREDICTED[key] = (p.case, e)
+        while len(_PREDICTED) > KEEP:
+            _PREDICTED.popitem(last=False)
+    _PREDICTED.move_to_end(key)
+    kept = _PREDICTED[key][1]
+    if isinstance(kept, Exception):
+        raise kept
+    predicted, named, made = kept
+    if p.stage not in made:
+        values = predicted.get(p.stage)
+        made[p.stage] = None if values is None else floats(values)
+    return made[p.stage], named
 
 
 def stage_wording(mistake_id: str, stage: str) -> str | None:

@@ -10,10 +10,11 @@ got on the failed stage and names it.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -49,6 +50,9 @@ class Problem:
 
     def result(self, **changes: Any) -> Result:
         """The oracle's exact result of the case, under the conventions in force, with `changes` made."""
+        return _recall(self, "result", changes, lambda: self._result(**changes))
+
+    def _result(self, **changes: Any) -> Result:
         inp = self.case.inputs
         args: dict[str, Any] = {"X": inp.X, "y_true": inp.y_true, "w": inp.w, "b": inp.b}
         args |= {"learning_rate": inp.learning_rate, "alpha": inp.alpha, "activation": inp.activation}
@@ -57,7 +61,35 @@ class Problem:
 
     def stages(self, **changes: Any) -> StageBounds:
         """Every stage of `result(**changes)` with its bound in the precision (OutOfRange where none)."""
-        return bounds(self.result(**changes), self.precision)[0]
+        return _recall(self, "stages", changes, lambda: bounds(self.result(**changes), self.precision)[0])
+
+
+# What the predictions computed, by case, conventions, precision and changes: every mistake asks for the
+# right stages again, and every submission of a batch that fails a case asks for the same predictions
+# (only the values got differ). Results are frozen, so one is shared by all who ask.
+T = TypeVar("T")
+_KEPT: OrderedDict[tuple[Any, ...], tuple[GoldenCase, Any]] = OrderedDict()
+KEEP = 512  # entries: a batch's cases under one precision and a few inferred constants each
+
+
+def _recall(p: Problem, kind: str, changes: dict[str, Any], work: Callable[[], T]) -> T:
+    """`work()` for `kind` of `p` with `changes`, computed once while kept, and so is the ValueError or
+    ArithmeticError it raises (OutOfRange: no bound in the precision), raised again each time. The case
+    is kept beside its entry, so that its id is no other case's while the entry lives."""
+    conventions = tuple(sorted(p.conventions.items()))
+    key = (kind, id(p.case), conventions, p.precision, repr(sorted(changes.items())))
+    if key not in _KEPT:
+        try:
+            _KEPT[key] = (p.case, (work(), None))
+        except (ValueError, ArithmeticError) as e:
+            _KEPT[key] = (p.case, (None, e))
+        while len(_KEPT) > KEEP:
+            _KEPT.popitem(last=False)
+    _KEPT.move_to_end(key)
+    value, error = _KEPT[key][1]
+    if error is not None:
+        raise error
+    return cast(T, value)
 
 
 def _all(s: StageBounds) -> Prediction:
@@ -156,9 +188,14 @@ def _nice(x: float, fits: Callable[[Fraction], bool]) -> str | None:
 
 def matches(p: Problem, values: Values | None) -> bool:
     """Whether the values got lie within `values`' bounds on the failed stage."""
-    if values is None:
+    return within(p, None if values is None else floats(values))
+
+
+def within(p: Problem, predicted: Floats | None) -> bool:
+    """Whether the values got lie within the `predicted` floats' bounds on the failed stage."""
+    if predicted is None:
         return False
-    want, limit = _floats(values)
+    want, limit = predicted
     return want.shape == p.got.shape and worst(p.got, want, limit)[1] <= 1
 
 
@@ -234,10 +271,18 @@ def loss_scale(p: Problem) -> tuple[Prediction, dict[str, str]]:
     return {p.stage: scaled(Fraction(factor))}, {"c": factor}
 
 
-def _floats(values: Values) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+Floats = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]
+
+
+def floats(values: Values) -> Floats:
     """Predicted values as float64 (each exact value rounded once) and their bounds around those floats."""
     flat = values if isinstance(values, tuple) else (values,)
     want = [to_float(b.v) for b in flat]
     limit = [float_bound(b, b.v) for b in flat]
     shape = (len(flat),) if isinstance(values, tuple) else ()
     return np.array(want).reshape(shape), np.array(limit).reshape(shape)
+
+
+# The predictions that read the values got or the stage that failed (to infer a constant): the others
+# depend on the case, the conventions and the precision alone, and are kept (``diagnosis._predicted``).
+READS_GOT = frozenset({hard_coded_alpha, learning_rate_factor, loss_scale})
