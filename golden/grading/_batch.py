@@ -19,9 +19,11 @@ from typing import Any
 
 from golden.errors import ImplError, OptionError
 from golden.files.store import Sets
+from golden.grading._cache import Cache, Reuse
 from golden.grading._render import STUDENT_FILES, report_all, results_names
 from golden.grading._scoring import Graded, load_weights
 from golden.grading._similarity import require as require_copydetect
+from golden.harness._sandbox import Isolation
 from golden.harness.session import MIN_LOAD_TIMEOUT, PROPERTY_FACTOR, run, select
 from golden.options import Options
 from golden.outcome import Kind, Outcome, Status
@@ -210,7 +212,6 @@ def command(impls: list[str], options: Options) -> int:
     """
     from golden.errors import GoldenChanged
     from golden.files.store import ROOT, open_sets
-    from golden.grading._cache import Cache, Reuse
     from golden.harness.properties import PROPERTIES
 
     form, output = options.format, options.output
@@ -231,25 +232,12 @@ def command(impls: list[str], options: Options) -> int:
     golden = open_sets(options.sets, options.root or ROOT)
     select(golden, options)  # a --cases that matches nothing is refused before any IMPL runs
     points = load_weights(options.weights, [*golden.cases, *PROPERTIES]) if options.weights else {}
-    cache = Cache.open(options.cache) if options.cache else None
-    if options.properties and (seed := batch_seed(options)) is not None:  # the teacher's: on stderr only
-        seed = cache.seed(seed, options.seed) if cache else seed  # a rerun judges late ones alike
-        options = replace(options, seed=seed)
-        print(f"neuron-oracle: the properties' examples are those of --seed {seed}", file=sys.stderr)
-    shared = _shared_folders(impls)
-    exposed = [_folder(spec) not in shared for spec in impls]
-    reuse = Reuse.find(cache, impls, exposed, golden, options, isolation, points)
+    options, reuse, shared = _resumed(impls, golden, options, isolation, points)
     graded: list[Graded] = []
     try:
-        if reuse.todo:
+        if todo := reuse.todo:  # the others were found in --cache
             grade(
-                reuse.todo,
-                golden,
-                options,
-                weights=points,
-                progress=len(impls) > 1,
-                graded=graded,
-                shared=shared,
+                todo, golden, options, weights=points, progress=len(impls) > 1, graded=graded, shared=shared
             )
     except BaseException:
         graded = reuse.merge(graded)
@@ -269,3 +257,19 @@ def command(impls: list[str], options: Options) -> int:
             "above were judged on what was read before they started"
         )
     return 0 if all(g.ok for g in graded) else 1
+
+
+def _resumed(
+    impls: list[str], golden: Sets, options: Options, isolation: Isolation, points: dict[str, float]
+) -> tuple[Options, Reuse, set[str]]:
+    """`options` with the batch's seed (printed on stderr only: it is the teacher's), what ``--cache``
+    holds of `impls` already (nothing without it), and the folders holding several of them. With
+    ``--cache`` and no ``--seed``, the seed is the one it keeps, so late submissions are judged alike."""
+    cache = Cache.open(options.cache) if options.cache else None
+    if options.properties and (seed := batch_seed(options)) is not None:
+        seed = cache.seed(seed, options.seed) if cache else seed
+        options = replace(options, seed=seed)
+        print(f"neuron-oracle: the properties' examples are those of --seed {seed}", file=sys.stderr)
+    shared = _shared_folders(impls)
+    exposed = [_folder(spec) not in shared for spec in impls]
+    return options, Reuse.find(cache, impls, exposed, golden, options, isolation, points), shared
