@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -489,3 +490,32 @@ def test_watch_reruns_after_every_kind_of_save_and_keeps_watching(tmp_path: Path
     code, stderr = watching(tmp_path, edit)
     assert code == 0, stderr
     assert "Step 2, linear part: RED" in screens[0]  # the second screen is the saved file's
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses SIGALRM")
+def test_a_save_made_while_the_first_run_runs_is_run_again(tmp_path: Path) -> None:
+    """The watch starts after the first run: a save before it is in place is still seen, not lost."""
+    from golden.learn._watch import watch
+
+    impl, runs = tmp_path / "my_neuron.py", []
+    impl.write_text("Neuron = 1\n")
+
+    def run() -> None:
+        runs.append(impl.read_text())
+        if len(runs) == 1:
+            impl.write_text("Neuron = 2\n")  # saved while the first run runs, before any watch
+        else:
+            raise KeyboardInterrupt  # as Ctrl-C ends the watch
+
+    def lost(signum: int, frame: Any) -> None:
+        raise TimeoutError("the save made during the first run was never run")
+
+    before = signal.signal(signal.SIGALRM, lost)
+    signal.alarm(30)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            watch(f"{impl}:Neuron", run)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+    assert runs == ["Neuron = 1\n", "Neuron = 2\n"]
