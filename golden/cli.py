@@ -142,6 +142,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise OptionError(
             "--weights scores a grade: give it with --format csv or gradescope, or several IMPLs"
         )
+    if options.cache:
+        raise OptionError("--cache keeps a batch's grades: give it with several IMPLs, or --format csv")
     (spec,) = impls
     verdict = run(spec, options)
     shown = redact(verdict, options.feedback)  # what --feedback lets every format say

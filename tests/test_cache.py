@@ -220,6 +220,19 @@ def test_an_outcome_decided_by_a_timeout_or_a_submission_that_did_not_load_is_gr
         assert not any(r["ok"] for r in rows(out).values())
 
 
+def test_cache_with_one_impl_and_no_grading_format_is_one_line(tmp_path: Path) -> None:
+    submit(tmp_path, "alice", "Textbook")
+    out = subprocess.run(
+        [sys.executable, "-m", "golden", "validate", "alice.py:Neuron", "--cache", "cache"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "--cache keeps a batch's grades" in out.stderr and not (tmp_path / "cache").exists()
+
+
 SETS = open_sets(("v1",))
 BASE: dict[str, Any] = {"golden": "v1", "seed": 1, "sandbox": "off"}
 
