@@ -21,8 +21,9 @@ and could read the key and forge an entry: a batch says so on stderr.
 
 **Not cached**: an IMPL not graded (not loaded, its worker lost or answering something else): a load error
 is found again at once, a lost worker may be an accident; an IMPL with an outcome decided by a timeout,
-which depends on the machine's load (kept, it would freeze a transient); anything, when the toolkit's files
-changed during the run (``Sets.verify``).
+which depends on the machine's load (kept, it would freeze a transient). Each grade is stored as it comes
+(``Reuse.recorder``), so a batch stopped or killed keeps what it had graded; what a batch stored is
+removed when the toolkit's files changed during it (``Sets.verify``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import os
 import secrets
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,7 @@ class Reuse:
     cache: Cache | None = None
     keys: list[str | None] = field(default_factory=list)
     found: dict[int, Graded] = field(default_factory=dict)
+    stored: list[str] = field(default_factory=list)  # the keys this batch stored
 
     @classmethod
     def find(
@@ -244,21 +246,43 @@ class Reuse:
             out.append(g)
         return out
 
-    def keep(self, merged: list[Graded], trusted: bool) -> None:
-        """Store the grades of `merged` (``merge``'s) that were graded now and may be kept, when
-        `trusted` (the toolkit's files did not change while the IMPLs ran)."""
-        if self.cache is None or not trusted:
+    def recorder(self) -> list[Graded]:
+        """The list for ``grade`` to append the ``todo``'s grades to, in order: each one that may be kept is
+        stored as it comes, so a batch that is killed loses none it had graded."""
+        todo = [index for index in range(len(self.impls)) if index not in self.found]
+        return _Recorder(lambda k, g: self._store(todo[k], g))
+
+    def _store(self, index: int, g: Graded) -> None:
+        key = self.keys[index] if self.cache is not None else None
+        if self.cache is None or key is None or not _settled(g):
             return
-        for index, g in enumerate(merged):
-            key = self.keys[index]
-            if index in self.found or key is None or not _settled(g):
-                continue
-            try:
-                outcomes = [o.as_dict() for o in g.outcomes]
-                self.cache.write(key, {"impl": g.impl, "outcomes": outcomes, "seconds": g.seconds})
-            except (OSError, TypeError, ValueError) as e:
-                self.cache.note(f"cannot keep the grades: {short(str(e), 200)}")
-                return
+        try:
+            outcomes = [o.as_dict() for o in g.outcomes]
+            self.cache.write(key, {"impl": g.impl, "outcomes": outcomes, "seconds": g.seconds})
+            self.stored.append(key)
+        except (OSError, TypeError, ValueError) as e:
+            self.cache.note(f"cannot keep the grades: {short(str(e), 200)}")
+            self.cache = None  # said once; the grades are still reported
+
+    def keep(self, trusted: bool) -> None:
+        """Keep what this batch stored, when `trusted` (the toolkit's files did not change while the IMPLs
+        ran, ``Sets.verify``); else remove it."""
+        if self.cache is not None and not trusted and self.stored:
+            for key in self.stored:
+                (self.cache.folder / f"{key}.entry").unlink(missing_ok=True)
+            self.cache.note(f"{len(self.stored)} entries removed: the toolkit's files changed during the run")
+
+
+class _Recorder(list[Graded]):
+    """A list that calls `record` with each item's index and the item as it is appended."""
+
+    def __init__(self, record: Callable[[int, Graded], None]) -> None:
+        super().__init__()
+        self.record = record
+
+    def append(self, g: Graded) -> None:
+        super().append(g)
+        self.record(len(self) - 1, g)
 
 
 def _settled(g: Graded) -> bool:
