@@ -233,7 +233,7 @@ def command(impls: list[str], options: Options) -> int:
     select(golden, options)  # a --cases that matches nothing is refused before any IMPL runs
     points = load_weights(options.weights, [*golden.cases, *PROPERTIES]) if options.weights else {}
     options, reuse, shared = _resumed(impls, golden, options, isolation, points)
-    graded: list[Graded] = []
+    graded = reuse.recorder()  # each grade kept in --cache as it comes
     try:
         if todo := reuse.todo:  # the others were found in --cache
             grade(
@@ -241,7 +241,7 @@ def command(impls: list[str], options: Options) -> int:
             )
     except BaseException:
         graded = reuse.merge(graded)
-        reuse.keep(graded, trusted=not golden.verify())
+        reuse.keep(trusted=not golden.verify())
         if graded:  # what was graded before the batch stopped is not lost
             stopped = f"neuron-oracle: the batch stopped after {len(graded)} of {len(impls)} IMPLs"
             print(stopped, file=sys.stderr)
@@ -249,7 +249,7 @@ def command(impls: list[str], options: Options) -> int:
         raise
     graded = reuse.merge(graded)
     changes = golden.verify()
-    reuse.keep(graded, trusted=not changes)
+    reuse.keep(trusted=not changes)
     report_all(graded, options, isolation, files, many_files)
     if changes:
         raise GoldenChanged(
