@@ -30,7 +30,9 @@ from golden.errors import OptionError
 from golden.files.store import open_sets
 from golden.grading import _cache as cache
 from golden.grading import _cache_key as cache_key
+from golden.grading._scoring import Graded
 from golden.options import Options
+from golden.outcome import Outcome, Status
 
 BROKEN = (REPO / "tests" / "broken_neurons.py").read_text()
 CASES = "*gradients*"  # golden v1's four cases of gradients: where MissingBiasGradient fails, and first
@@ -361,6 +363,19 @@ def test_a_batch_with_no_seed_takes_the_seed_the_cache_keeps(config: Path, tmp_p
     assert [kept.seed(5, None), kept.seed(7, None), kept.seed(7, 9), kept.seed(7, None)] == [5, 5, 9, 9]
     (tmp_path / "cache" / "seed.entry").write_text('{"seed": 3}')  # not this cache's: not trusted
     assert kept.seed(7, None) == 7
+
+
+def test_what_a_batch_stored_is_removed_when_the_toolkit_changed_during_it(
+    config: Path, tmp_path: Path
+) -> None:
+    reuse = cache.Reuse(["alice.py:Neuron"], cache.Cache.open(str(tmp_path / "cache")), keys=["0" * 64])
+    reuse.recorder().append(
+        Graded("alice.py:Neuron", ["single_feature"], [Outcome("single_feature", Status.PASSED)])
+    )
+    entry = tmp_path / "cache" / f"{'0' * 64}.entry"
+    assert reuse.cache is not None and reuse.cache.read("0" * 64)[0]["outcomes"][0]["status"] == "passed"
+    reuse.keep(trusted=False)
+    assert not entry.exists()
 
 
 MALLORY = """
