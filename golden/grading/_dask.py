@@ -6,18 +6,20 @@ it), as bytes (``bundle``): a worker needs no file system shared with this machi
 into a fresh private folder and grades them there with ``run_one``: the same sandbox (chosen on the
 worker's machine, as a local worker chooses it), the batch's seed, options and golden sets (sent to each
 worker once), and every message naming the submission as given here. Its answer streams into the table as
-it comes (``done``); at most two tasks per worker thread are out at a time, so a batch of any size holds
-a few submissions' bytes in memory, not all of them.
+it comes (``done``). A task is sent when a worker thread is free for it, so that none waits on a worker
+(losing the worker would count against it too) and a batch of any size holds a few submissions' bytes
+in memory, not all of them.
 
-Each worker is guarded as a local pool's worker is (``guard``), by a worker plugin the client registers
-on every worker, those that join later included, and by ``dask_setup`` when a worker is started with
-``--preload golden.grading._dask``, which runs it before the worker takes any task (the SLURM recipe's):
-undumpable, the reaper of its submissions' orphans, deaf to SIGTSTP and its kin, its stdout on stderr,
-neither the working folder nor its own scratch folder (which any process of its user may write) on
-``sys.path``, every module grading needs imported before any task, a slot of its own on its machine (so
-a sandbox's uid of its own, as root), and the toolkit's package watched: after each task whatever appeared
-there is removed, and the batch ends in GoldenChanged naming it. A worker must run one thread (one
-submission at a time, as a local worker: the judging is Python work) and the toolkit this machine runs.
+Each worker is guarded as a local pool's worker is (``guard``): by the batch's worker plugin, which the
+scheduler runs on every worker before its first task of the batch (on those that join or restart later
+too), and by ``dask_setup`` on a worker started with ``--preload golden.grading._dask`` (the SLURM
+recipe's), before it takes any task at all. Guarded, a worker is undumpable, the reaper of its
+submissions' orphans, deaf to SIGTSTP and its kin, with its stdout on stderr, neither the working folder
+nor its own scratch folder (which any process of its user may write) on ``sys.path``, every module
+grading needs imported before any task, a slot of its own on its machine (so a sandbox's uid of its own,
+as root), and the toolkit's package watched: after each task whatever appeared there is removed, and the
+batch ends in GoldenChanged naming it. A worker must run one thread (one submission at a time, as a
+local worker: the judging is Python work) and, on a remote cluster, the toolkit this machine runs.
 
 A task whose worker is lost is run again by the scheduler; once its worker has been lost
 ``allowed-failures`` + 1 times (twice on a LocalCluster) it ends in KilledWorker and the submission is
@@ -42,6 +44,7 @@ import stat
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from typing import Any, ClassVar
@@ -50,6 +53,7 @@ import dask
 from distributed import Client, Future, KilledWorker, LocalCluster, WorkerPlugin, as_completed, get_worker
 from distributed.security import Security
 from hypothesis import settings
+from hypothesis.errors import HypothesisDeprecationWarning
 
 from golden._text import short
 from golden.errors import GoldenChanged, GuardError, OptionError
@@ -63,7 +67,7 @@ from golden.harness._process import COPY_LIMITS
 from golden.options import Options
 
 Done = Callable[[int, "dict[str, Any] | None", str], None]  # as golden.harness._pool's
-LOCAL = {"distributed.scheduler.allowed-failures": 1}  # a LocalCluster's task is run twice at most
+LOCAL = {"distributed.scheduler.allowed-failures": 1}  # a LocalCluster's task runs twice at most
 TLS = ("ca-file", "client.cert")  # what a client needs of distributed.comm.tls to reach a scheduler
 MAX_SLOTS = 1000  # grading slots per machine: uids 61000 to 61999 as root, sandboxed
 CONNECT = 30  # seconds to reach a remote scheduler
@@ -79,35 +83,39 @@ def distribute(
     (or any error here) cancels every task not done and ends a LocalCluster.
     """
     changes: list[str] = []
+    batch = secrets.token_hex(8)
     with _client(options) as client:
-        client.register_plugin(Guard(), name="neuron-oracle-guard")
+        client.register_plugin(Batch(batch, golden), name=f"neuron-oracle-{batch}")
         _check_workers(client, options)
-        sets = client.scatter(golden, broadcast=True, hash=False)
-        task = (sets, _fields(options), settings.get_current_profile_name(), seed, toolkit())
+        kit = toolkit() if options.scheduler else None  # a LocalCluster runs this machine's files
+        task = (batch, _fields(options), settings.get_current_profile_name(), seed, kit)
         todo, running, finished = iter(range(len(impls))), dict[Future[dict[str, Any]], int](), as_completed()
-        batch = secrets.token_hex(8)
 
-        def submit() -> None:
-            for index in todo:
+        def fill() -> None:
+            """Send tasks until each worker thread has one: none waits on a worker, where losing the
+            worker would count against it too."""
+            threads = sum(int(w["nthreads"]) for w in client.scheduler_info()["workers"].values())
+            while len(running) < max(1, threads) and (index := next(todo, None)) is not None:
                 bundle = _bundle(impls[index], expose[index])
                 if "files" not in bundle:  # refused here (a symlink, a folder too large): its answer
                     done(index, bundle, "")
                     continue
                 future = client.submit(_grade, bundle, *task, key=f"grade-{batch}-{index}", pure=False)
-                running[future], _ = index, finished.add(future)
-                return
+                running[future] = index
+                finished.add(future)
 
-        for _ in range(_window(client, options)):
-            submit()
+        fill()
         try:
             for future in finished:
                 answer, why = _answer(future)
                 changes += answer.pop("changes") if answer is not None else []
                 done(running.pop(future), answer, why)
                 future.release()
-                submit()
+                fill()
         finally:
             client.cancel(list(running))
+            with contextlib.suppress(Exception):  # the workers forget the batch's golden sets
+                client.unregister_worker_plugin(f"neuron-oracle-{batch}")
     if changes:
         raise GoldenChanged(f"on a Dask worker: {'; '.join(sorted(set(changes)))}: removed after the task")
 
@@ -152,7 +160,7 @@ def _client(options: Options) -> Iterator[Client]:
 
 
 def _check_workers(client: Client, options: Options) -> None:
-    """Refuse a cluster whose workers run more than one thread or another toolkit (before any task)."""
+    """Refuse a cluster whose workers run more than one thread, or (a remote one) another toolkit."""
     where = options.front.spell("scheduler" if options.scheduler else "cluster")
     for address, worker in client.scheduler_info()["workers"].items():
         if worker["nthreads"] != 1:
@@ -160,18 +168,12 @@ def _check_workers(client: Client, options: Options) -> None:
                 f"{where}: worker {address} runs {worker['nthreads']} threads; a worker that grades runs one "
                 "(dask worker --nthreads 1), as each grades one submission at a time"
             )
-    theirs = client.run(toolkit)
+    theirs = client.run(toolkit) if options.scheduler else {}
     if other := sorted(address for address, digest in theirs.items() if digest != toolkit()):
         raise OptionError(
             f"{where}: worker {other[0]} runs another neuron-oracle than this machine (its files differ); "
             "install the same version on every worker"
         )
-
-
-def _window(client: Client, options: Options) -> int:
-    """How many tasks are out at a time: two per worker thread (one grading, one waiting)."""
-    threads = sum(int(w["nthreads"]) for w in client.scheduler_info()["workers"].values())
-    return 2 * max(threads, options.jobs, 1)
 
 
 def _fields(options: Options) -> dict[str, Any]:
@@ -253,12 +255,20 @@ def _regular(path: str) -> bytes:
 
 
 def _grade(
-    bundle: dict[str, Any], golden: Sets, data: dict[str, Any], profile: str, seed: int | None, kit: str
+    bundle: dict[str, Any],
+    batch: str,
+    data: dict[str, Any],
+    profile: str,
+    seed: int | None,
+    kit: str | None,
 ) -> dict[str, Any]:
     """The task, on a worker: the submission written into a fresh private folder, graded there as a local
     worker grades it, and the worker's answer, with what changed in its toolkit's package meanwhile."""
     slot = guard(get_worker())  # a preamble, should the plugin not have run here yet
-    if kit != toolkit():
+    golden = _Guarded.sets.get(batch)
+    if golden is None:
+        raise GuardError(f"this worker has not the golden sets of batch {batch} (its plugin did not run)")
+    if kit is not None and kit != toolkit():
         raise GuardError("this worker runs another neuron-oracle than the batch (its files differ)")
     settings.load_profile(profile)  # the batch's Hypothesis profile, so its examples, on every worker
     folder = tempfile.mkdtemp(prefix="neuron-oracle-task-")
@@ -280,13 +290,20 @@ def _grade(
     return answer | {"changes": _Guarded.changes()}
 
 
-class Guard(WorkerPlugin):
-    """Guards each worker of the cluster (``guard``) as it joins, before it takes a task of ours."""
+class Batch(WorkerPlugin):
+    """A batch's plugin: each worker, those that join or restart later included, is guarded (``guard``)
+    before it takes a task of the batch, and keeps the batch's golden sets (sent once a worker; a worker
+    lost with them loses no other's copy)."""
 
-    idempotent = True
+    def __init__(self, batch: str, golden: Sets) -> None:
+        self.batch, self.golden = batch, golden
 
     def setup(self, worker: Any) -> None:
         guard(worker)
+        _Guarded.sets[self.batch] = self.golden
+
+    def teardown(self, worker: Any) -> None:
+        _Guarded.sets.pop(self.batch, None)
 
 
 def dask_setup(worker: Any) -> None:
@@ -300,6 +317,7 @@ class _Guarded:
     slot: ClassVar[int | None] = None
     lock: ClassVar[int] = -1
     package: ClassVar[dict[Any, tuple[str, str]]] = {}
+    sets: ClassVar[dict[str, Sets]] = {}  # each batch's golden sets, by its id
     lock_taken: ClassVar[threading.Lock] = threading.Lock()
 
     @classmethod
@@ -324,6 +342,9 @@ def guard(worker: Any = None) -> int:
                 signal.signal(stop, signal.SIG_IGN)
         os.dup2(2, 1)
         sys.stdout = sys.stderr
+        # Dask's own threads draw from the random module (the jitter of heartbeats and retries) while a
+        # strategy runs, which Hypothesis takes for the strategy's doing; its examples come from its own.
+        warnings.filterwarnings("ignore", "Do not use the `random` module", HypothesisDeprecationWarning)
         scratch = os.path.abspath(getattr(worker, "local_directory", None) or os.getcwd())
         off = {os.path.abspath(os.getcwd()), scratch}
         sys.path[:] = [p for p in sys.path if p == PACKAGE_PARENT or not _below(p, off)]
@@ -360,8 +381,12 @@ def _claim_slot() -> int:
 
 
 def toolkit() -> str:
-    """A digest of the toolkit's source and golden files: two machines with the same grade the same."""
-    digest = hashlib.sha256()
+    """A digest of the toolkit's source and golden files, and of the versions of Python, numpy and
+    Hypothesis (which draws the examples): two machines with the same grade the same."""
+    import hypothesis
+    import numpy
+
+    digest = hashlib.sha256(f"{sys.version}\0{numpy.__version__}\0{hypothesis.__version__}\n".encode())
     for path, (kind, detail) in sorted(package_files().items()):
         if kind == "file" and path.suffix in (".py", ".json"):
             digest.update(f"{os.path.relpath(path, PACKAGE_PARENT)}\0{detail}\n".encode())
