@@ -171,7 +171,10 @@ class Cache:
         valid = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_SEED
         seed = given if given is not None else value if valid else drawn
         if seed != value:
-            self.write(SEED, {"seed": seed})
+            try:
+                self.write(SEED, {"seed": seed})
+            except OSError as e:
+                self.note(f"cannot keep the seed: {short(str(e), 200)}")
         return seed
 
     def note(self, text: str) -> None:

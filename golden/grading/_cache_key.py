@@ -96,7 +96,7 @@ def impl_key(batch: bytes, spec: str, exposed: bool, skip: Path) -> str | None:
     if not (sep and (file.endswith(".py") or "/" in file or "\\" in file)):
         return None  # a module spec: what it imports is found on the path when it runs
     path = Path(os.path.abspath(file))
-    files = _files(path.parent, skip.resolve()) if exposed else _files(path, skip)
+    files = _files(path.parent, Path(os.path.realpath(skip))) if exposed else _files(path, skip)
     if files is None:
         return None
     digest = hashlib.sha256(batch + b"\n")
@@ -115,7 +115,7 @@ def _files(top: Path, skip: Path) -> list[list[str]] | None:
     left = COPY_LIMITS["bytes"]
     for folder, dirs, names in os.walk(top):  # never descends into a symlink
         here = Path(folder)
-        dirs[:] = sorted(d for d in dirs if (here / d).resolve() != skip)
+        dirs[:] = sorted(d for d in dirs if os.path.realpath(here / d) != str(skip))  # loops too
         if len(here.relative_to(top).parts) > COPY_LIMITS["depth"]:
             return None
         for name in sorted([*names, *(d for d in dirs if (here / d).is_symlink())]):
