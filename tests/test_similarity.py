@@ -18,7 +18,8 @@ from helpers import REPO
 from test_grading import oracle
 from test_tdd import SOLUTIONS, fill
 
-from golden.grading._similarity import NOISE, similar
+from golden.grading._render import SHOWN, similar_code
+from golden.grading._similarity import NOISE, Pair, Similarity, similar
 from golden.learn._scaffold import TEMPLATE, scaffold
 from golden.options import SIMILARITY
 
@@ -177,3 +178,10 @@ def test_without_copydetect_similarity_is_one_line_naming_the_extra_and_exit_2(c
     assert out.stderr.strip().endswith("pip install 'neuron-oracle[similarity]'"), out.stderr
     assert len(out.stderr.splitlines()) == 1 and "--similarity" in out.stderr
     assert not marker.exists()  # refused before any IMPL ran
+
+
+def test_the_table_lists_the_most_similar_pairs_and_says_how_many_more_the_json_holds() -> None:
+    many = [Pair(("a:N", "b:N"), (f"s/{k}a.py", f"s/{k}b.py"), (1 - k / 100, 0.9)) for k in range(SHOWN + 3)]
+    lines = similar_code(Similarity(0.8, "copydetect", 2 * len(many), many)).splitlines()
+    assert lines[1].split() == ["1.00", "s/0a.py", "s/0b.py"] and len(lines) == 1 + SHOWN + 1
+    assert lines[-1] == "  and 3 more, less similar: --format json lists every pair"

@@ -48,6 +48,7 @@ COLUMNS = (
     "diagnosis",
     "sandbox",
 )
+SHOWN = 40  # pairs of similar files the table lists, the most similar first
 STUDENT_FILES = {"gradescope": gradescope, "prairielearn": prairielearn}  # a results file per IMPL
 
 
@@ -142,14 +143,17 @@ def text(
 
 def similar_code(similarity: Similarity) -> str:
     """The similarity report as the table's last section: what was compared, then a line per pair of
-    files at or above the threshold, with the larger share of one file's code found in the other."""
+    files at or above the threshold, with the larger share of one file's code found in the other (the
+    ``SHOWN`` most similar; the JSON has them all)."""
     pairs, count = similarity.pairs, f"{len(similarity.pairs)} pair{'s' * (len(similarity.pairs) != 1)}"
     head = (
         f"similar code: {count if pairs else 'no pair'} of the {similarity.files} files compared "
         f"share{'s' * (len(pairs) < 2)} {similarity.threshold:g} or more of one file's code "
         f"({similarity.tool}; the scaffold's template left out)"
     )
-    lines = [head] + [f"  {p.score:.2f}  {short(p.files[0])}  {short(p.files[1])}" for p in pairs]
+    lines = [head] + [f"  {p.score:.2f}  {short(p.files[0])}  {short(p.files[1])}" for p in pairs[:SHOWN]]
+    if len(pairs) > SHOWN:
+        lines.append(f"  and {len(pairs) - SHOWN} more, less similar: --format json lists every pair")
     if similarity.not_compared:
         lines.append(f"  not compared (no file to read): {', '.join(map(short, similarity.not_compared))}")
     return "\n".join(lines)
