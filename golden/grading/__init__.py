@@ -9,5 +9,6 @@ submission that cannot even be loaded is a grade (nothing earned, the load error
 error of the run.
 
 One module per job: ``expand`` (what is graded), ``batch`` (the runs, in workers), ``scoring`` (weights
-and scores), ``render`` (the table, CSV, JSON, Gradescope's ``results.json``).
+and scores), ``render`` (the table, CSV, JSON), ``gradescope`` and ``prairielearn`` (a student's results
+file), ``similarity`` (the pairs of similar files across the batch).
 """

@@ -5,8 +5,9 @@ The fields are those of Gradescope's specification (``golden/schema/gradescope-r
 names its source): a test per case and property in the grade, each with ``name``, ``number``, ``score``,
 ``max_score``, ``status``, ``output`` in Markdown (``output_format: md``: its verdict, the classic mistake,
 and a small table of the stage that failed) and ``extra_data`` (the stage, the diagnosis id, the
-error/bound ratio); at the top, ``score``, ``execution_time``, ``output`` and, when the feedback level lets
-a student's file hold it, the batch's seed in ``extra_data``. Every value comes from outcomes already
+error/bound ratio); at the top, ``score``, ``execution_time``, ``output`` (as plain text, ``output_format:
+text``: never rendered as HTML, which Gradescope's default would) and, when the feedback level lets a
+student's file hold it, the batch's seed in ``extra_data``. Every value comes from outcomes already
 redacted to the feedback level (``golden.feedback.redact``): what a level drops, no field here can show.
 """
 
@@ -48,9 +49,10 @@ def gradescope(
     skipped (not applicable) and not named by the weights, is left out, never shown as failed; a skipped
     one the weights name is a failed test worth its points, its output saying it was skipped. Given a
     `visibility` per set, every test has Gradescope's ``visibility``: its set's, else ``visible``. The
-    top-level ``score`` is the sum; ``execution_time`` the IMPL's run, in whole seconds; ``output`` the
-    verdict over the tests shown at once (or why the IMPL could not be loaded), and on a second line the
-    isolation it ran under; ``extra_data`` holds `seed`, given only when the feedback level shows it.
+    top-level ``score`` is the sum; ``execution_time`` the IMPL's run, in whole seconds (when it ran
+    here: an IMPL found in ``--cache`` has the time of the run that graded it); ``output`` the verdict over
+    the tests shown at once (or why the IMPL could not be loaded), and on a second line the isolation it
+    ran under, in plain text; ``extra_data`` holds `seed`, given only when the feedback level shows it.
     """
     numbers = numbered(g)
     tests = []
