@@ -9,9 +9,11 @@ import pytest
 from golden.files.store import load_set
 from golden.harness import _diagnosis as diagnosis
 from golden.harness import _mistakes as mistakes
+from golden.harness import _predictions as predictions
 from golden.outcome import PARAMETERS, step_name
 
 CASE = load_set("v3", names=["batch_input_gradients"]).cases["batch_input_gradients"]
+LEAKY = load_set("v3", names=["leaky_branch_negative_z"]).cases["leaky_branch_negative_z"]
 
 
 def test_the_catalogue_keeps_its_names_where_they_were() -> None:
@@ -102,3 +104,29 @@ def test_a_one_row_case_offers_each_convention_that_gives_its_values_to_a_porter
     hint, _, porting = found["message"].partition("If you are porting")
     assert "missing the ½" in hint and "mean_loss" not in hint
     assert '{"loss": "sum"}' in porting and '{"loss": "mean"}' in porting
+
+
+def test_a_diagnosis_asked_again_is_the_same_and_the_caller_s_own() -> None:
+    got = -np.asarray(LEAKY.expected.dJ_dw, dtype=np.float64)
+    first = diagnosis.diagnose(LEAKY, "dJ_dw", got, "float64", {})
+    assert first is not None and first["id"] == "gradient_sign_flipped"
+    first["id"] = "changed by its caller"
+    again = diagnosis.diagnose(LEAKY, "dJ_dw", got.copy(), "float64", {})
+    assert again == {**first, "id": "gradient_sign_flipped"}
+
+
+def test_a_constant_inferred_from_the_values_got_is_inferred_again_from_other_values() -> None:
+    z = np.asarray(LEAKY.expected.z, dtype=np.float64)
+    said = []
+    for alpha in (0.2, 0.3):
+        found = diagnosis.diagnose(LEAKY, "a", np.where(z < 0, alpha * z, z), "float64", {})
+        assert found is not None and found["id"] == "hard_coded_alpha"
+        said.append(found["message"])
+    assert "alpha = 0.2," in said[0] and "alpha = 0.3," in said[1]
+
+
+def test_only_the_predictions_that_read_neither_the_values_got_nor_the_stage_are_kept() -> None:
+    """``diagnose`` keeps each mistake's prediction on a case unless it is in READS_GOT."""
+    for mistake in diagnosis.CATALOGUE:
+        reads = set(mistake.predict.__code__.co_names) & {"got", "stage", "matches", "within"}
+        assert bool(reads) == (mistake.predict in predictions.READS_GOT), mistake.id

@@ -2,10 +2,10 @@
 with the same seed gives the same outcomes and the same failing example.
 
 Under a seed, the examples of a property are drawn once per process and replayed for the next
-implementation (``batch.DRAWN``), and the oracle's values for them are kept (``memo.SHARED``); each test
-that compares two runs from scratch forgets both first, so that it compares two draws, not a draw and
-its replay. Shrinking stops after ``batch.SHRINK_BUDGET`` examples past the first failure, a count, so
-that a seed still ends at one example.
+implementation (``batch.DRAWN``), the oracle's values for them are kept (``memo.SHARED``), and so are
+the runs that shrank a failure (``batch.RUNS``); each test that compares two runs from scratch forgets
+them all first, so that it compares two draws, not a draw and its replay. Shrinking stops after
+``batch.SHRINK_BUDGET`` examples past the first failure, a count, so that a seed still ends at one example.
 """
 
 from __future__ import annotations
@@ -32,14 +32,19 @@ CORRECT, MEAN, SIGN = f"{BROKEN}:Textbook", f"{BROKEN}:MeanGradient", f"{BROKEN}
 SPLIT = "batch_gradient_is_the_sum_of_its_parts"  # draws from st.data(): the split
 
 
+def forget() -> None:
+    """Nothing drawn, computed or shrunk is kept: the next property is judged from scratch."""
+    batch.DRAWN.clear()
+    batch.RUNS.clear()
+    SHARED.clear()
+
+
 @pytest.fixture(autouse=True)
 def fresh() -> Iterator[None]:
     """Nothing drawn or computed before the test, or left after it."""
-    batch.DRAWN.clear()
-    SHARED.clear()
+    forget()
     yield
-    batch.DRAWN.clear()
-    SHARED.clear()
+    forget()
 
 
 def judged(spec: str, prop: str, seed: int | None, examples: int = 30) -> Outcome:
@@ -64,8 +69,7 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_the_same_seed_gives_the_same_examples_and_failing_example_on_every_run(seen: list[str]) -> None:
     runs = []
     for _ in range(2):
-        batch.DRAWN.clear()
-        SHARED.clear()
+        forget()
         seen.clear()
         random.seed(0)  # as a notebook might: the seed, not the random module, decides
         runs.append((judged(MEAN, SPLIT, seed=11), list(seen)))
@@ -77,12 +81,9 @@ def test_the_same_seed_gives_the_same_examples_and_failing_example_on_every_run(
     assert examples
 
 
-def test_a_replay_of_the_examples_drawn_before_judges_as_a_fresh_draw_does(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    drawn = judged(MEAN, SPLIT, seed=5)  # Hypothesis draws; the failure ends step 1: nothing is kept
-    batch.DRAWN.clear()
-    SHARED.clear()
+@pytest.fixture
+def hypothesis_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per run of Hypothesis (to draw, or to shrink)."""
     runs: list[int] = []
     under = batch._under_hypothesis
 
@@ -91,6 +92,16 @@ def test_a_replay_of_the_examples_drawn_before_judges_as_a_fresh_draw_does(
         return under(*args)
 
     monkeypatch.setattr(batch, "_under_hypothesis", counted)
+    return runs
+
+
+def test_a_replay_of_the_examples_drawn_before_judges_as_a_fresh_draw_does(
+    hypothesis_runs: list[int],
+) -> None:
+    drawn = judged(MEAN, SPLIT, seed=5)  # Hypothesis draws; the failure ends step 1: nothing is kept
+    forget()
+    runs = hypothesis_runs
+    runs.clear()  # counted from here
     assert judged(CORRECT, SPLIT, seed=5).status is Status.PASSED  # drawn, and kept
     assert len(runs) == 1
     assert judged(CORRECT, SPLIT, seed=5).status is Status.PASSED
@@ -98,6 +109,32 @@ def test_a_replay_of_the_examples_drawn_before_judges_as_a_fresh_draw_does(
     replayed = judged(MEAN, SPLIT, seed=5)
     assert len(runs) == 2  # only to shrink the failure the replay found
     assert replayed.message == drawn.message
+
+
+def test_a_repeated_mistake_is_shrunk_without_hypothesis_to_the_example_it_reported(
+    hypothesis_runs: list[int],
+) -> None:
+    assert judged(CORRECT, SPLIT, seed=5).status is Status.PASSED  # the examples are drawn, and kept
+    first = judged(MEAN, SPLIT, seed=5)  # shrunk by Hypothesis, its run kept
+    assert first.status is Status.FAILED and "p=Problem(X=array(" in first.message
+    assert len(hypothesis_runs) == 2
+    again = judged(MEAN, SPLIT, seed=5)
+    assert len(hypothesis_runs) == 2  # replayed: Hypothesis did not run
+    assert again.message == first.message
+
+
+def test_a_kept_run_one_of_whose_examples_gives_something_else_is_not_replayed(
+    hypothesis_runs: list[int],
+) -> None:
+    assert judged(CORRECT, SPLIT, seed=5).status is Status.PASSED
+    first = judged(MEAN, SPLIT, seed=5)
+    (key,) = batch.RUNS._runs
+    (run,) = batch.RUNS.get(key)
+    blob, _ = run.tried[-1]
+    run.tried[-1] = (blob, None)  # as if its last example had passed on the implementation it ran on
+    again = judged(MEAN, SPLIT, seed=5)
+    assert len(hypothesis_runs) == 3  # Hypothesis shrank it again
+    assert again.message == first.message
 
 
 def test_every_implementation_under_one_seed_is_judged_on_the_same_problems(seen: list[str]) -> None:
@@ -128,11 +165,10 @@ import sys
 sys.path.insert(0, sys.argv[1])
 import test_seed as t
 from golden.harness import _batch as batch
-from golden.harness._memo import SHARED
 batch.SHRINK_BUDGET = 3
-for _ in range(2):
-    batch.DRAWN.clear()
-    SHARED.clear()
+for again in (False, False, True):  # twice from scratch, then by a replay of the run kept
+    if not again:
+        t.forget()
     outcome = t.judged(f"{t.BROKEN}:MissingActivationDerivative", t.SPLIT, seed=7)
     print(outcome.status.value, outcome.message.replace(chr(10), " "))
 """
@@ -155,9 +191,9 @@ def test_shrinking_stops_at_its_budget_with_the_same_example_each_run() -> None:
     )
     # stopped at the budget before its draws from st.data(), this example made Hypothesis raise
     # FlakyStrategyDefinition: stopped after them, it does not
-    first, second = run.stdout.splitlines()
+    first, second, replayed = run.stdout.splitlines()
     assert first.startswith("failed ") and "Failing example: test(p=Problem(X=array(" in first, run.stderr
-    assert first == second
+    assert first == second == replayed
 
 
 def test_a_seed_gives_each_property_a_start_of_its_own_whatever_the_random_module() -> None:

@@ -11,14 +11,17 @@ running) only before its first yield: after it, the example has left Hypothesis.
 1. Hypothesis draws the examples; each plan runs up to its first request, which is kept, not sent. With a
    fixed seed (``seeded``, or a derandomizing profile) the examples depend on nothing the implementation
    answers, only on what it is judged in: they are drawn once per process and replayed for every later
-   implementation judged the same way (``Drawn``), so that a batch's submissions cost Hypothesis once.
+   implementation judged the same way (``_kept.Drawn``), so that a batch's submissions cost Hypothesis once.
 2. Every ``CHUNK`` examples, their requests go to the child in one message, and the child answers them one
    by one. Each plan resumes with its ``Pending``: it computes the oracle's values while the child is still
    computing, then judges. The requests a round of plans yields form the next round.
 3. Only when an example fails: the plan runs again under Hypothesis from the same seed, example by example,
    so that Hypothesis finds the failure and shrinks it, as it reports any other, for ``SHRINK_BUDGET``
    examples past the first failure at most (``Shrinking``). If that run passes (an implementation that
-   fails only now and then), the failure step 2 found is raised as it was found.
+   fails only now and then), the failure step 2 found is raised as it was found. Each run is kept
+   (``_kept.Runs``): a later implementation that fails the same example in the same way is judged on the
+   run's examples in batches instead, and when each gives what it gave then, the property ends where
+   that run ended, without Hypothesis (``_kept.replay``): a batch's repeated mistake is shrunk once.
 
 Why: a round trip per example made validate's properties cost more in waiting than in checking (issue
 10; ``benchmarks/validate.py`` measures it). The verdict is the same: every example is judged here, on the
@@ -37,7 +40,6 @@ import secrets
 import shutil
 import tempfile
 import zlib
-from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -49,6 +51,7 @@ from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 
 from golden._text import first_line, short
 from golden.harness._beside import Beside
+from golden.harness._kept import DRAWN, RUNS, Key, Recording, Run, Sig, replay, what
 from golden.harness._process import Lost
 from golden.harness._proxy import Op, Pending, Remote
 from golden.harness._subject import Subject
@@ -109,22 +112,51 @@ def check(
     fixed = given_seed is not None or chosen.derandomize  # the examples are known before they are drawn
     key = _key(subject, plan, chosen, start, strategies) if fixed else None
     batch = Batch(subject.remote, subject.helper)
-    _judge_all(batch, plan, key, lambda test: _under_hypothesis(test, plan, chosen, start, strategies))
+
+    def hypothesis(test: Callable[..., None]) -> Callable[[], None]:
+        return _under_hypothesis(test, plan, chosen, start, strategies)
+
+    _judge_all(batch, plan, key, hypothesis)
     if batch.failure is None:
         if batch.drawn_in_all and not batch.judged:
             raise Unsatisfiable(f"none of the {batch.drawn_in_all} examples drawn could be judged")
         return
-    shrinking = Shrinking(subject.remote, plan)
+    with contextlib.suppress(Lost):  # the replay ran out of time, or the child ended: the failure stands
+        _shrink(subject.remote, plan, key, batch, hypothesis)
+    raise batch.failure
+
+
+def _shrink(
+    remote: Remote,
+    plan: Callable[..., Plan],
+    key: Key | None,
+    batch: Batch,
+    hypothesis: Callable[[Callable[..., None]], Callable[[], None]],
+) -> None:
+    """Step 3: raises the failure to report, found by a run kept for `key` (``_kept.replay``) or else by
+    Hypothesis, whose run is kept; returns when neither meets a failure again."""
+    assert batch.failure is not None
+    replayed = replay(remote, plan, key, batch.failure, batch.failed_on)
+    if replayed is not None:
+        if replayed.error is not None and replayed.example is not None:
+            if replayed.end == "enough":
+                setattr(replayed.error, FOUND, f"Failing example: {_describe(replayed.example)}")
+            raise replayed.error
+        return
+    shrinking = Shrinking(remote, plan)
 
     def live(**example: Any) -> None:
         shrinking.live(**example)
 
-    with contextlib.suppress(Lost):  # the replay ran out of time, or the child ended: the failure stands
-        try:
-            _under_hypothesis(live, plan, chosen, start, strategies)()
-        except Enough:
-            raise shrinking.smallest() from None
-    raise batch.failure
+    try:
+        hypothesis(live)()
+    except Enough:
+        shrinking.keep(key, "enough")
+        raise shrinking.smallest() from None
+    except Exception as e:
+        shrinking.keep(key, "raised", e)
+        raise
+    shrinking.keep(key, "passed")
 
 
 def _judge_all(
@@ -140,7 +172,7 @@ def _judge_all(
 
     def collect(**example: Any) -> None:
         if recorded is not None and "data" in example:
-            example["data"] = _Recording(example["data"])
+            example["data"] = Recording(example["data"])
         batch.add(plan(**example), example)
         if recorded is not None:
             recorded.append(pickle.dumps(example))
@@ -177,11 +209,15 @@ class Shrinking:
         self.remote, self.plan = remote, plan
         self.last: tuple[Exception, dict[str, Any]] | None = None
         self.since = 0  # examples run since the first failure
+        self.tried: list[tuple[bytes, Sig]] = []  # every example run, pickled, and what it gave (_kept)
+        self.last_at = 0  # how many examples had run when `last` failed
 
     def live(self, **example: Any) -> None:
         """Run one example with a round trip per request; ``Enough`` once the budget is spent, raised
         after the plan's start (its draws): an example that stopped drawing short would be, for
         Hypothesis, data generation that changed between runs."""
+        if "data" in example:
+            example["data"] = Recording(example["data"])
         steps = self.plan(**example)
         try:
             ops = next(steps)
@@ -192,12 +228,24 @@ class Shrinking:
             while True:
                 ops = steps.send(self.remote.send(*ops))
         except StopIteration:
+            self.tried.append((pickle.dumps(example), None))
             return
-        except (UnsatisfiedAssumption, Lost):
+        except Exception as e:  # a rejection (UnsatisfiedAssumption) or a failure
+            self.tried.append((pickle.dumps(example), what(e)))
+            if not isinstance(e, UnsatisfiedAssumption):
+                self.last, self.last_at = (e, dict(example)), len(self.tried)
             raise
-        except Exception as e:
-            self.last = (e, dict(example))
-            raise
+
+    def keep(self, key: Key | None, end: str, error: Exception | None = None) -> None:
+        """Keep this run for `key` (``_kept.RUNS``), ended as `end`: one that ``raised`` only when Hypothesis
+        reported the failure its last example met, with Hypothesis's notes."""
+        if key is None:
+            return
+        if end == "raised" and (
+            self.last is None or self.last[0] is not error or self.last_at != len(self.tried)
+        ):
+            return
+        RUNS.keep(key, Run(self.tried, end, tuple(getattr(error, "__notes__", ()))))
 
     def smallest(self) -> Exception:
         """The last failure met, its example worded as a batch words one (``FOUND``)."""
@@ -218,44 +266,6 @@ def seed_for(plan: Callable[..., Plan], chosen: settings, given: int | None = No
     return zlib.crc32(plan.__qualname__.encode()) if chosen.derandomize else secrets.randbits(64)
 
 
-Key = tuple[Any, ...]
-
-
-class Drawn:
-    """Step 1's examples, per plan and what they were drawn for, as pickles (a copy for each replay), the
-    most recently used kept up to ``LIMIT`` bytes: a batch's kinds of implementation (one or a few) take
-    a few MiB."""
-
-    LIMIT = 64 * 2**20
-
-    def __init__(self) -> None:
-        self._examples: OrderedDict[Key, list[bytes]] = OrderedDict()
-        self.size = 0
-
-    def get(self, key: Key | None) -> list[bytes] | None:
-        """The examples drawn for `key`, or None."""
-        if key is None or key not in self._examples:
-            return None
-        self._examples.move_to_end(key)
-        return self._examples[key]
-
-    def keep(self, key: Key, examples: list[bytes]) -> None:
-        """Keep `examples` for `key`; the least recently used go past ``LIMIT``."""
-        self._examples[key] = examples
-        self.size += sum(map(len, examples))
-        while self.size > self.LIMIT and len(self._examples) > 1:
-            _, old = self._examples.popitem(last=False)
-            self.size -= sum(map(len, old))
-
-    def clear(self) -> None:
-        """Forget every example (the next check draws them again)."""
-        self._examples.clear()
-        self.size = 0
-
-
-DRAWN = Drawn()
-
-
 def _key(
     subject: Subject,
     plan: Callable[..., Plan],
@@ -268,32 +278,6 @@ def _key(
     conventions = tuple(sorted(subject.conventions.items()))
     where = (plan.__module__, plan.__qualname__, start, repr(chosen), tuple(strategies))
     return (*where, subject.precision, subject.activations, conventions)
-
-
-class _Recording:
-    """A property's ``st.data()`` that remembers what it drew, so that the example pickles as its values."""
-
-    def __init__(self, data: st.DataObject) -> None:
-        self._data, self._drawn = data, _Replay([])
-
-    def draw(self, strategy: st.SearchStrategy[Any], label: Any = None) -> Any:
-        value = self._data.draw(strategy, label=label)
-        self._drawn.values.append(value)
-        return value
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_Replay, (self._drawn.values,))
-
-
-class _Replay:
-    """``st.data()`` of an example drawn before: each draw gives the value drawn then, in turn."""
-
-    def __init__(self, values: list[Any]) -> None:
-        self.values, self._at = values, 0
-
-    def draw(self, strategy: st.SearchStrategy[Any], label: Any = None) -> Any:
-        value, self._at = self.values[self._at], self._at + 1
-        return value
 
 
 def reject_unless(condition: Any) -> None:
@@ -323,6 +307,7 @@ class Batch:
         self.drawn: list[Started] = []  # being drawn; their oracle values are queued for the helper
         self.sent: list[Started] = []  # drawn; their oracle values are with the helper
         self.failure: Exception | None = None  # the first example that failed, its FOUND naming it
+        self.failed_on: dict[str, Any] = {}  # that example
         self.drawn_in_all = 0  # examples Hypothesis drew and whose plan asked for something
         self.judged = 0  # examples whose plan ran to its end
 
@@ -367,7 +352,7 @@ class Batch:
                     continue  # out of the oracle's range: an example Hypothesis would redraw
                 except Exception as e:  # AssertionError, Raised, or a plan's own error: step 3 replays it
                     setattr(e, FOUND, f"Failing example: {_describe(example)}")
-                    self.failure = e
+                    self.failure, self.failed_on = e, example
                     break
             now = then
 

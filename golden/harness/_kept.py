@@ -25,6 +25,7 @@ from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hypothesis import strategies as st
 from hypothesis.errors import UnsatisfiedAssumption
 
 from golden.harness._proxy import Op, Pending, Remote
@@ -69,6 +70,35 @@ class Drawn:
 
 
 DRAWN = Drawn()
+
+
+class Recording:
+    """A property's ``st.data()`` that remembers what it drew, so that the example pickles as its values."""
+
+    def __init__(self, data: st.DataObject) -> None:
+        self._data, self._drawn = data, Replay([])
+
+    def draw(self, strategy: st.SearchStrategy[Any], label: Any = None) -> Any:
+        value = self._data.draw(strategy, label=label)
+        self._drawn.values.append(value)
+        return value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Replay, (self._drawn.values,))
+
+
+class Replay:
+    """``st.data()`` of an example drawn before: each draw gives the value drawn then, in turn."""
+
+    def __init__(self, values: list[Any]) -> None:
+        self.values, self._at = values, 0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Replay, (self.values,))  # as a recording pickles: the same example, the same bytes
+
+    def draw(self, strategy: st.SearchStrategy[Any], label: Any = None) -> Any:
+        value, self._at = self.values[self._at], self._at + 1
+        return value
 
 
 def what(e: BaseException | None, depth: int = 0) -> Sig:
