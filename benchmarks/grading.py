@@ -16,7 +16,10 @@ process (RUSAGE_CHILDREN ``ru_maxrss``: the validator or one of its children), t
 (RUSAGE_SELF), and the peak of the validator and all its children together, sampled from /proc every
 50 ms; and a check that every correct submission, and no other, was graded OK.
 
-    python benchmarks/grading.py [--jobs 2] [--count 100]
+    python benchmarks/grading.py [--jobs 2] [--count 100] [--cluster local]
+
+With ``--cluster local`` every validate grades on a Dask LocalCluster of ``--jobs`` workers (the dask
+extra), whose worker processes are the validator's children: counted as the local workers are.
 """
 
 from __future__ import annotations
@@ -119,11 +122,11 @@ class Run:
     tree: Tree
 
 
-def grade(folder: Path, jobs: int) -> Run:
+def grade(folder: Path, jobs: int, cluster: str | None = None) -> Run:
     """Run validate on every submission in `folder`, sampling its process tree."""
     command = [
         sys.executable, "-m", "golden", "validate", f"{folder}/*.py:Neuron",
-        "--jobs", str(jobs), "--format", "json",
+        "--jobs", str(jobs), "--format", "json", *(("--cluster", cluster) if cluster else ()),
     ]  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = threading.Event()
@@ -151,6 +154,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--cluster", choices=["local"], help="grade on a Dask LocalCluster of --jobs workers")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder, empty = Path(tmp) / "mix", Path(tmp) / "empty"
@@ -159,15 +163,15 @@ def main() -> int:
         chosen = submissions(folder, args.count)
         for number in range(args.count):
             (empty / f"student_{number:03d}.py").write_text("class Neuron:\n    pass\n")
-        run = grade(folder, args.jobs)
-        floor = grade(empty, args.jobs)
+        run = grade(folder, args.jobs, args.cluster)
+        floor = grade(empty, args.jobs, args.cluster)
     if run.code not in (0, 1):
         print(f"validate exited {run.code}: {run.err.strip().splitlines()[-1:]}")
         return 1
-    return report(run, floor, chosen, args.jobs)
+    return report(run, floor, chosen, args.jobs, args.cluster)
 
 
-def report(run: Run, floor: Run, chosen: dict[str, str], jobs: int) -> int:
+def report(run: Run, floor: Run, chosen: dict[str, str], jobs: int, cluster: str | None = None) -> int:
     """Print what `run` (and the `floor`'s run) measured; 1 if the grades are not the expected ones."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -176,7 +180,8 @@ def report(run: Run, floor: Run, chosen: dict[str, str], jobs: int) -> int:
     ok = sorted(name for name, r in rows.items() if r["ok"])
     correct = sorted(name for name, cls in chosen.items() if cls == "Textbook")
     cpu, n, wall, empties = os.cpu_count() or 1, len(rows), run.wall, len(chosen)
-    print(f"{n} submissions, --jobs {jobs}, {cpu} cores, Python {sys.version.split()[0]}")
+    engine = f"--cluster {cluster} " if cluster else ""
+    print(f"{n} submissions, {engine}--jobs {jobs}, {cpu} cores, Python {sys.version.split()[0]}")
     print(f"  wall time                         {wall:8.1f} s   ({wall / n:.2f} s a submission)")
     print(f"  exit status                       {run.code:8d}")
     print(f"  CPU time, validator and children  {run.cpu:8.1f} s   ({run.cpu / wall / cpu:.0%} of the cores)")

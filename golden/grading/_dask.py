@@ -264,14 +264,15 @@ def _grade(
 ) -> dict[str, Any]:
     """The task, on a worker: the submission written into a fresh private folder, graded there as a local
     worker grades it, and the worker's answer, with what changed in its toolkit's package meanwhile."""
-    slot = guard(get_worker())  # a preamble, should the plugin not have run here yet
+    worker = get_worker()
+    slot = guard(worker)  # a preamble, should the plugin not have run here yet
     golden = _Guarded.sets.get(batch)
     if golden is None:
         raise GuardError(f"this worker has not the golden sets of batch {batch} (its plugin did not run)")
     if kit is not None and kit != toolkit():
         raise GuardError("this worker runs another neuron-oracle than the batch (its files differ)")
     settings.load_profile(profile)  # the batch's Hypothesis profile, so its examples, on every worker
-    folder = tempfile.mkdtemp(prefix="neuron-oracle-task-")
+    folder = tempfile.mkdtemp(prefix="task-", dir=worker.local_directory)  # Dask sweeps a lost worker's
     try:
         for relative, content in bundle["files"].items():
             parts = os.path.normpath(relative).split(os.sep)
