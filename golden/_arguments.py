@@ -140,8 +140,8 @@ def _validate(s: Parser) -> None:
         "--format",
         default="text",
         metavar="FORMAT",
-        help=f"{', '.join(FORMATS)}; csv and gradescope (its autograder results.json) grade "
-        "(default %(default)s)",
+        help=f"{', '.join(FORMATS)}; csv, gradescope and prairielearn (their autograders' results.json) "
+        "grade (default %(default)s)",
     )
     s.add_argument(
         "--jobs",
@@ -155,8 +155,8 @@ def _validate(s: Parser) -> None:
     s.add_argument(
         "--output",
         metavar="PATH",
-        help="write the report there (atomically) and the text to stdout; with --format gradescope and "
-        "several IMPLs, a folder for one results file per IMPL",
+        help="write the report there (atomically) and the text to stdout; with --format gradescope or "
+        "prairielearn and several IMPLs, a folder for one results file per IMPL",
     )
     s.add_argument(
         "--weights",

@@ -140,7 +140,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return command(impls, options)
     if options.weights:
         raise OptionError(
-            "--weights scores a grade: give it with --format csv or gradescope, or several IMPLs"
+            "--weights scores a grade: give it with --format csv, gradescope or prairielearn, or several "
+            "IMPLs"
         )
     if options.cache:
         raise OptionError("--cache keeps a batch's grades: give it with several IMPLs, or --format csv")
