@@ -68,7 +68,8 @@ from golden.options import Options
 
 Done = Callable[[int, "dict[str, Any] | None", str], None]  # as golden.harness._pool's
 LOCAL = {"distributed.scheduler.allowed-failures": 1}  # a LocalCluster's task runs twice at most
-TLS = ("ca-file", "client.cert")  # what a client needs of distributed.comm.tls to reach a scheduler
+TLS = ("ca-file", "client.cert")  # what a client needs of distributed.comm.tls (and client.key, unless
+# the certificate's file holds the key too)
 MAX_SLOTS = 1000  # grading slots per machine: uids 61000 to 61999 as root, sandboxed
 CONNECT = 30  # seconds to reach a remote scheduler
 
@@ -85,8 +86,8 @@ def distribute(
     changes: list[str] = []
     batch = secrets.token_hex(8)
     with _client(options) as client:
-        client.register_plugin(Batch(batch, golden), name=f"neuron-oracle-{batch}")
         _check_workers(client, options)
+        client.register_plugin(Batch(batch, golden), name=f"neuron-oracle-{batch}")
         kit = toolkit() if options.scheduler else None  # a LocalCluster runs this machine's files
         task = (batch, _fields(options), settings.get_current_profile_name(), seed, kit)
         todo, running, finished = iter(range(len(impls))), dict[Future[dict[str, Any]], int](), as_completed()
@@ -146,10 +147,10 @@ def _client(options: Options) -> Iterator[Client]:
     security = Security()  # Dask's configuration: distributed.comm.tls.*, DASK_DISTRIBUTED__COMM__TLS__*
     missing = [name for name in TLS if not dask.config.get(f"distributed.comm.tls.{name}", None)]
     if missing:
-        variables = ", ".join("DASK_DISTRIBUTED__COMM__TLS__" + m.upper().replace(".", "__") for m in TLS)
+        names = ", ".join(f"distributed.comm.tls.{name}" for name in missing)
         raise OptionError(
-            f"{flag} {address}: no TLS credentials: set distributed.comm.tls.{missing[0]} (and the rest of "
-            f"{', '.join(TLS)}, client.key) in Dask's configuration, or {variables}"
+            f"{flag} {address}: no TLS credentials: set {names} and distributed.comm.tls.client.key in "
+            "Dask's configuration (DASK_DISTRIBUTED__COMM__TLS__CA_FILE, …__CLIENT__CERT, …__CLIENT__KEY)"
         )
     try:
         client = Client(address, security=security, timeout=CONNECT)
