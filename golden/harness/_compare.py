@@ -152,10 +152,13 @@ def worst(got: Array, want: Array, bound: Array) -> tuple[float, float, float]:
         err = np.abs(g - w)
         within = err * (1 + 2**-50) < b
         quotient = np.where(within, err / np.where(b > 0, b, 1.0), -1.0)
+        # Two finite floats are equal exactly when their error is 0, which no bound is below: such an
+        # element is passed over, as the Fractions below would pass it (an exact value, bound 0 or not).
+        exact = (g == w) & np.isfinite(g)
     if within.any():
         best = int(np.argmax(quotient))
         ratio_max, error_max, bound_max = float(quotient[best]), float(err[best]), float(b[best])
-    for index in np.flatnonzero(~within).tolist():
+    for index in np.flatnonzero(~(within | exact)).tolist():
         error = abs(Fraction(g[index]) - Fraction(w[index]))
         if error == 0:
             continue
