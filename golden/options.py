@@ -222,7 +222,7 @@ class Options:
 
     @property
     def grading(self) -> bool:
-        """Whether the format asks for a grade (csv, gradescope), even of a single IMPL."""
+        """Whether the format asks for a grade (csv, gradescope, prairielearn), even of a single IMPL."""
         return self.format in GRADING_FORMATS
 
     def isolation(self, grading: bool) -> Isolation:
