@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from typing import Any
 
 import pytest
@@ -65,7 +66,8 @@ def test_a_failure_the_replay_does_not_meet_again_still_fails_the_property() -> 
     with Session(f"{HOSTILE}:WrongOnlyOnce", Options(examples=100), GOLDEN) as session:
         outcome = session.property("row_order_does_not_change_the_gradient")
     assert outcome.status is Status.FAILED, outcome.message
-    assert "dJ_dw with the rows permuted" in outcome.message
+    # dJ_dw, or dJ_dw[j] on a wide problem: the examples are fresh each run (no seed)
+    assert re.search(r"dJ_dw(\[\d+\])? with the rows permuted", outcome.message), outcome.message
     assert "Failing example: test(p=Problem(" in outcome.message  # as the batch found it
 
 
