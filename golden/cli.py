@@ -122,6 +122,15 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+BATCH_ONLY = {  # the options of a batch, refused for one IMPL named plainly (the detailed report)
+    "weights": "scores a grade",
+    "cache": "keeps a batch's grades",
+    "cluster": "grades a batch on Dask",
+    "scheduler": "grades a batch on Dask",
+    "similarity": "compares a batch's submissions",
+}
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """Hold IMPL to the golden cases and the property suite; exit 0 only when nothing failed.
 
@@ -138,13 +147,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     impls, batch = expand(args.impl)
     if batch or options.grading:
         return command(impls, options)
-    if options.weights:
-        raise OptionError(
-            "--weights scores a grade: give it with --format csv, gradescope or prairielearn, or several "
-            "IMPLs"
-        )
-    if options.cache:
-        raise OptionError("--cache keeps a batch's grades: give it with several IMPLs, or --format csv")
+    for name, does in BATCH_ONLY.items():  # none of these is ignored where it cannot apply
+        if getattr(options, name) is not None:
+            raise OptionError(
+                f"--{name} {does}: give it with several IMPLs, or --format csv, gradescope or prairielearn"
+            )
     (spec,) = impls
     verdict = run(spec, options)
     shown = redact(verdict, options.feedback)  # what --feedback lets every format say

@@ -275,6 +275,9 @@ def test_a_bad_weights_file_is_one_line_and_exit_2(mixed: Path, content: str | N
         (("subs/*.py:Neuron", "--format", "junit"), "--format junit reports one IMPL"),
         (("subs/*.py:Neuron", "--jobs", "0"), "--jobs is 0; expected at least 1"),
         (("subs/alice.py:Neuron", "--weights", "w.json"), "--weights scores a grade"),
+        (("subs/alice.py:Neuron", "--cluster", "local"), "--cluster grades a batch on Dask: give it with"),
+        (("subs/alice.py:Neuron", "--scheduler", "tls://h:8786"), "--scheduler grades a batch on Dask"),
+        (("subs/alice.py:Neuron", "--similarity"), "--similarity compares a batch's submissions"),
     ],
 )
 def test_bad_grading_options_are_one_line_and_exit_2(
