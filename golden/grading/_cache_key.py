@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from golden.files.store import MANIFEST, Sets
-from golden.harness._process import COPY_LIMITS
+from golden.harness._copy import COPY_LIMITS
 from golden.harness._sandbox import Isolation
 from golden.options import Options
 

@@ -61,9 +61,9 @@ from golden.files._watch import package_changes, package_files
 from golden.files.store import Sets
 from golden.grading._batch import refused, run_one
 from golden.harness import _reap as reap
+from golden.harness._copy import COPY_LIMITS, TooMuch
 from golden.harness._guard import guard_this_process
 from golden.harness._launch import PACKAGE_PARENT
-from golden.harness._process import COPY_LIMITS
 from golden.options import Options
 
 Done = Callable[[int, "dict[str, Any] | None", str], None]  # as golden.harness._pool's
@@ -216,14 +216,10 @@ def _bundle(spec: str, expose: bool) -> dict[str, Any]:
     path = os.path.abspath(file)
     try:
         files = _read(os.path.dirname(path)) if expose else {os.path.basename(path): _regular(path)}
-    except (OSError, _TooMuch) as e:
+    except (OSError, TooMuch) as e:
         error = f"IMPL {spec!r}: cannot be sent to a Dask worker: {short(str(e))}"
         return {"impl": spec, "outcomes": [], "error": error}
     return {"spec": spec, "file": os.path.basename(path), "name": name, "expose": expose, "files": files}
-
-
-class _TooMuch(Exception):
-    """A folder past ``COPY_LIMITS``, what a sandbox is shown of a submission's folder."""
 
 
 def _read(folder: str) -> dict[str, bytes]:
@@ -233,7 +229,7 @@ def _read(folder: str) -> dict[str, bytes]:
     count = size = 0
     for top, dirs, names in os.walk(folder):  # never descends into a symlink
         if os.path.relpath(top, folder).count(os.sep) >= COPY_LIMITS["depth"]:
-            raise _TooMuch(f"{folder}: folders deeper than {COPY_LIMITS['depth']}")
+            raise TooMuch(f"{folder}: folders deeper than {COPY_LIMITS['depth']}")
         count += len(dirs) + len(names)
         for name in names:
             path = os.path.join(top, name)
@@ -242,7 +238,7 @@ def _read(folder: str) -> dict[str, bytes]:
                 size += len(data)
         if count > COPY_LIMITS["entries"] or size > COPY_LIMITS["bytes"]:
             limits = f"{COPY_LIMITS['entries']:,} entries, {COPY_LIMITS['bytes'] >> 20} MiB"
-            raise _TooMuch(f"{folder}: more than {limits}")
+            raise TooMuch(f"{folder}: more than {limits}")
     return files
 
 

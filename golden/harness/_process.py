@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from golden._text import short
@@ -30,12 +30,12 @@ from golden.errors import ImplError, SandboxError
 from golden.harness import _protocol as protocol
 from golden.harness import _reap as reap
 from golden.harness import _sandbox as sandbox
+from golden.harness._copy import TooMuch, bounded, first_error
 from golden.harness._launch import boot_command, site_folders
 from golden.harness._sandbox import Isolation
 from golden.harness._where import MAX_WHERE, code_places, raised
 
 MAX_OUTPUT = 64 * 1024  # bytes of the implementation's own prints shown per child
-COPY_LIMITS = {"depth": 32, "entries": 10_000, "bytes": 64 << 20}  # of a folder copied into the sandbox
 ENDING = 1.0  # seconds a child whose pipe closed gets to end of itself (bubblewrap's monitor follows it)
 
 
@@ -150,7 +150,7 @@ class Child:
                 what = "a symlink" if stat.S_ISLNK(kind) else "not a regular file"
                 raise ImplError(f"IMPL {self.spec!r}: its file is {what}; expected a regular file")
             if os.path.isdir(source):
-                shutil.copytree(source, copy, symlinks=True, ignore=_bounded(source))
+                shutil.copytree(source, copy, symlinks=True, ignore=bounded(source))
             else:
                 shutil.copyfile(source, copy, follow_symlinks=False)
             for folder, _, files in os.walk(copy):  # never follows a symlink: its target is not ours
@@ -159,8 +159,8 @@ class Child:
                     if not os.path.islink(path := os.path.join(folder, name)):
                         os.chmod(path, 0o644)
             os.chmod(self._scratch, 0o755)
-        except (OSError, shutil.Error, _TooMuch) as e:
-            why = _first_error(e)
+        except (OSError, shutil.Error, TooMuch) as e:
+            why = first_error(e)
             raise ImplError(f"IMPL {self.spec!r}: cannot be copied into the sandbox: {why}") from None
         return [(copy, source)]
 
@@ -288,38 +288,6 @@ def _spec_request(spec: str, shown: str | None) -> tuple[str, dict[str, Any]]:
         path = os.path.abspath(module_part)
         return shown, {"load": f"{path}:{name}", "shown": shown, "file": path}
     return shown, {"load": spec, "path_last": [os.getcwd()]}
-
-
-class _TooMuch(Exception):
-    """A folder past ``COPY_LIMITS`` (not an OSError or shutil.Error, which copytree would gather)."""
-
-
-def _bounded(source: str) -> Callable[[str, list[str]], list[str]]:
-    """An ignore function for copytree that refuses a folder past any of ``COPY_LIMITS``: its depth
-    (before copytree's own recursion runs out), the entries it holds, their bytes."""
-    seen = {"entries": 0, "bytes": 0}
-    top = source.rstrip(os.sep).count(os.sep)
-
-    def ignore(folder: str, names: list[str]) -> list[str]:
-        if folder.rstrip(os.sep).count(os.sep) - top >= COPY_LIMITS["depth"]:
-            raise _TooMuch(f"{source} is more than {COPY_LIMITS['depth']} folders deep")
-        seen["entries"] += len(names)
-        for name in names:
-            with contextlib.suppress(OSError):
-                seen["bytes"] += os.lstat(os.path.join(folder, name)).st_size
-        for what, unit in (("entries", "files and folders"), ("bytes", "bytes")):
-            if seen[what] > COPY_LIMITS[what]:
-                raise _TooMuch(f"{source} holds more than {COPY_LIMITS[what]:,} {unit}")
-        return []
-
-    return ignore
-
-
-def _first_error(e: BaseException) -> str:
-    """One line for a failed copy: copytree gathers its errors as a list of (source, target, why)."""
-    if isinstance(e, shutil.Error) and e.args and isinstance(e.args[0], list) and e.args[0]:
-        return short(str(e.args[0][0][-1]), 200)
-    return short(str(e), 200)
 
 
 _BY_VALUE = threading.Lock()  # cloudpickle's registry of modules pickled by value is global
