@@ -70,14 +70,9 @@ def grade(
     groups = {key: golden.group(key) for key in cases}  # each case's set: a grade is split by set
 
     def done(index: int, answer: dict[str, Any] | None, why: str) -> None:
-        g = Graded(impls[index], items, weights=weights or {}, groups=groups)
-        g.error, g.loaded = (why, True) if answer is None else (answer["error"], answer["error"] is None)
-        g.seconds = None if answer is None else answer.get("seconds")  # Gradescope's execution_time
-        try:
-            g.outcomes = [] if answer is None else [_outcome(o) for o in answer["outcomes"]]
-        except (ValueError, KeyError, TypeError):
-            g.error = "its grading process answered with something else"
-        results[index] = g
+        results[index] = _graded(
+            Graded(impls[index], items, weights=weights or {}, groups=groups), answer, why
+        )
         while len(out) in results:  # in the order of `impls`, as far as they are done
             out.append(results[len(out)])
         bar.update()
@@ -97,6 +92,17 @@ def grade(
         else:
             engine.distribute(impls, golden, options, seed, [_folder(s) not in shared for s in impls], done)
     return out
+
+
+def _graded(g: Graded, answer: dict[str, Any] | None, why: str) -> Graded:
+    """`g` holding a worker's `answer`, or, when there is none (its worker was lost), `why` not graded."""
+    g.error, g.loaded = (why, True) if answer is None else (answer["error"], answer["error"] is None)
+    g.seconds = None if answer is None else answer.get("seconds")  # Gradescope's execution_time
+    try:
+        g.outcomes = [] if answer is None else [_outcome(o) for o in answer["outcomes"]]
+    except (ValueError, KeyError, TypeError):
+        g.error = "its grading process answered with something else"
+    return g
 
 
 def _engine(options: Options) -> ModuleType | None:
