@@ -112,6 +112,14 @@ def test_property_catches_the_mistake(broken: str, prop: str) -> None:
     assert "p=Problem(X=array(" in outcome.message  # Hypothesis's smallest failing example
 
 
+@pytest.mark.parametrize("prop", ["forward_is_row_wise", "gradient_matches_central_differences"])
+def test_a_nan_returned_fails_the_property_saying_so_and_is_no_error_of_ours(prop: str) -> None:
+    with Session(f"{BROKEN}:ReturnsNaN", Options(examples=50), GOLDEN) as session:
+        outcome = session.property(prop)
+    assert outcome.status is Status.FAILED, outcome.message  # not ERROR: nothing of ours raised
+    assert "returned nan at index (" in outcome.message and "NaN and infinity are errors" in outcome.message
+
+
 # -- mistakes at block, tile and call-count edges: golden v2 cannot see them, v3 and the properties do -----
 
 EDGES = [

@@ -211,11 +211,17 @@ def known_activations(subject: Subject) -> tuple[str, ...]:
 
 
 def read(value: Value, what: str) -> Array:
-    """The numbers in `value`, or an AssertionError saying what else came back."""
+    """The finite numbers in `value`, or an AssertionError saying what else came back: NaN and infinity
+    are errors, not values (a property's exact arithmetic would raise on them)."""
     try:
-        return numbers(value, what, what)
+        got = numbers(value, what, what)
     except Divergence as d:
         raise AssertionError(d.message) from None
+    if not np.isfinite(got).all():  # worded as a golden case's (golden.harness._compare)
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0]) if got.ndim else ()
+        bad = got[index] if index else got
+        raise AssertionError(f"{what} returned {bad} at index {index}; NaN and infinity are errors")
+    return got
 
 
 def as_gradient(value: Value) -> tuple[Array, float]:
