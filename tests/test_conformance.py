@@ -6,6 +6,7 @@ here is the parent's.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import broken_neurons
@@ -118,6 +119,14 @@ def test_a_nan_returned_fails_the_property_saying_so_and_is_no_error_of_ours(pro
         outcome = session.property(prop)
     assert outcome.status is Status.FAILED, outcome.message  # not ERROR: nothing of ours raised
     assert "returned nan at index (" in outcome.message and "NaN and infinity are errors" in outcome.message
+
+
+@pytest.mark.parametrize("prop", ["forward_is_row_wise", "small_step_does_not_increase_the_loss"])
+def test_a_column_returned_fails_the_property_naming_its_shape_and_is_no_error_of_ours(prop: str) -> None:
+    with Session(f"{BROKEN}:ForwardAsColumn", Options(examples=50), GOLDEN) as session:
+        outcome = session.property(prop)
+    assert outcome.status is Status.FAILED, outcome.message  # not ERROR: nothing of ours raised
+    assert re.search(r"returned shape \(\d+, 1\); expected \(\d+,\)", outcome.message), outcome.message
 
 
 # -- mistakes at block, tile and call-count edges: golden v2 cannot see them, v3 and the properties do -----

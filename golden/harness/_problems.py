@@ -210,9 +210,9 @@ def known_activations(subject: Subject) -> tuple[str, ...]:
     return tuple(a for a in subject.activations if a in ACTIVATIONS)
 
 
-def read(value: Value, what: str) -> Array:
-    """The finite numbers in `value`, or an AssertionError saying what else came back: NaN and infinity
-    are errors, not values (a property's exact arithmetic would raise on them)."""
+def read(value: Value, what: str, shape: tuple[int, ...] | None = None) -> Array:
+    """The finite numbers in `value` (of `shape`, when given), or an AssertionError saying what else came
+    back: NaN and infinity are errors, not values (a property's exact arithmetic would raise on them)."""
     try:
         got = numbers(value, what, what)
     except Divergence as d:
@@ -221,18 +221,20 @@ def read(value: Value, what: str) -> Array:
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0]) if got.ndim else ()
         bad = got[index] if index else got
         raise AssertionError(f"{what} returned {bad} at index {index}; NaN and infinity are errors")
+    if shape is not None and got.shape != shape:
+        raise AssertionError(f"{what} returned shape {got.shape}; expected {shape}")
     return got
 
 
-def as_gradient(value: Value) -> tuple[Array, float]:
-    """A gradient's (dJ_dw, dJ_db), read as float64."""
+def as_gradient(value: Value, n: int) -> tuple[Array, float]:
+    """A gradient's (dJ_dw, dJ_db) for `n` features, read as float64: dJ_dw of shape (n,)."""
     try:
         dJ_dw, dJ_db = pair(value, "gradient")
     except Divergence as d:
         raise AssertionError(d.message) from None
     db = read(dJ_db, "gradient's dJ_db")
     assert db.size == 1, f"gradient's dJ_db has shape {db.shape}; expected a single number"
-    return read(dJ_dw, "gradient's dJ_dw"), float(db.reshape(-1)[0])
+    return read(dJ_dw, "gradient's dJ_dw", (n,)), float(db.reshape(-1)[0])
 
 
 def share(subject: Subject, m: int) -> Fraction:

@@ -97,7 +97,7 @@ def batch_gradient_is_the_sum_of_its_parts(subject: Subject, max_examples: int |
         neuron = p.neuron(subject)
         sent = yield tuple(neuron.op("gradient", q.X, q.y) for q in parts)
         bounds_ = [e() for e in oracle]
-        whole, first, rest = map(as_gradient, sent.values())
+        whole, first, rest = (as_gradient(v, p.w.size) for v in sent.values())
         m = p.X.shape[0]
         mean = subject.conventions.get("loss") in ("mean", "half_mean")
         weights = [Fraction(rows, m) if mean else Fraction(1) for rows in (m, k, m - k)]
@@ -136,7 +136,7 @@ def row_order_does_not_change_the_gradient(subject: Subject, max_examples: int |
         oracle, neuron = later(p, subject), p.neuron(subject)
         sent = yield neuron.op("gradient", p.X, p.y), neuron.op("gradient", p.X[order], p.y[order])
         e = oracle()
-        g, g_perm = map(as_gradient, sent.values())
+        g, g_perm = (as_gradient(v, p.w.size) for v in sent.values())
         for i, name in ((0, DJ_DW.name), (1, DJ_DB.name)):
             twice = 2 * np.atleast_1d(e.bounds[name])
             permuted, ordered = np.atleast_1d(g_perm[i]), np.atleast_1d(g[i])
@@ -167,8 +167,9 @@ def forward_is_row_wise(subject: Subject, max_examples: int | None = None) -> No
         chosen = list(range(m)) if m <= 8 else [0, 1, m // 2, m - 2, m - 1]
         sent = yield tuple(neuron.op("forward", X) for X in (p.X, *(p.X[i : i + 1] for i in chosen)))
         e = oracle()
-        batch, *rows = (read(v, "forward") for v in sent.values())
-        alone = np.concatenate(rows)
+        whole, *each = sent.values()
+        batch = read(whole, "forward", (m,))
+        alone = np.concatenate([read(v, "forward", (1,)) for v in each])
         error, ratio, _ = worst(batch[chosen], alone, 2 * e.bounds[A.name][chosen])
         assert ratio <= 1, (
             f"forward of the batch on rows {chosen}, {batch[chosen].tolist()}, vs of each row alone, "
@@ -195,15 +196,16 @@ def gradient_matches_central_differences(subject: Subject, max_examples: int | N
             oracle = later(p, subject)
             sent = yield (p.neuron(subject).op("gradient", p.X, p.y),)
             e = oracle()
-            dJ_dw, dJ_db = as_gradient(*sent.values())
+            (grad,) = sent.values()
+            dJ_dw, dJ_db = as_gradient(grad, p.w.size)
             e.check(dJ_dw, DJ_DW.name, "dJ_dw vs the exact derivative", subject.precision)
             e.check(np.array(dJ_db), DJ_DB.name, "dJ_db vs the exact derivative", subject.precision)
             return
         steps = [s * h * e for e in np.eye(p.w.size + 1) for s in (1, -1)]
         moved = (p.neuron(subject, d).op("forward", p.X) for d in steps)
         grad, *a = (yield (p.neuron(subject).op("gradient", p.X, p.y), *moved)).values()
-        dJ_dw, dJ_db = as_gradient(grad)
-        J = [float(loss(read(v, "forward"), p.y, share(subject, len(p.y)))) for v in a]
+        dJ_dw, dJ_db = as_gradient(grad, p.w.size)
+        J = [float(loss(read(v, "forward", p.y.shape), p.y, share(subject, len(p.y)))) for v in a]
         numeric = [(up - down) / (2 * h) for up, down in zip(J[::2], J[1::2], strict=True)]
         got = np.append(dJ_dw, dJ_db)
         assert np.isclose(got, numeric, rtol=1e-5, atol=1e-5).all(), (
@@ -230,7 +232,7 @@ def small_step_does_not_increase_the_loss(subject: Subject, max_examples: int | 
         reject_unless(z.min() > 0)  # no row at the kink
         oracle, c, neuron = later(p, subject), share(subject, len(p.y)), p.neuron(subject)
         grad, a = (yield neuron.op("gradient", p.X, p.y), neuron.op("forward", p.X)).values()
-        dJ_dw, dJ_db = as_gradient(grad)
+        dJ_dw, dJ_db = as_gradient(grad, p.w.size)
         e = oracle()
         lr = float(1e-3 / ((1 + np.abs(p.y).max()) * (1 + float((p.X**2).sum()) + p.X.shape[0])))
         with np.errstate(divide="ignore", over="ignore"):  # a row that does not move cannot cross
@@ -239,7 +241,7 @@ def small_step_does_not_increase_the_loss(subject: Subject, max_examples: int | 
         stepped = Problem(p.X, p.y, p.w - lr * dJ_dw, p.b - lr * dJ_db, p.alpha, p.activation)
         e_after = later(stepped, subject)()  # while the child steps
         _, a_after = sent.values()
-        before_a, after_a = read(a, "forward"), read(a_after, "forward")
+        before_a, after_a = read(a, "forward", p.y.shape), read(a_after, "forward", p.y.shape)
         g = np.abs(np.append(e.values[DJ_DW.name], e.values[DJ_DB.name]))
         e_g = np.append(e.bounds[DJ_DW.name], e.bounds[DJ_DB.name])
         drift = Fraction(round_up(Fraction(lr * (float(g @ e_g) + 1e-3 * float((g + e_g) @ (g + e_g)))) * 2))
@@ -292,8 +294,8 @@ def agrees_with_the_oracle(subject: Subject, max_examples: int | None = None) ->
         precision = subject.precision
         e.check(read(w0, "w"), "w", "w read back vs the one set", precision)
         e.check(read(b0, "b"), "b", "b read back vs the one set", precision)
-        e.check(read(a, "forward"), A.name, "forward vs the oracle's a", precision)
-        dJ_dw, dJ_db = as_gradient(grad)
+        e.check(read(a, "forward", p.y.shape), A.name, "forward vs the oracle's a", precision)
+        dJ_dw, dJ_db = as_gradient(grad, p.w.size)
         e.check(dJ_dw, DJ_DW.name, "dJ_dw vs the oracle", precision)
         e.check(np.array(dJ_db), DJ_DB.name, "dJ_db vs the oracle", precision)
         e.check(read(w, "w"), W_NEW.name, "w after the update vs the oracle", precision)
