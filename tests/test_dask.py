@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -161,20 +162,14 @@ def test_a_submission_that_kills_each_worker_it_runs_on_is_not_graded_after_one_
     assert good["ok"]
 
 
-SLURM = """
-import dask
-from dask_jobqueue import SLURMCluster
-from distributed.security import Security
+def _recipe() -> str:
+    """The README's SLURM recipe, as written there, up to where it scales the cluster (which submits jobs)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "SLURMCluster(" in b]
+    return block[: block.index("cluster.scale(")]
 
-dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0})
-cluster = SLURMCluster(
-    cores=8, processes=8, memory="16GB", walltime="02:00:00",  # a job: 8 workers of one thread each
-    protocol="tls://", security=Security(),  # the certificates of Dask's configuration
-    worker_extra_args=["--preload", "golden.grading._dask"],  # each worker guarded before any task
-    local_directory="$TMPDIR",  # the job's own scratch folder, not a /tmp that others write
-    scheduler_options={"dashboard_address": None},
-)
-"""
+
+SLURM = _recipe()
 
 
 @needs_dask

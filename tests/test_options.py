@@ -53,7 +53,7 @@ def test_every_option_out_of_range_is_refused_when_the_options_are_built(
 
 
 def test_a_batch_runs_on_a_scheduler_or_a_local_cluster_not_both() -> None:
-    with pytest.raises(OptionError, match="^--scheduler and --cluster are given; give one of them$"):
+    with pytest.raises(OptionError, match=r"^--scheduler and --cluster are given; give one of them$"):
         Options(scheduler="tls://host:8786", cluster="local", front=Front.CLI)
 
 
