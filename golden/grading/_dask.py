@@ -115,8 +115,14 @@ def distribute(
                 fill()
         finally:
             client.cancel(list(running))
-            with contextlib.suppress(Exception):  # the workers forget the batch's golden sets
+            try:  # the workers forget the batch's golden sets (a hidden set among them, perhaps)
                 client.unregister_worker_plugin(f"neuron-oracle-{batch}")
+            except Exception as e:  # a cluster gone or unreachable: said, never hidden
+                why = short(f"{type(e).__name__}: {e}", 200)
+                print(
+                    f"neuron-oracle: the Dask workers may still hold this batch's golden sets ({why})",
+                    file=sys.stderr,
+                )
     if changes:
         raise GoldenChanged(f"on a Dask worker: {'; '.join(sorted(set(changes)))}: removed after the task")
 
