@@ -42,8 +42,9 @@ from pathlib import Path
 from typing import Any
 
 from golden._text import printable, short
-from golden.errors import OptionError
+from golden.errors import OptionError, UnreadableFile
 from golden.files._atomic import write_atomically
+from golden.files._read import read_regular
 from golden.files.store import Sets
 from golden.grading._cache_key import FORMAT, context, impl_key, planned, within
 from golden.grading._scoring import Graded
@@ -133,18 +134,13 @@ class Cache:
 
     def read(self, key: str) -> tuple[Any, str]:
         """The payload kept under `key`, or None and why not ('' when there is no entry)."""
-        try:
-            fd = os.open(self.folder / f"{key}.entry", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except FileNotFoundError:
+        path = self.folder / f"{key}.entry"
+        if not os.path.lexists(path):
             return None, ""
-        except OSError as e:
-            return None, f"it cannot be read: {e.strerror or e}"
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                return None, "it is not a regular file"
-            data = f.read(MAX_ENTRY + 1)
-        if len(data) > MAX_ENTRY:
-            return None, f"it is larger than {MAX_ENTRY:,} bytes"
+        try:  # bounded, and a regular file, as every file the toolkit reads (a symlink's MAC is checked too)
+            data = read_regular(path, MAX_ENTRY, "a cache entry")
+        except UnreadableFile as e:
+            return None, e.why
         mac, _, payload = data.partition(b"\n")
         if not hmac.compare_digest(mac, self.mac(payload)):
             return None, "its MAC does not match: corrupt, truncated, forged, or made with another key"
