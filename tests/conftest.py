@@ -14,6 +14,7 @@ children, which run with ``-I -B`` and read bytecode only from there."""
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -38,3 +39,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "snapshot" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.reports)
+
+
+@pytest.fixture
+def hypothesis_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per run of Hypothesis (to draw, or to shrink)."""
+    runs: list[int] = []
+    from golden.harness import _batch as batch
+
+    under = batch._under_hypothesis
+
+    def counted(*args: Any) -> Any:
+        runs.append(1)
+        return under(*args)
+
+    monkeypatch.setattr(batch, "_under_hypothesis", counted)
+    return runs

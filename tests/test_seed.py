@@ -81,20 +81,6 @@ def test_the_same_seed_gives_the_same_examples_and_failing_example_on_every_run(
     assert examples
 
 
-@pytest.fixture
-def hypothesis_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """One entry per run of Hypothesis (to draw, or to shrink)."""
-    runs: list[int] = []
-    under = batch._under_hypothesis
-
-    def counted(*args: Any) -> Any:
-        runs.append(1)
-        return under(*args)
-
-    monkeypatch.setattr(batch, "_under_hypothesis", counted)
-    return runs
-
-
 def test_a_replay_of_the_examples_drawn_before_judges_as_a_fresh_draw_does(
     hypothesis_runs: list[int],
 ) -> None:

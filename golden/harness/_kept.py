@@ -47,6 +47,7 @@ class Drawn:
     def __init__(self) -> None:
         self._examples: OrderedDict[Key, list[bytes]] = OrderedDict()
         self.size = 0
+        self.fresh: list[Key] = []  # kept since the last ``_share.export``: what other workers lack
 
     def get(self, key: Key | None) -> list[bytes] | None:
         """The examples drawn for `key`, or None."""
@@ -55,9 +56,14 @@ class Drawn:
         self._examples.move_to_end(key)
         return self._examples[key]
 
-    def keep(self, key: Key, examples: list[bytes]) -> None:
-        """Keep `examples` for `key`; the least recently used go past ``LIMIT``."""
+    def keep(self, key: Key, examples: list[bytes], fresh: bool = True) -> None:
+        """Keep `examples` for `key` (`fresh`: drawn here, not had from another worker); the least
+        recently used go past ``LIMIT``."""
+        if key in self._examples:
+            return
         self._examples[key] = examples
+        if fresh:
+            self.fresh.append(key)
         self.size += sum(map(len, examples))
         while self.size > self.LIMIT and len(self._examples) > 1:
             _, old = self._examples.popitem(last=False)
@@ -66,6 +72,7 @@ class Drawn:
     def clear(self) -> None:
         """Forget every example (the next check draws them again)."""
         self._examples.clear()
+        self.fresh.clear()
         self.size = 0
 
 
@@ -138,6 +145,7 @@ class Runs:
     def __init__(self) -> None:
         self._runs: OrderedDict[Key, list[Run]] = OrderedDict()
         self.size = 0
+        self.fresh: list[tuple[Key, Run]] = []  # kept since the last ``_share.export``
 
     def get(self, key: Key | None) -> list[Run]:
         """The runs kept for `key`, the most recent first."""
@@ -146,10 +154,12 @@ class Runs:
         self._runs.move_to_end(key)
         return list(self._runs[key])
 
-    def keep(self, key: Key, run: Run) -> None:
-        """Keep `run` for `key`; the oldest go past PER_KEY for a key, or LIMIT in all."""
+    def keep(self, key: Key, run: Run, fresh: bool = True) -> None:
+        """Keep `run` for `key` (`fresh`: run here); the oldest go past PER_KEY for a key, or LIMIT in all."""
         if run.first < 0:
             return  # no failure met: nothing to replay from
+        if fresh:
+            self.fresh.append((key, run))
         runs = self._runs.setdefault(key, [])
         self._runs.move_to_end(key)
         runs.insert(0, run)
@@ -163,6 +173,7 @@ class Runs:
     def clear(self) -> None:
         """Forget every run."""
         self._runs.clear()
+        self.fresh.clear()
         self.size = 0
 
 

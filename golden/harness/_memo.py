@@ -30,6 +30,7 @@ class Memo:
         self._sizes: dict[bytes, int] = {}
         self.size = 0  # bytes of numbers kept
         self.hits = self.misses = 0
+        self.fresh: list[bytes] = []  # keys kept since the last ``_share.export``
 
     @staticmethod
     def key(request: dict[str, Any], kind: str = "compute") -> bytes:
@@ -46,22 +47,36 @@ class Memo:
         self._kept.move_to_end(key)
         return True, _revive(self._kept[key])
 
-    def put(self, key: bytes, value: Any) -> None:
-        """Keep `value` (an answer, or a gradient) for `key`; the least recently used go past LIMIT."""
+    def put(self, key: bytes, value: Any, fresh: bool = True) -> None:
+        """Keep `value` (an answer, or a gradient) for `key` (`fresh`: computed here, not had from another
+        worker); the least recently used go past LIMIT."""
         if key in self._kept:
             return
         stored = _stored(value)
         size = 64 + sum(a.nbytes for a in _arrays(stored))
         self._kept[key], self._sizes[key] = stored, size
+        if fresh:
+            self.fresh.append(key)
         self.size += size
         while self.size > self.LIMIT and len(self._kept) > 1:
             old, _ = self._kept.popitem(last=False)
             self.size -= self._sizes.pop(old)
 
+    def stored(self, key: bytes) -> Any:
+        """What is kept for `key` as kept (read-only arrays in containers), or None."""
+        return self._kept.get(key)
+
+    def absorb(self, key: bytes, stored: Any) -> None:
+        """Keep what another worker kept for `key` (``stored``'s form), as ``put`` keeps an answer."""
+        for array in _arrays(stored):
+            array.flags.writeable = False
+        self.put(key, stored, fresh=False)
+
     def clear(self) -> None:
         """Forget every answer."""
         self._kept.clear()
         self._sizes.clear()
+        self.fresh.clear()
         self.size = 0
 
     def recall(self, request: dict[str, Any], kind: str, work: Callable[[dict[str, Any]], Any]) -> Any:

@@ -14,6 +14,7 @@ more by a fresh worker (a submission may have stopped another's worker), and the
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import secrets
@@ -29,6 +30,7 @@ from typing import Any
 from golden.harness import _launch as launch
 from golden.harness import _protocol as protocol
 from golden.harness import _reap as reap
+from golden.harness import _share as share
 
 MAX_ANSWER = 64 * 1024 * 1024  # bytes of one worker's answer: the outcomes of one IMPL
 GRACE = 2.0  # seconds a worker gets to stop its IMPL's child after SIGTERM, before SIGKILL
@@ -49,6 +51,7 @@ class Worker:
     index: int = -1  # the IMPL it grades, or -1 when idle
     nonce: str = ""
     deadline: float = 0.0
+    seen: int = 0  # how much of the batch's kept log (``_share``) it has been given
 
 
 def distribute(
@@ -62,11 +65,14 @@ def distribute(
     todo = deque(range(len(impls)))
     tries = [0] * len(impls)
     workers = [_start(grade, slot) for slot in range(max(1, min(jobs, len(impls))))]
+    kept: list[tuple[int, str]] = []  # what each worker kept (``_share``), by the pid that kept it
     try:
         while todo or any(w.index >= 0 for w in workers):
             for w in workers:
                 if w.index < 0 and todo:
-                    _assign(w, todo.popleft(), impls, deadline)
+                    given = [blob for pid, blob in kept[w.seen :] if pid != w.pid]
+                    w.seen = len(kept)
+                    _assign(w, todo.popleft(), impls, deadline, given)
             for i, w in enumerate(workers):
                 if w.index < 0:
                     continue
@@ -75,6 +81,8 @@ def distribute(
                     continue  # still grading
                 index, w.index = w.index, -1
                 if answer is not None:
+                    if isinstance(blob := answer.pop("kept", None), str):
+                        kept.append((w.pid, blob))
                     done(index, answer, "")
                     continue
                 code = _end(w)
@@ -104,10 +112,12 @@ def _start(grade: Grade, slot: int) -> Worker:
     return Worker(pid, slot, requests_w, protocol.Reader(answers_r))
 
 
-def _assign(w: Worker, index: int, impls: list[str], deadline: float) -> None:
+def _assign(w: Worker, index: int, impls: list[str], deadline: float, kept: list[str]) -> None:
+    """Give `w` IMPL `index` to grade, with what the other workers `kept` since its last (``_share``)."""
     w.index, w.nonce, w.deadline = index, secrets.token_hex(16), time.monotonic() + deadline
+    request = {"impl": impls[index], "nonce": w.nonce, "kept": kept}
     with contextlib.suppress(protocol.WireError, OSError):  # a worker gone already: _collect says so
-        protocol.send(w.to, {"impl": impls[index], "nonce": w.nonce}, time.monotonic() + POLL * 10)
+        protocol.send(w.to, request, time.monotonic() + POLL * 50)
 
 
 def _collect(w: Worker) -> tuple[dict[str, Any] | None, str]:
@@ -225,11 +235,15 @@ def _serve(requests: int, answers: int, grade: Grade, slot: int) -> None:
     try:
         while True:
             try:
-                request = reader.receive()
+                request = reader.receive(limit=MAX_ANSWER)
             except protocol.WireError:
                 return
+            for blob in request["kept"]:  # the other workers': ours, from the process that forked us
+                share.absorb(base64.b64decode(blob))
             answer = grade(str(request["impl"]), slot)
             reap.sweep()
+            if (mine := share.export()) is not None:
+                answer["kept"] = base64.b64encode(mine).decode("ascii")
             protocol.send(answers, {**answer, "nonce": request["nonce"]})
     except KeyboardInterrupt:
         return

@@ -1,0 +1,66 @@
+"""What one grading worker kept reaches the others (``golden.harness._share``): a worker that absorbs it
+judges as if it had drawn, computed and shrunk itself, without Hypothesis, and exports none of it again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import test_seed as t
+
+from golden.harness import _share as share
+from golden.harness._memo import SHARED
+from golden.outcome import Status
+
+
+@pytest.fixture(autouse=True)
+def fresh() -> Iterator[None]:
+    t.forget()
+    share.export()  # nothing left from before
+    yield
+    t.forget()
+
+
+def test_a_worker_that_absorbs_another_s_work_judges_alike_without_hypothesis(
+    hypothesis_runs: list[int],
+) -> None:
+    """The first worker draws, computes and shrinks; the second, given what it kept, runs no Hypothesis."""
+    assert t.judged(t.CORRECT, t.SPLIT, seed=5).status is Status.PASSED
+    first = t.judged(t.MEAN, t.SPLIT, seed=5)
+    assert first.status is Status.FAILED and "p=Problem(X=array(" in first.message
+    assert len(hypothesis_runs) == 2  # drawn, then shrunk
+    blob = share.export()
+    assert blob is not None
+    t.forget()  # another worker: nothing of its own
+    share.absorb(blob)
+    misses = SHARED.misses
+    again = t.judged(t.MEAN, t.SPLIT, seed=5)
+    assert len(hypothesis_runs) == 2  # replayed from the kept run: Hypothesis did not run
+    assert again.message == first.message
+    assert SHARED.misses == misses  # every oracle value was had from the first worker
+
+
+def test_what_a_worker_absorbed_is_not_exported_again_and_each_export_is_new_work_only() -> None:
+    assert t.judged(t.CORRECT, t.SPLIT, seed=5).status is Status.PASSED
+    blob = share.export()
+    assert blob is not None
+    assert share.export() is None  # nothing new since
+    t.forget()
+    share.absorb(blob)
+    assert share.export() is None  # absorbed, not its own
+    assert t.judged(t.CORRECT, t.SPLIT, seed=5).status is Status.PASSED
+    assert share.export() is None  # replayed and recalled: nothing new to tell
+
+
+def test_absorbed_oracle_values_are_read_only() -> None:
+    t.judged(t.CORRECT, t.SPLIT, seed=5)
+    blob = share.export()
+    assert blob is not None
+    t.forget()
+    share.absorb(blob)
+    (key, *_) = SHARED._kept
+    found, answer = SHARED.get(key)
+    assert found
+    values = answer["a"][0]
+    with pytest.raises(ValueError, match="read-only"):
+        values[0] = 1.0
