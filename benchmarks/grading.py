@@ -16,7 +16,10 @@ process (RUSAGE_CHILDREN ``ru_maxrss``: the validator or one of its children), t
 (RUSAGE_SELF), and the peak of the validator and all its children together, sampled from /proc every
 50 ms; and a check that every correct submission, and no other, was graded OK.
 
-    python benchmarks/grading.py [--jobs 2] [--count 100] [--cluster local]
+    python benchmarks/grading.py [--jobs 2] [--count 100] [--cluster local] [--seed N]
+
+The batch's seed decides the examples, and so what shrinking the failures costs: runs with fresh seeds (the
+default, as a teacher's batch has) differ by up to 0.3 CPU-s a submission here; ``--seed`` fixes it.
 
 With ``--cluster local`` every validate grades on a Dask LocalCluster of ``--jobs`` workers (the dask
 extra), whose worker processes are the validator's children: counted as the local workers are.
@@ -122,11 +125,12 @@ class Run:
     tree: Tree
 
 
-def grade(folder: Path, jobs: int, cluster: str | None = None) -> Run:
+def grade(folder: Path, jobs: int, cluster: str | None = None, seed: int | None = None) -> Run:
     """Run validate on every submission in `folder`, sampling its process tree."""
     command = [
         sys.executable, "-m", "golden", "validate", f"{folder}/*.py:Neuron",
         "--jobs", str(jobs), "--format", "json", *(("--cluster", cluster) if cluster else ()),
+        *(("--seed", str(seed)) if seed is not None else ()),
     ]  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = threading.Event()
@@ -155,6 +159,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--cluster", choices=["local"], help="grade on a Dask LocalCluster of --jobs workers")
+    parser.add_argument("--seed", type=int, help="the batch's seed (default: fresh, as validate draws one)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder, empty = Path(tmp) / "mix", Path(tmp) / "empty"
@@ -163,8 +168,8 @@ def main() -> int:
         chosen = submissions(folder, args.count)
         for number in range(args.count):
             (empty / f"student_{number:03d}.py").write_text("class Neuron:\n    pass\n")
-        run = grade(folder, args.jobs, args.cluster)
-        floor = grade(empty, args.jobs, args.cluster)
+        run = grade(folder, args.jobs, args.cluster, args.seed)
+        floor = grade(empty, args.jobs, args.cluster, args.seed)
     if run.code not in (0, 1):
         print(f"validate exited {run.code}: {run.err.strip().splitlines()[-1:]}")
         return 1
@@ -176,6 +181,7 @@ def report(run: Run, floor: Run, chosen: dict[str, str], jobs: int, cluster: str
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     table = json.loads(run.out)
+    print(f"seed {table['seed']}")
     rows = {Path(r["impl"].rpartition(":")[0]).stem: r for r in table["implementations"]}
     ok = sorted(name for name, r in rows.items() if r["ok"])
     correct = sorted(name for name, cls in chosen.items() if cls == "Textbook")

@@ -10,7 +10,7 @@ helper did): nothing a submission sends ever goes into it.
 from __future__ import annotations
 
 import hashlib
-import json
+import pickle
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -34,9 +34,10 @@ class Memo:
 
     @staticmethod
     def key(request: dict[str, Any], kind: str = "compute") -> bytes:
-        """The request's identity: its exact inputs (floats as repr, which round-trips), kind first."""
-        text = json.dumps([kind, request], sort_keys=True, separators=(",", ":"), allow_nan=True)
-        return hashlib.sha256(text.encode()).digest()
+        """The request's identity: its exact inputs (floats as their 8 bytes, so -0.0 is not 0.0), kind
+        first. A pickle, a fifth of JSON's cost: the same request built in another order of keys is only a
+        value computed again."""
+        return hashlib.sha256(pickle.dumps((kind, request), protocol=5)).digest()
 
     def get(self, key: bytes) -> tuple[bool, Any]:
         """(True, what was kept for `key`) or (False, None)."""
