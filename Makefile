@@ -13,10 +13,11 @@ demo: $(DEMO_READY)
 	$(BIN)/neuron-oracle validate
 
 # Our sources are compiled first, for the implementations' children, which read bytecode but write none
-# (tests/conftest.py says where the rest goes). One pytest worker per CPU (pytest-xdist).
+# (tests/conftest.py says where the rest goes). One pytest worker per CPU (pytest-xdist), each taking
+# from the other's share when it runs out (worksteal): a few long tests no longer end the run alone.
 test: $(TEST_READY)
 	$(BIN)/python -m compileall -q golden oracle neuron tests examples
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 lint: $(TEST_READY)
 	$(BIN)/ruff check .

@@ -21,7 +21,8 @@ from hypothesis import settings
 
 CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache"
 os.environ.setdefault("NUMBA_CACHE_DIR", str(CACHE / "numba"))
-WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")  # a tree per worker: see the docstring
+# a tree per worker (see the docstring), and per run where several run at once (.ci/run's variations)
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", os.environ.get("NEURON_ORACLE_TEST_TREE", "main"))
 os.environ["PYTHONPYCACHEPREFIX"] = sys.pycache_prefix = str(CACHE / "pycache" / WORKER)
 os.environ["PYTHONDONTWRITEBYTECODE"] = ""  # empty is unset
 sys.dont_write_bytecode = False
