@@ -20,8 +20,9 @@ then ``{"batches": [[call, ...], ...]}``, answered with one reply per batch, in 
 The load request may also carry ``cwd`` (the parent's working folder) and ``cells`` (a notebook's cell
 labels by file name), with which an error names its place in the implementation's code.
 
-Arguments are numbers, or ``{"array": nested lists}`` for float64 arrays. A reply gives one value per call
-made; calling stops at the first that raises, and the error says which and how.
+Arguments are numbers, or ``{"f64": base64, "shape": [...]}`` for float64 arrays (their little-endian
+bytes). A reply gives one value per call made; calling stops at the first that raises, and the error
+says which and how.
 """
 
 from __future__ import annotations
@@ -147,11 +148,12 @@ def _make(impl: type, call: list[Any]) -> tuple[Any, list[int]]:
 
 
 def _argument(value: Any) -> Any:
-    """A call's argument: a number, or an array sent as the one entry of an object (``proxy.wire``)."""
+    """A call's argument: a number, or a float64 array sent as its bytes and shape (``proxy.wire``), given
+    as an array of its own (the implementation may write into it)."""
     if not isinstance(value, dict):
         return value
-    (nested,) = value.values()
-    return np.array(nested, dtype=np.float64)
+    flat = np.frombuffer(base64.b64decode(value["f64"]), dtype="<f8")
+    return flat.astype(np.float64).reshape(value["shape"])
 
 
 def _describe(e: BaseException) -> dict[str, Any]:

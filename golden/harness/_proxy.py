@@ -8,6 +8,7 @@ computed in, or a description of what else was returned. The case runner and the
 
 from __future__ import annotations
 
+import base64
 import itertools
 import time
 from collections import deque
@@ -243,9 +244,11 @@ def describe_call(call: list[Any]) -> str:
 
 
 def wire(value: Any) -> Any:
-    """An argument as the child reads it: an array as ``{"array": nested lists}``, a number as a float."""
-    if isinstance(value, np.ndarray):
-        return {"array": value.astype(np.float64).tolist()}
-    if isinstance(value, list | tuple):
-        return {"array": np.asarray(value, dtype=np.float64).tolist()}
+    """An argument as the child reads it: an array as ``{"f64": its little-endian float64 bytes in base64,
+    "shape": […]}`` (a tall X costs one string, not thousands of numbers, in JSON each way), a number as a
+    float."""
+    if isinstance(value, np.ndarray | list | tuple):
+        array = np.asarray(value, dtype="<f8")
+        data = base64.b64encode(array.tobytes()).decode("ascii")  # C order, whatever the array's strides
+        return {"f64": data, "shape": list(array.shape)}
     return float(value)
