@@ -210,11 +210,11 @@ def test_the_memo_gives_what_it_kept_read_only_and_forgets_the_least_recently_us
     assert found
     values, bounds, shape = kept["z"]
     assert values.tolist() == answers[0]["z"][0] and bounds.tolist() == answers[0]["z"][1]
-    assert shape == [100]
+    assert shape == (100,)  # a tuple: nothing inside what was kept can be changed
     with pytest.raises(ValueError, match="read-only"):
         values[0] = 99.0
-    kept["z"] = None  # its containers are the caller's own
-    assert memo.get(keys[0])[1]["z"][2] == [100]
+    kept["z"] = None  # the dict is the caller's own
+    assert memo.get(keys[0])[1]["z"][2] == (100,)
     memo.put(keys[2], answers[2])
     assert [memo.get(k)[0] for k in keys] == [True, False, True]
     assert memo.key({"x": [0.1, -0.0]}) != memo.key({"x": [0.1, 0.0]})  # exact inputs, sign of zero too

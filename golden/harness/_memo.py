@@ -20,8 +20,8 @@ import numpy as np
 
 class Memo:
     """Answers by request, the most recently used kept up to ``LIMIT`` bytes of numbers: each list of
-    floats of an answer (its values, its bounds) as a read-only float64 array, given back as such, in
-    fresh containers."""
+    floats of an answer (its values, its bounds) as a read-only float64 array and every other list as a
+    tuple, so that nothing inside can be changed; given back in a fresh dict (or as the tuple it is)."""
 
     LIMIT = 64 * 2**20  # a batch's problems under one precision take a few MiB; a worker keeps this at most
 
@@ -91,8 +91,8 @@ class Memo:
 
 
 def _stored(value: Any) -> Any:
-    """Lists of floats as read-only float64 arrays, within dicts, lists and tuples (shapes, lists of ints,
-    stay lists)."""
+    """Lists of floats as read-only float64 arrays, other lists and tuples as tuples (a shape, a list of
+    ints), within dicts."""
     if isinstance(value, dict):
         return {k: _stored(v) for k, v in value.items()}
     if isinstance(value, list) and value and all(type(x) is float for x in value):
@@ -100,17 +100,14 @@ def _stored(value: Any) -> Any:
         array.flags.writeable = False
         return array
     if isinstance(value, list | tuple):
-        return type(value)([_stored(v) for v in value])
+        return tuple(_stored(v) for v in value)
     return value
 
 
 def _revive(stored: Any) -> Any:
-    """What was kept, in fresh containers around the kept arrays (read-only: every caller shares them)."""
-    if isinstance(stored, dict):
-        return {k: _revive(v) for k, v in stored.items()}
-    if isinstance(stored, list | tuple):
-        return type(stored)([_revive(v) for v in stored])
-    return stored
+    """What was kept: a dict copied (its entries are tuples and read-only arrays, which every caller
+    shares), anything else as it is."""
+    return dict(stored) if isinstance(stored, dict) else stored
 
 
 def _arrays(stored: Any) -> Iterator[np.ndarray]:
