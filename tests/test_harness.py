@@ -99,6 +99,39 @@ def test_every_malformed_value_node_is_refused_by_name(node: object, message: st
         protocol.decode(node)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+def test_a_long_float_array_travels_as_bytes_and_arrives_exactly(dtype: str) -> None:
+    import ml_dtypes
+    import numpy as np
+
+    wanted = np.array([0.1, -0.0, 1e-8, 65504.0, 3.0, np.nan, -np.inf] * 5, dtype=np.float64)
+    sent = wanted.astype(ml_dtypes.bfloat16 if dtype == "bfloat16" else dtype)
+    node = json.loads(json.dumps(protocol.encode(sent.reshape(5, 7))))
+    assert "f64" in node and "v" not in node
+    value = protocol.decode(node)
+    assert value.dtype == dtype and value.array is not None and value.array.shape == (5, 7)
+    exact = sent.astype(np.float64).reshape(5, 7)
+    assert np.array_equal(value.array, exact, equal_nan=True)
+    assert np.array_equal(np.signbit(value.array), np.signbit(exact))  # -0.0 stays -0.0
+
+
+@pytest.mark.parametrize(
+    ("f64", "shape", "dtype", "message"),
+    [
+        ("AAAAAAAA8D8=", [2], "float64", "does not fill its shape"),  # one float's bytes for two
+        ("AAAAAAAA8D8", [1], "float64", "not base64"),  # padding cut
+        ("AAAA AAAA8D8=", [1], "float64", "not base64"),
+        (["AAAAAAAA8D8="], [1], "float64", "does not fill its shape"),
+        ("mpmZmZmZuT8=", [1], "float32", "float32 cannot hold"),  # 0.1 in float64: no float32
+    ],
+)
+def test_an_array_s_bytes_that_do_not_fit_its_shape_or_dtype_are_refused(
+    f64: object, shape: list[int], dtype: str, message: str
+) -> None:
+    with pytest.raises(protocol.WireError, match=message):
+        protocol.decode({"t": "arr", "dtype": dtype, "shape": shape, "f64": f64})
+
+
 def test_values_the_child_cannot_send_as_numbers_are_described_not_converted() -> None:
     import numpy as np
 

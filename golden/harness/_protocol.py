@@ -11,16 +11,20 @@ Values, as the child encodes them and the parent reads them::
     {"t": "none"}                                   None
     {"t": "num", "dtype": "float32", "v": 1.5}      a Python, numpy or 0-d tensor number
     {"t": "arr", "dtype": "float32", "shape": [2], "v": [1.5, 2.0]}   an array or tensor, C order
+    {"t": "arr", "dtype": "float32", "shape": [40], "f64": "AAAA…"}   the same, of more than 16 floats:
+                                                    its values as float64, little-endian bytes, base64
     {"t": "list", "v": [1.5, 2]}                    a list of Python numbers
     {"t": "seq", "v": [value, ...]}                 a tuple, or a list of anything else
     {"t": "other", "type": "str", "repr": "'1.0'"}  anything else: not a number, reported as such
 
-Floats travel as their shortest repr, so every float16, bfloat16, float32 and float64 value arrives
-exactly; NaN and infinity travel as the tokens NaN and Infinity and are reported as errors.
+Floats travel as their shortest repr, or as float64 bytes (which hold every float16, bfloat16 and float32
+value), so every value arrives exactly; NaN and infinity travel as the tokens NaN and Infinity (or as
+their bytes) and are reported as errors.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -38,6 +42,8 @@ from golden._text import short
 MAX_MESSAGE = 4 * 1024 * 1024  # bytes; a neuron's answers on the golden cases take a few hundred
 MAX_DEPTH = 4  # nesting of seq values
 HEADER = struct.Struct(">I")
+FLOAT_DTYPES = frozenset({"float16", "bfloat16", "float32", "float64"})  # each one a float64 holds exactly
+BYTES_FROM = 16  # an array of more floats than this goes as bytes: a tall forward, a wide gradient
 REAL_DTYPES = frozenset(
     {"float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64"}
     | {"uint8", "uint16", "uint32", "uint64"}
@@ -148,6 +154,9 @@ def encode(value: Any, depth: int = 0) -> dict[str, Any]:
     data = array.astype(np.float64) if dtype in ("bfloat16", "float16") else array
     if array.ndim == 0:
         return {"t": "num", "dtype": dtype, "v": data.item()}
+    if array.size > BYTES_FROM and dtype in FLOAT_DTYPES:  # widened to float64 exactly, sent as bytes
+        raw = np.asarray(data, dtype="<f8").tobytes()
+        return {"t": "arr", "dtype": dtype, "shape": list(array.shape), "f64": base64.b64encode(raw).decode()}
     return {"t": "arr", "dtype": dtype, "shape": list(array.shape), "v": data.ravel().tolist()}
 
 
@@ -215,7 +224,11 @@ def decode(node: Any, depth: int = 0) -> Value:
         shape, values = node.get("shape"), node.get("v")
         if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
             raise WireError(f"sent an array with shape {short(repr(shape))}")
-        if len(shape) > 8 or not isinstance(values, list) or len(values) != math.prod(shape):
+        if len(shape) > 8:
+            raise WireError("sent an array whose data does not fill its shape")
+        if "f64" in node and dtype in FLOAT_DTYPES:
+            return Value(_held(_float64s(node["f64"], shape), dtype), dtype)
+        if not isinstance(values, list) or len(values) != math.prod(shape):
             raise WireError("sent an array whose data does not fill its shape")
         return Value(_held(np.array(_numbers(values), dtype=np.float64).reshape(shape), dtype), dtype)
     if tag == "seq":
@@ -229,6 +242,19 @@ def decode(node: Any, depth: int = 0) -> Value:
             raise WireError("sent a malformed description")
         return Value(None, None, description=f"a {short(kind, 80)} {short(text, 80)}")
     raise WireError(f"sent a value tagged {short(repr(tag), 40)}")
+
+
+def _float64s(text: Any, shape: list[int]) -> NDArray[np.float64]:
+    """An array of `shape` from its little-endian float64 bytes in base64, checked to fill it exactly."""
+    if not isinstance(text, str):
+        raise WireError("sent an array whose data does not fill its shape")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error is a ValueError
+        raise WireError("sent an array whose bytes are not base64") from None
+    if len(raw) != 8 * math.prod(shape):
+        raise WireError("sent an array whose data does not fill its shape")
+    return np.frombuffer(raw, dtype="<f8").astype(np.float64).reshape(shape)
 
 
 def _held(values: NDArray[np.float64], dtype: str) -> NDArray[np.float64]:
