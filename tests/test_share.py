@@ -64,3 +64,14 @@ def test_absorbed_oracle_values_are_read_only() -> None:
     values = answer["a"][0]
     with pytest.raises(ValueError, match="read-only"):
         values[0] = 1.0
+
+
+def test_a_worker_is_given_only_the_newest_work_that_fits_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh worker after a lost one is given what fits (the rest it does again), never a message over
+    the limit its pipe reads."""
+    from golden.harness import _pool as pool
+
+    assert pool.MAX_GIVEN < pool.MAX_ANSWER  # the limit of a worker's reads of its requests
+    monkeypatch.setattr(pool, "MAX_GIVEN", 10)
+    assert pool._newest(["aaaa", "bbbb", "cccc"]) == ["bbbb", "cccc"]  # oldest first, as kept
+    assert pool._newest(["x" * 11]) == []

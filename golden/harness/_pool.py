@@ -33,6 +33,7 @@ from golden.harness import _reap as reap
 from golden.harness import _share as share
 
 MAX_ANSWER = 64 * 1024 * 1024  # bytes of one worker's answer: the outcomes of one IMPL
+MAX_GIVEN = 16 * 1024 * 1024  # characters of the others' kept work given with one IMPL (``_share``)
 GRACE = 2.0  # seconds a worker gets to stop its IMPL's child after SIGTERM, before SIGKILL
 POLL = 0.2  # seconds between looks at the workers
 
@@ -70,7 +71,7 @@ def distribute(
         while todo or any(w.index >= 0 for w in workers):
             for w in workers:
                 if w.index < 0 and todo:
-                    given = [blob for pid, blob in kept[w.seen :] if pid != w.pid]
+                    given = _newest([blob for pid, blob in kept[w.seen :] if pid != w.pid])
                     w.seen = len(kept)
                     _assign(w, todo.popleft(), impls, deadline, given)
             for i, w in enumerate(workers):
@@ -97,6 +98,18 @@ def distribute(
         _stop(workers)
         raise
     _stop(workers)
+
+
+def _newest(blobs: list[str]) -> list[str]:
+    """The most recent of `blobs` that fit in ``MAX_GIVEN`` characters, oldest first: what a worker misses
+    of the others' work is only work it does again (a fresh worker, after a lost one, is given this much)."""
+    given, size = [], 0
+    for blob in reversed(blobs):
+        size += len(blob)
+        if size > MAX_GIVEN:
+            break
+        given.append(blob)
+    return given[::-1]
 
 
 def _start(grade: Grade, slot: int) -> Worker:
