@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import test_seed as t
 
+from golden.harness import _batch as batch
 from golden.harness import _share as share
 from golden.harness._memo import SHARED
 from golden.outcome import Status
@@ -16,9 +17,12 @@ from golden.outcome import Status
 @pytest.fixture(autouse=True)
 def fresh() -> Iterator[None]:
     t.forget()
+    share.journal()  # as a pool's worker does, with others to tell
     share.export()  # nothing left from before
     yield
     t.forget()
+    for store in (batch.DRAWN, batch.RUNS, SHARED):
+        store.journal = False
 
 
 def test_a_worker_that_absorbs_another_s_work_judges_alike_without_hypothesis(
@@ -38,6 +42,14 @@ def test_a_worker_that_absorbs_another_s_work_judges_alike_without_hypothesis(
     assert len(hypothesis_runs) == 2  # replayed from the kept run: Hypothesis did not run
     assert again.message == first.message
     assert SHARED.misses == misses  # every oracle value was had from the first worker
+
+
+def test_a_process_that_is_no_pool_worker_notes_nothing_to_export() -> None:
+    """Only a worker with others to tell keeps notes of what it kept: anywhere else they would only grow."""
+    for store in (batch.DRAWN, batch.RUNS, SHARED):
+        store.journal = False
+    assert t.judged(t.CORRECT, t.SPLIT, seed=5).status is Status.PASSED
+    assert share.export() is None
 
 
 def test_what_a_worker_absorbed_is_not_exported_again_and_each_export_is_new_work_only() -> None:
@@ -75,3 +87,4 @@ def test_a_worker_is_given_only_the_newest_work_that_fits_its_budget(monkeypatch
     monkeypatch.setattr(pool, "MAX_GIVEN", 10)
     assert pool._newest(["aaaa", "bbbb", "cccc"]) == ["bbbb", "cccc"]  # oldest first, as kept
     assert pool._newest(["x" * 11]) == []
+    assert pool._newest(["aaa", "bbb", "x" * 11]) == ["aaa", "bbb"]  # one too large hides nothing older

@@ -48,6 +48,7 @@ class Drawn:
         self._examples: OrderedDict[Key, list[bytes]] = OrderedDict()
         self.size = 0
         self.fresh: list[Key] = []  # kept since the last ``_share.export``: what other workers lack
+        self.journal = False  # whether to note what is fresh: only a pool's worker exports (``_share``)
 
     def get(self, key: Key | None) -> list[bytes] | None:
         """The examples drawn for `key`, or None."""
@@ -62,7 +63,7 @@ class Drawn:
         if key in self._examples:
             return
         self._examples[key] = examples
-        if fresh:
+        if fresh and self.journal:
             self.fresh.append(key)
         self.size += sum(map(len, examples))
         while self.size > self.LIMIT and len(self._examples) > 1:
@@ -146,6 +147,7 @@ class Runs:
         self._runs: OrderedDict[Key, list[Run]] = OrderedDict()
         self.size = 0
         self.fresh: list[tuple[Key, Run]] = []  # kept since the last ``_share.export``
+        self.journal = False  # as ``Drawn.journal``
 
     def get(self, key: Key | None) -> list[Run]:
         """The runs kept for `key`, the most recent first."""
@@ -158,7 +160,7 @@ class Runs:
         """Keep `run` for `key` (`fresh`: run here); the oldest go past PER_KEY for a key, or LIMIT in all."""
         if run.first < 0:
             return  # no failure met: nothing to replay from
-        if fresh:
+        if fresh and self.journal:
             self.fresh.append((key, run))
         runs = self._runs.setdefault(key, [])
         self._runs.move_to_end(key)

@@ -31,6 +31,7 @@ class Memo:
         self.size = 0  # bytes of numbers kept
         self.hits = self.misses = 0
         self.fresh: list[bytes] = []  # keys kept since the last ``_share.export``
+        self.journal = False  # whether to note them: only a pool's worker exports (``_share.journal``)
 
     @staticmethod
     def key(request: dict[str, Any], kind: str = "compute") -> bytes:
@@ -56,7 +57,7 @@ class Memo:
         stored = _stored(value)
         size = 64 + sum(a.nbytes for a in _arrays(stored))
         self._kept[key], self._sizes[key] = stored, size
-        if fresh:
+        if fresh and self.journal:
             self.fresh.append(key)
         self.size += size
         while self.size > self.LIMIT and len(self._kept) > 1:

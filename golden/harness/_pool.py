@@ -65,7 +65,9 @@ def distribute(
     """
     todo = deque(range(len(impls)))
     tries = [0] * len(impls)
-    workers = [_start(grade, slot) for slot in range(max(1, min(jobs, len(impls))))]
+    count = max(1, min(jobs, len(impls)))
+    shared = count > 1  # one worker has nobody to tell what it kept (``_share``)
+    workers = [_start(grade, slot, shared) for slot in range(count)]
     kept: list[tuple[int, str]] = []  # what each worker kept (``_share``), by the pid that kept it
     try:
         while todo or any(w.index >= 0 for w in workers):
@@ -93,7 +95,7 @@ def distribute(
                     todo.appendleft(index)
                 else:
                     done(index, None, f"its grading process {why}" + (", twice" if retries else ""))
-                workers[i] = _start(grade, w.slot)
+                workers[i] = _start(grade, w.slot, shared)
     except BaseException:
         _stop(workers)
         raise
@@ -105,18 +107,18 @@ def _newest(blobs: list[str]) -> list[str]:
     of the others' work is only work it does again (a fresh worker, after a lost one, is given this much)."""
     given, size = [], 0
     for blob in reversed(blobs):
-        size += len(blob)
-        if size > MAX_GIVEN:
-            break
-        given.append(blob)
+        if size + len(blob) <= MAX_GIVEN:
+            size += len(blob)
+            given.append(blob)
     return given[::-1]
 
 
-def _start(grade: Grade, slot: int) -> Worker:
+def _start(grade: Grade, slot: int, shared: bool) -> Worker:
     requests_r, requests_w = os.pipe()
     answers_r, answers_w = os.pipe()
     try:
-        pid = launch.fork(lambda: _serve(requests_r, answers_w, grade, slot), keep=(requests_r, answers_w))
+        serve = lambda: _serve(requests_r, answers_w, grade, slot, shared)  # noqa: E731
+        pid = launch.fork(serve, keep=(requests_r, answers_w))
     finally:
         os.close(requests_r)
         os.close(answers_w)
@@ -231,7 +233,7 @@ def _ended(code: int) -> str:
     return f"exit code {code}"
 
 
-def _serve(requests: int, answers: int, grade: Grade, slot: int) -> None:
+def _serve(requests: int, answers: int, grade: Grade, slot: int, shared: bool = False) -> None:
     """A worker: grade one IMPL per request, answer each with its nonce, until the pipe closes.
 
     Everything printed here (the implementations' output, drained by their Sessions) goes to stderr.
@@ -245,6 +247,8 @@ def _serve(requests: int, answers: int, grade: Grade, slot: int) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     reap.adopt()  # whatever an IMPL's code leaves behind is ours to end, after each IMPL
     reader = protocol.Reader(requests)
+    if shared:
+        share.journal()
     try:
         while True:
             try:
@@ -255,8 +259,8 @@ def _serve(requests: int, answers: int, grade: Grade, slot: int) -> None:
                 share.absorb(base64.b64decode(blob))
             answer = grade(str(request["impl"]), slot)
             reap.sweep()
-            if (mine := share.export()) is not None:
-                answer["kept"] = base64.b64encode(mine).decode("ascii")
+            if (mine := share.export()) is not None and len(mine) * 4 // 3 < MAX_GIVEN:
+                answer["kept"] = base64.b64encode(mine).decode("ascii")  # more: no worker could be given it
             protocol.send(answers, {**answer, "nonce": request["nonce"]})
     except KeyboardInterrupt:
         return

@@ -222,7 +222,9 @@ def decode(node: Any, depth: int = 0) -> Value:
     if tag == "arr":
         dtype = _dtype(node.get("dtype"))
         shape, values = node.get("shape"), node.get("v")
-        if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
+        if not isinstance(shape, list) or not all(type(s) is int and 0 <= s <= MAX_MESSAGE for s in shape):
+            raise WireError(f"sent an array with shape {short(repr(shape))}")
+        if math.prod(s for s in shape if s) > MAX_MESSAGE:  # no message holds it, even with a 0 among them
             raise WireError(f"sent an array with shape {short(repr(shape))}")
         if len(shape) > 8:
             raise WireError("sent an array whose data does not fill its shape")
@@ -292,7 +294,7 @@ def _number(x: Any) -> float | int:
 
 
 def _dtype(name: Any, extra: tuple[str, ...] = ()) -> str:
-    if name not in REAL_DTYPES and name not in extra:
+    if not isinstance(name, str) or (name not in REAL_DTYPES and name not in extra):
         raise WireError(f"sent a number of dtype {short(repr(name), 40)}")
     return str(name)
 

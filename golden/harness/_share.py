@@ -24,6 +24,12 @@ from golden.harness._kept import DRAWN, RUNS
 from golden.harness._memo import SHARED
 
 
+def journal() -> None:
+    """From now on, note what this process keeps, for ``export``: a pool's worker that has others to tell
+    (anywhere else nothing would take the notes, which would grow without end)."""
+    DRAWN.journal = RUNS.journal = SHARED.journal = True
+
+
 def export() -> bytes | None:
     """What this worker kept since its last export (none of what it absorbed), compressed; None if nothing."""
     drawn = [(key, found) for key in DRAWN.fresh if (found := DRAWN.get(key)) is not None]
