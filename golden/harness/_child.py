@@ -152,8 +152,7 @@ def _argument(value: Any) -> Any:
     as an array of its own (the implementation may write into it)."""
     if not isinstance(value, dict):
         return value
-    flat = np.frombuffer(base64.b64decode(value["f64"]), dtype="<f8")
-    return flat.astype(np.float64).reshape(value["shape"])
+    return protocol.from_f64(value["f64"], value["shape"])
 
 
 def _describe(e: BaseException) -> dict[str, Any]:

@@ -259,8 +259,10 @@ def _serve(requests: int, answers: int, grade: Grade, slot: int, shared: bool = 
                 share.absorb(base64.b64decode(blob))
             answer = grade(str(request["impl"]), slot)
             reap.sweep()
-            if (mine := share.export()) is not None and len(mine) * 4 // 3 < MAX_GIVEN:
-                answer["kept"] = base64.b64encode(mine).decode("ascii")  # more: no worker could be given it
+            mine = share.export()
+            text = "" if mine is None else base64.b64encode(mine).decode("ascii")
+            if 0 < len(text) <= MAX_GIVEN:  # more: no worker could be given it
+                answer["kept"] = text
             protocol.send(answers, {**answer, "nonce": request["nonce"]})
     except KeyboardInterrupt:
         return

@@ -155,8 +155,7 @@ def encode(value: Any, depth: int = 0) -> dict[str, Any]:
     if array.ndim == 0:
         return {"t": "num", "dtype": dtype, "v": data.item()}
     if array.size > BYTES_FROM and dtype in FLOAT_DTYPES:  # widened to float64 exactly, sent as bytes
-        raw = np.asarray(data, dtype="<f8").tobytes()
-        return {"t": "arr", "dtype": dtype, "shape": list(array.shape), "f64": base64.b64encode(raw).decode()}
+        return {"t": "arr", "dtype": dtype, "shape": list(array.shape), "f64": to_f64(data)}
     return {"t": "arr", "dtype": dtype, "shape": list(array.shape), "v": data.ravel().tolist()}
 
 
@@ -229,7 +228,7 @@ def decode(node: Any, depth: int = 0) -> Value:
         if len(shape) > 8:
             raise WireError("sent an array whose data does not fill its shape")
         if "f64" in node and dtype in FLOAT_DTYPES:
-            return Value(_held(_float64s(node["f64"], shape), dtype), dtype)
+            return Value(_held(from_f64(node["f64"], shape), dtype), dtype)
         if not isinstance(values, list) or len(values) != math.prod(shape):
             raise WireError("sent an array whose data does not fill its shape")
         return Value(_held(np.array(_numbers(values), dtype=np.float64).reshape(shape), dtype), dtype)
@@ -246,8 +245,15 @@ def decode(node: Any, depth: int = 0) -> Value:
     raise WireError(f"sent a value tagged {short(repr(tag), 40)}")
 
 
-def _float64s(text: Any, shape: list[int]) -> NDArray[np.float64]:
-    """An array of `shape` from its little-endian float64 bytes in base64, checked to fill it exactly."""
+def to_f64(values: Any) -> str:
+    """An array's values as float64, little-endian, C order (whatever its strides), in base64: how arrays
+    go on the wire both ways (``from_f64`` reads them)."""
+    return base64.b64encode(np.asarray(values, dtype="<f8").tobytes()).decode("ascii")
+
+
+def from_f64(text: Any, shape: list[int]) -> NDArray[np.float64]:
+    """A fresh float64 array of `shape` from ``to_f64``'s text, checked to be base64 that fills it exactly;
+    WireError if not."""
     if not isinstance(text, str):
         raise WireError("sent an array whose data does not fill its shape")
     try:

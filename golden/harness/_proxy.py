@@ -8,7 +8,6 @@ computed in, or a description of what else was returned. The case runner and the
 
 from __future__ import annotations
 
-import base64
 import itertools
 import time
 from collections import deque
@@ -248,7 +247,6 @@ def wire(value: Any) -> Any:
     "shape": […]}`` (a tall X costs one string, not thousands of numbers, in JSON each way), a number as a
     float."""
     if isinstance(value, np.ndarray | list | tuple):
-        array = np.asarray(value, dtype="<f8")
-        data = base64.b64encode(array.tobytes()).decode("ascii")  # C order, whatever the array's strides
-        return {"f64": data, "shape": list(array.shape)}
+        array = np.asarray(value, dtype=np.float64)
+        return {"f64": protocol.to_f64(array), "shape": list(array.shape)}
     return float(value)
