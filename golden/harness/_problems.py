@@ -9,7 +9,7 @@ or by the oracle's helper while Hypothesis draws the next examples.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -287,3 +287,19 @@ def unchanged(before: Array, after: Array, precision: str, bitwise: bool) -> boo
         if not (flushed or (stored is not None and Fraction(a) == stored)):
             return False
     return True
+
+
+def updates_agree(gots: list[Array], expected: Sequence[Sequence[Any]], precision: str, updates: int) -> None:
+    """Assert that each (w, b) got after update k lies within the bound of the exact one (all at once,
+    then the first beyond it named) and has its shape."""
+    right = gots if not gots or gots[-1].shape == np.shape(expected[0][0]) else gots[:-1]
+    wants, limits = (np.array([e[i] for e in expected[: len(right)]]) for i in (0, 1))
+    if right and worst(np.array(right), wants, limits)[1] > 1:
+        k = next(k for k, got in enumerate(right) if worst(got, wants[k], limits[k])[1] > 1)
+        error, ratio, _ = worst(right[k], wants[k], limits[k])
+        raise AssertionError(
+            f"after update {k + 1} of {updates} on one instance, (w, b) = {right[k].tolist()}; exactly "
+            f"{wants[k].tolist()}: error {error!r} is {ratio:.2g} × the {precision} bound"
+        )
+    if len(right) < len(gots):
+        raise AssertionError(f"after update {len(gots)}, w and b have shape {gots[-1].shape}")

@@ -267,16 +267,16 @@ def from_f64(text: Any, shape: list[int]) -> NDArray[np.float64]:
 
 def _held(values: NDArray[np.float64], dtype: str) -> NDArray[np.float64]:
     """`values`, after checking each is a number of `dtype` (the precision is judged by the dtype sent)."""
+    if dtype == "float64":  # every float64 is one
+        return values
     finite = values[np.isfinite(values)]
     if dtype in ("float32", "float16", "bfloat16"):
         narrow = finite.astype(np.float16 if dtype == "float16" else np.float32)
         held = narrow.astype(np.float64) == finite
         if dtype == "bfloat16":
             held &= (narrow.view(np.uint32) & 0xFFFF) == 0
-    elif dtype != "float64":
-        held = finite == np.round(finite)
     else:
-        return values
+        held = finite == np.round(finite)
     if not held.all():
         raise WireError(
             f"sent {dtype} numbers that {dtype} cannot hold ({short(repr(finite[~held][0]), 40)})"

@@ -42,6 +42,7 @@ from golden.harness._problems import (
     read,
     share,
     unchanged,
+    updates_agree,
 )
 from golden.harness._proxy import Op, Raised
 from golden.harness._subject import Subject
@@ -330,16 +331,12 @@ def many_updates_on_one_instance_follow_the_exact_ones(
         sent = yield tuple(ops)
         request = {"w": p.w.tolist(), "b": p.b, "g": [*g_w.tolist(), g_b], "lr": lr, "updates": UPDATES}
         expected = subject.helper.recall(request | {"precision": subject.precision}, "updates", updates)
-        values = sent.values()
-        for k, (want_k, limit_k) in enumerate(expected):
-            w_k, b_k = read(values[3 * k + 1], "w"), read(values[3 * k + 2], "b")
-            got, want, limit = np.append(w_k, b_k), np.array(want_k), np.array(limit_k)
-            assert got.shape == want.shape, f"after update {k + 1}, w and b have shape {got.shape}"
-            error, ratio, _ = worst(got, want, limit)
-            assert ratio <= 1, (
-                f"after update {k + 1} of {UPDATES} on one instance, (w, b) = {got.tolist()}; exactly "
-                f"{want.tolist()}: error {error!r} is {ratio:.2g} × the {subject.precision} bound"
-            )
+        values, gots = sent.values(), []
+        for k in range(len(expected)):  # up to the first of another shape than (w, b)'s
+            gots.append(np.append(read(values[3 * k + 1], "w"), read(values[3 * k + 2], "b")))
+            if gots[-1].shape != (p.w.size + 1,):
+                break
+        updates_agree(gots, expected, subject.precision, UPDATES)
         if len(expected) < UPDATES:
             raise UnsatisfiedAssumption  # the updates leave the precision's range: no bound exists there
 
