@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from golden.harness._compare import Checker, Divergence, label
+from golden.harness._problems import updates_agree
 from golden.harness._protocol import Value
 from golden.outcome import PARAMETERS, Status, step_name
 
@@ -41,3 +42,36 @@ def test_a_large_array_that_diverges_names_its_first_index_with_plain_numbers() 
     message = diverged.value.message
     assert message.startswith("a differs first at index 7: expected 0.5, got -0.25; "), message
     assert "np.float64" not in message
+
+
+# (w, b) after three updates, exactly, and each one's bound: the first exact (bound 0), then 1e-3.
+UPDATES_EXACT = [([1.0, 0.5], [0.0, 0.0]), ([0.75, 0.25], [1e-3, 1e-3]), ([0.5, 0.0], [1e-3, 1e-3])]
+
+
+def _updates(*rows: list[float]) -> list[np.ndarray]:
+    return [np.array(r) for r in rows]
+
+
+def test_updates_within_their_bounds_agree() -> None:
+    """Every update equal to the exact one, or off by less than its bound, passes."""
+    updates_agree(_updates([1.0, 0.5], [0.7505, 0.25], [0.5, 0.0]), UPDATES_EXACT, "float64", 3)
+
+
+def test_the_first_update_beyond_its_bound_is_named() -> None:
+    """b off by 0.01 after update 2 (bound 1e-3) is named as update 2, though update 3 is off too."""
+    with pytest.raises(
+        AssertionError, match=r"^after update 2 of 3 on one instance, \(w, b\) = \[0.75, 0.26\]"
+    ):
+        updates_agree(_updates([1.0, 0.5], [0.75, 0.26], [0.5, 0.1]), UPDATES_EXACT, "float64", 3)
+
+
+def test_an_earlier_update_beyond_its_bound_is_named_before_a_later_wrong_shape() -> None:
+    """Update 1 off by 2**-20 where its bound is 0 is the error, not update 2's shape (3,)."""
+    with pytest.raises(AssertionError, match=r"^after update 1 of 3 on one instance"):
+        updates_agree(_updates([1.0, 0.5 + 2**-20], [0.75, 0.25, 0.0]), UPDATES_EXACT, "float64", 3)
+
+
+def test_an_update_of_another_shape_is_named_by_its_shape() -> None:
+    """(w, b) of shape (3,) after update 2, update 1 exact: the shape is the error."""
+    with pytest.raises(AssertionError, match=r"^after update 2, w and b have shape \(3,\)$"):
+        updates_agree(_updates([1.0, 0.5], [0.75, 0.25, 0.0]), UPDATES_EXACT, "float64", 3)
