@@ -103,9 +103,7 @@ class Checker:
             wrong = not np.isclose(got, want, rtol=self.rtol, atol=self.atol).all()
             why = f" (rtol {self.rtol:g}, atol {self.atol:g})"
         else:
-            limits = np.asarray(bound, dtype=np.float64)
-            if limits.shape != got.shape:
-                limits = np.broadcast_to(limits, got.shape)
+            limits = _shaped(np.asarray(bound, dtype=np.float64), got.shape)
             error, ratio, limit = worst(got, want, limits)
             self.ratios[stage] = max(ratio, self.ratios.get(stage, 0.0))
             wrong = ratio > 1
@@ -148,7 +146,7 @@ def worst(got: Array, want: Array, bound: Array) -> tuple[float, float, float]:
     for an element within its bound is the float64 quotient.)
     """
     ratio_max, error_max, bound_max = 0.0, 0.0, 0.0
-    g, w, b = got.ravel(), _flat(want, got.shape), _flat(bound, got.shape)
+    g, w, b = got.ravel(), _shaped(want, got.shape).ravel(), _shaped(bound, got.shape).ravel()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         err = np.abs(g - w)
         within = err * (1 + 2**-50) < b
@@ -172,9 +170,9 @@ def worst(got: Array, want: Array, bound: Array) -> tuple[float, float, float]:
     return error_max, ratio_max, bound_max
 
 
-def _flat(values: Array, shape: tuple[int, ...]) -> Array:
-    """`values` broadcast to `shape`, flattened (without a broadcast's cost when it has that shape)."""
-    return (values if values.shape == shape else np.broadcast_to(values, shape)).ravel()
+def _shaped(values: Array, shape: tuple[int, ...]) -> Array:
+    """`values` broadcast to `shape` (as they are when they have it: a broadcast costs more than a check)."""
+    return values if values.shape == shape else np.broadcast_to(values, shape)
 
 
 def _float(x: Fraction) -> float:
