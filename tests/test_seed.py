@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 from helpers import REPO
 from hypothesis import settings
+from hypothesis.internal.conjecture import providers
 
 from golden.files.store import load_set
 from golden.harness import _batch as batch
+from golden.harness import _constants
 from golden.harness._memo import SHARED, Memo
 from golden.harness.session import Session
 from golden.options import Options
@@ -79,6 +81,28 @@ def test_the_same_seed_gives_the_same_examples_and_failing_example_on_every_run(
     assert first.message == second.message
     assert examples == again
     assert examples
+
+
+def test_a_seed_gives_the_same_examples_whatever_local_modules_this_process_imported(
+    seen: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Hypothesis draws now and then from the constants of the local modules imported (a checkout's,
+    # a pytest session's, not an installed toolkit's): a module of numbers the properties could draw
+    # would change one seed's examples, unless they are turned off while the properties draw.
+    numbers = ", ".join(f"{k / 8 - 9.37:.4f}" for k in range(150))
+    (tmp_path / "many_constants_of_a_user.py").write_text(f"VALUES = [{numbers}]\n")
+    runs = []
+    for imported in (False, True):
+        if imported:
+            monkeypatch.syspath_prepend(str(tmp_path))
+            __import__("many_constants_of_a_user")
+        forget()
+        seen.clear()
+        assert judged(CORRECT, "agrees_with_the_oracle", seed=3, examples=60).status is Status.PASSED
+        runs.append(list(seen))
+    assert runs[0] == runs[1]
+    assert len(runs[0]) >= 50
+    assert providers._get_local_constants is _constants._ORIGINAL  # the user's own tests still have them
 
 
 def test_a_replay_of_the_examples_drawn_before_judges_as_a_fresh_draw_does(
@@ -146,39 +170,20 @@ def test_the_oracle_s_values_are_computed_once_for_every_implementation_of_a_see
     assert SHARED.misses == misses  # without a seed, nothing is kept or looked up
 
 
-SHRUNK_AT_THREE = """
-import sys
-sys.path.insert(0, sys.argv[1])
-import test_seed as t
-from golden.harness import _batch as batch
-batch.SHRINK_BUDGET = 3
-for again in (False, False, True):  # twice from scratch, then by a replay of the run kept
-    if not again:
-        t.forget()
-    outcome = t.judged(f"{t.BROKEN}:MissingActivationDerivative", t.SPLIT, seed=7)
-    print(outcome.status.value, outcome.message.replace(chr(10), " "))
-"""
-
-
-def test_shrinking_stops_at_its_budget_with_the_same_example_each_run() -> None:
-    """In a process of its own: Hypothesis also draws constants from the source of every local module
-    loaded (its "local constants"), so which examples a seed gives depends on what else this process
-    imported; a grading worker always imports the same, so its grades reproduce."""
-    import subprocess
-    import sys
-
-    from helpers import REPO
-
-    run = subprocess.run(
-        [sys.executable, "-c", SHRUNK_AT_THREE, str(REPO / "tests")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    # stopped at the budget before its draws from st.data(), this example made Hypothesis raise
+def test_shrinking_stops_at_its_budget_with_the_same_example_each_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(batch, "SHRINK_BUDGET", 3)
+    messages = []
+    for again in (False, False, True):  # twice from scratch, then by a replay of the run kept
+        if not again:
+            forget()
+        outcome = judged(f"{BROKEN}:MissingActivationDerivative", SPLIT, seed=1)
+        messages.append(f"{outcome.status.value} {outcome.message}")
+    # stopped at the budget before its draws from st.data(), an example made Hypothesis raise
     # FlakyStrategyDefinition: stopped after them, it does not
-    first, second, replayed = run.stdout.splitlines()
-    assert first.startswith("failed ") and "Failing example: test(p=Problem(X=array(" in first, run.stderr
+    first, second, replayed = messages
+    assert first.startswith("failed ") and "Failing example: test(p=Problem(X=array(" in first
     assert first == second == replayed
 
 

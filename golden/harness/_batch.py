@@ -51,6 +51,7 @@ from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 
 from golden._text import first_line, short
 from golden.harness._beside import Beside
+from golden.harness._constants import no_local_constants
 from golden.harness._kept import DRAWN, RUNS, Key, Recording, Run, Sig, replay, what
 from golden.harness._process import Lost
 from golden.harness._proxy import Op, Pending, Remote
@@ -364,10 +365,16 @@ def _under_hypothesis(
     start: int,
     strategies: dict[str, st.SearchStrategy[Any]],
 ) -> Callable[[], None]:
-    """`test` as a Hypothesis test named and signed like `plan`, drawing from `strategies`, seeded `start`."""
+    """`test` as a Hypothesis test named and signed like `plan`, drawing from `strategies`, seeded `start`,
+    and from nothing else (``no_local_constants``)."""
     named: Callable[..., None] = functools.wraps(plan)(test)
-    result: Callable[[], None] = seed(start)(chosen(given(**strategies)(named)))
-    return result
+    drawing: Callable[[], None] = seed(start)(chosen(given(**strategies)(named)))
+
+    def run() -> None:
+        with no_local_constants():
+            drawing()
+
+    return run
 
 
 def _describe(example: dict[str, Any]) -> str:
