@@ -1,17 +1,19 @@
 """An implementation served in this process, for unit tests of the judging: no child, no pipe.
 
 ``InProcess`` stands where ``process.Child`` does for a ``proxy.Remote``: it answers each batch with the
-child's own ``serve`` (the same calls, the same encoding of values), here and at once. Tests of the case
-runner and of the properties use it to judge a class on structured data; the process boundary has tests
-of its own.
+child's own ``serve`` (the same calls, the same encoding of values, as the same JSON), here and at once.
+Tests of the case runner and of the properties use it to judge a class on structured data; the process
+boundary has tests of its own.
 """
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from typing import Any
 
 from golden.harness import _child as child
+from golden.harness import _protocol as protocol
 from golden.harness._conventions import Conventions
 from golden.harness._proxy import Remote
 from golden.harness._sandbox import Isolation
@@ -31,8 +33,12 @@ class InProcess:
     def send(self, request: dict[str, Any], deadline: float) -> None:
         self.replies.extend(child.serve(self.impl, calls) for calls in request["batches"])
 
-    def receive(self, deadline: float) -> dict[str, Any]:
-        return self.replies.popleft()
+    def receive(self, deadline: float) -> bytes:
+        return json.dumps(self.replies.popleft(), separators=(",", ":")).encode()
+
+    def read(self, body: bytes) -> dict[str, Any]:
+        reply: dict[str, Any] = protocol.parse(body)
+        return reply
 
     def stop(self) -> None:
         self.replies.clear()

@@ -2,10 +2,11 @@
 with the same seed gives the same outcomes and the same failing example.
 
 Under a seed, the examples of a property are drawn once per process and replayed for the next
-implementation (``batch.DRAWN``), the oracle's values for them are kept (``memo.SHARED``), and so are
-the runs that shrank a failure (``batch.RUNS``); each test that compares two runs from scratch forgets
+implementation (``kept.DRAWN``), the oracle's values for them are kept (``memo.SHARED``), and so are
+the runs that shrank a failure (``kept.RUNS``); each test that compares two runs from scratch forgets
 them all first, so that it compares two draws, not a draw and its replay. Shrinking stops after
-``batch.SHRINK_BUDGET`` examples past the first failure, a count, so that a seed still ends at one example.
+``_shrinking.SHRINK_BUDGET`` examples past the first failure, a count, so that a seed still ends at one
+example.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from hypothesis.internal.conjecture import providers
 
 from golden.files.store import load_set
 from golden.harness import _batch as batch
-from golden.harness import _constants
+from golden.harness import _constants, _shrinking
+from golden.harness import _kept as kept
 from golden.harness._memo import SHARED, Memo
 from golden.harness.session import Session
 from golden.options import Options
@@ -36,8 +38,9 @@ SPLIT = "batch_gradient_is_the_sum_of_its_parts"  # draws from st.data(): the sp
 
 def forget() -> None:
     """Nothing drawn, computed or shrunk is kept: the next property is judged from scratch."""
-    batch.DRAWN.clear()
-    batch.RUNS.clear()
+    kept.DRAWN.clear()
+    kept.RUNS.clear()
+    kept.ENDED.clear()
     SHARED.clear()
 
 
@@ -61,7 +64,7 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     add = batch.Batch.add
 
     def recorded(self: batch.Batch, steps: Any, example: dict[str, Any]) -> None:
-        examples.append(batch._describe(example))
+        examples.append(_shrinking.describe(example))
         add(self, steps, example)
 
     monkeypatch.setattr(batch.Batch, "add", recorded)
@@ -138,8 +141,8 @@ def test_a_kept_run_one_of_whose_examples_gives_something_else_is_not_replayed(
 ) -> None:
     assert judged(CORRECT, SPLIT, seed=5).status is Status.PASSED
     first = judged(MEAN, SPLIT, seed=5)
-    (key,) = batch.RUNS._runs
-    (run,) = batch.RUNS.get(key)
+    (key,) = kept.RUNS._runs
+    (run,) = kept.RUNS.get(key)
     blob, _ = run.tried[-1]
     run.tried[-1] = (blob, None)  # as if its last example had passed on the implementation it ran on
     again = judged(MEAN, SPLIT, seed=5)
@@ -150,7 +153,7 @@ def test_a_kept_run_one_of_whose_examples_gives_something_else_is_not_replayed(
 def test_every_implementation_under_one_seed_is_judged_on_the_same_problems(seen: list[str]) -> None:
     problems = []
     for spec in (CORRECT, SIGN):  # a zero gradient leaves w unchanged whatever the update's sign
-        batch.DRAWN.clear()  # each drawn by Hypothesis, from the seed
+        kept.DRAWN.clear()  # each drawn by Hypothesis, from the seed
         seen.clear()
         assert judged(spec, "zero_gradient_leaves_weights_unchanged", seed=3).status is Status.PASSED
         problems.append(list(seen))
@@ -173,7 +176,7 @@ def test_the_oracle_s_values_are_computed_once_for_every_implementation_of_a_see
 def test_shrinking_stops_at_its_budget_with_the_same_example_each_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(batch, "SHRINK_BUDGET", 3)
+    monkeypatch.setattr(_shrinking, "SHRINK_BUDGET", 3)
     messages = []
     for again in (False, False, True):  # twice from scratch, then by a replay of the run kept
         if not again:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import test_seed as t
 
-from golden.harness import _batch as batch
+from golden.harness import _kept as kept
 from golden.harness import _share as share
 from golden.harness._memo import SHARED
 from golden.outcome import Status
@@ -21,7 +21,7 @@ def fresh() -> Iterator[None]:
     share.export()  # nothing left from before
     yield
     t.forget()
-    for store in (batch.DRAWN, batch.RUNS, SHARED):
+    for store in (kept.DRAWN, kept.RUNS, SHARED):
         store.journal = False
 
 
@@ -46,7 +46,7 @@ def test_a_worker_that_absorbs_another_s_work_judges_alike_without_hypothesis(
 
 def test_a_process_that_is_no_pool_worker_notes_nothing_to_export() -> None:
     """Only a worker with others to tell keeps notes of what it kept: anywhere else they would only grow."""
-    for store in (batch.DRAWN, batch.RUNS, SHARED):
+    for store in (kept.DRAWN, kept.RUNS, SHARED):
         store.journal = False
     assert t.judged(t.CORRECT, t.SPLIT, seed=5).status is Status.PASSED
     assert share.export() is None

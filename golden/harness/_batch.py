@@ -14,10 +14,12 @@ running) only before its first yield: after it, the example has left Hypothesis.
    implementation judged the same way (``_kept.Drawn``), so that a batch's submissions cost Hypothesis once.
 2. Every ``CHUNK`` examples, their requests go to the child in one message, and the child answers them one
    by one. Each plan resumes with its ``Pending``: it computes the oracle's values while the child is still
-   computing, then judges. The requests a round of plans yields form the next round.
+   computing, then judges. The requests a round of plans yields form the next round. With a fixed seed, an
+   example given, byte for byte, the replies on which it passed before ends there unjudged
+   (``_kept.Ended``): a batch's correct submissions mostly answer alike, and are judged once.
 3. Only when an example fails: the plan runs again under Hypothesis from the same seed, example by example,
    so that Hypothesis finds the failure and shrinks it, as it reports any other, for ``SHRINK_BUDGET``
-   examples past the first failure at most (``Shrinking``). If that run passes (an implementation that
+   examples past the first failure at most (``_shrinking``). If that run passes (an implementation that
    fails only now and then), the failure step 2 found is raised as it was found. Each run is kept
    (``_kept.Runs``): a later implementation that fails the same example in the same way is judged on the
    run's examples in batches instead, and when each gives what it gave then, the property ends where
@@ -42,7 +44,7 @@ import tempfile
 import zlib
 from collections.abc import Callable, Generator, Iterator
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, NamedTuple
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
@@ -50,11 +52,13 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 
 from golden._text import first_line, short
+from golden.harness import _kept as kept
 from golden.harness._beside import Beside
 from golden.harness._constants import no_local_constants
-from golden.harness._kept import DRAWN, RUNS, Key, Recording, Run, Sig, replay, what
+from golden.harness._kept import DRAWN, Key, Recording, replay
 from golden.harness._process import Lost
 from golden.harness._proxy import Op, Pending, Remote
+from golden.harness._shrinking import FOUND, Enough, Shrinking, found
 from golden.harness._subject import Subject
 
 # Hypothesis keeps what it stores (no example database here, but caches) in a folder of this process's own,
@@ -65,7 +69,6 @@ atexit.register(shutil.rmtree, _STORAGE, True)
 
 CHUNK = 25  # examples per message: small enough to overlap drawing and the helper, 40 kB at most
 QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
-FOUND = "neuron_oracle_example"  # the attribute of a failure a batch found: the example, worded
 
 # Numeric code: no deadline (a first call may compile or warm a cache), no health check for slow data,
 # no example database (nothing is written to the user's working directory), one failure reported.
@@ -112,7 +115,7 @@ def check(
     start = seed_for(plan, chosen, given_seed)
     fixed = given_seed is not None or chosen.derandomize  # the examples are known before they are drawn
     key = _key(subject, plan, chosen, start, strategies) if fixed else None
-    batch = Batch(subject.remote, subject.helper)
+    batch = Batch(subject.remote, subject.helper, key)
 
     def hypothesis(test: Callable[..., None]) -> Callable[[], None]:
         return _under_hypothesis(test, plan, chosen, start, strategies)
@@ -141,7 +144,7 @@ def _shrink(
     if replayed is not None:
         if replayed.error is not None and replayed.example is not None:
             if replayed.end == "enough":
-                setattr(replayed.error, FOUND, f"Failing example: {_describe(replayed.example)}")
+                found(replayed.error, replayed.example)
             raise replayed.error
         return
     shrinking = Shrinking(remote, plan)
@@ -189,73 +192,6 @@ def _judge_all(
         batch.flush()
 
 
-SHRINK_BUDGET = 100  # examples step 3 runs once it has met the failure: Hypothesis shrinks that far at most
-
-
-class Enough(BaseException):
-    """Step 3 ran its SHRINK_BUDGET: shrinking ends at the smallest failure met so far (a BaseException,
-    so that Hypothesis lets it through)."""
-
-
-class Shrinking:
-    """Step 3's test: one round trip per request, counting the examples run since the first failure.
-
-    Hypothesis offers no budget for shrinking (only its own five minutes), and its shrinker's work grows
-    with the examples it runs: past SHRINK_BUDGET of them, ``live`` raises ``Enough`` and the property
-    reports the last failure met, which Hypothesis had shrunk that far. A count, not a time: the same
-    implementation and seed end at the same example, on any machine.
-    """
-
-    def __init__(self, remote: Remote, plan: Callable[..., Plan]) -> None:
-        self.remote, self.plan = remote, plan
-        self.last: tuple[Exception, dict[str, Any]] | None = None
-        self.since = 0  # examples run since the first failure
-        self.tried: list[tuple[bytes, Sig]] = []  # every example run, pickled, and what it gave (_kept)
-        self.last_at = 0  # how many examples had run when `last` failed
-
-    def live(self, **example: Any) -> None:
-        """Run one example with a round trip per request; ``Enough`` once the budget is spent, raised
-        after the plan's start (its draws): an example that stopped drawing short would be, for
-        Hypothesis, data generation that changed between runs."""
-        if "data" in example:
-            example["data"] = Recording(example["data"])
-        steps = self.plan(**example)
-        try:
-            ops = next(steps)
-            if self.last is not None:
-                if self.since >= SHRINK_BUDGET:
-                    raise Enough
-                self.since += 1
-            while True:
-                ops = steps.send(self.remote.send(*ops))
-        except StopIteration:
-            self.tried.append((pickle.dumps(example), None))
-            return
-        except Exception as e:  # a rejection (UnsatisfiedAssumption) or a failure
-            self.tried.append((pickle.dumps(example), what(e)))
-            if not isinstance(e, UnsatisfiedAssumption):
-                self.last, self.last_at = (e, dict(example)), len(self.tried)
-            raise
-
-    def keep(self, key: Key | None, end: str, error: Exception | None = None) -> None:
-        """Keep this run for `key` (``_kept.RUNS``), ended as `end`: one that ``raised`` only when Hypothesis
-        reported the failure its last example met, with Hypothesis's notes."""
-        if key is None:
-            return
-        if end == "raised" and (
-            self.last is None or self.last[0] is not error or self.last_at != len(self.tried)
-        ):
-            return
-        RUNS.keep(key, Run(self.tried, end, tuple(getattr(error, "__notes__", ()))))
-
-    def smallest(self) -> Exception:
-        """The last failure met, its example worded as a batch words one (``FOUND``)."""
-        assert self.last is not None
-        error, example = self.last
-        setattr(error, FOUND, f"Failing example: {_describe(example)}")
-        return error
-
-
 def seed_for(plan: Callable[..., Plan], chosen: settings, given: int | None = None) -> int:
     """The seed of steps 1 and 3 (the same examples in both): from the `given` seed and the plan's name
     when there is one (each property its own examples, the same for every implementation), else fixed
@@ -293,32 +229,43 @@ class Found(BaseException):
     taking it for a failure of the example it is drawing."""
 
 
-Started = tuple[Plan, tuple[Op, ...], dict[str, Any]]  # a plan at its first request, and its example
+class Started(NamedTuple):
+    """A plan at a request, its example, the example's place among those drawn, and the ``_kept.trail`` of
+    the replies it was given so far."""
+
+    steps: Plan
+    ops: tuple[Op, ...]
+    example: dict[str, Any]
+    at: int
+    trail: bytes = b""
 
 
 class Batch:
     """Plans started by Hypothesis and waiting for their first answers, judged CHUNK at a time.
 
     A chunk is judged once the next one is drawn: meanwhile the oracle's `helper` has
-    computed the values its plans asked for with ``beside.Later``, on another core.
+    computed the values its plans asked for with ``beside.Later``, on another core. Under a fixed seed
+    (a `key`), an example given the very replies that made it pass before ends there (``_kept.ENDED``).
     """
 
-    def __init__(self, remote: Remote, helper: Beside) -> None:
-        self.remote, self.helper = remote, helper
+    def __init__(self, remote: Remote, helper: Beside, key: Key | None = None) -> None:
+        self.remote, self.helper, self.key = remote, helper, key
         self.drawn: list[Started] = []  # being drawn; their oracle values are queued for the helper
         self.sent: list[Started] = []  # drawn; their oracle values are with the helper
         self.failure: Exception | None = None  # the first example that failed, its FOUND naming it
         self.failed_on: dict[str, Any] = {}  # that example
+        self.started = 0  # plans started: the place of the next example among those drawn
         self.drawn_in_all = 0  # examples Hypothesis drew and whose plan asked for something
         self.judged = 0  # examples whose plan ran to its end
 
     def add(self, steps: Plan, example: dict[str, Any]) -> None:
         """Start a plan (an ``assume`` there rejects the example, as Hypothesis does) and keep its request."""
+        at, self.started = self.started, self.started + 1
         try:
             ops = next(steps)
         except StopIteration:
             return
-        self.drawn.append((steps, ops, example))
+        self.drawn.append(Started(steps, ops, example, at))
         self.drawn_in_all += 1
         if len(self.drawn) >= CHUNK:
             self.rotate()
@@ -342,18 +289,24 @@ class Batch:
         round, until every plan has finished or one has failed."""
         while now and self.failure is None:
             then = []
-            for (steps, _, example), answers in zip(
-                now, self.remote.send_each([r for _, r, _ in now]), strict=True
-            ):
+            for started, answers in zip(now, self.remote.send_each([s.ops for s in now]), strict=True):
+                steps, at = started.steps, started.at
+                given = kept.trail(started.trail, answers.wait())
+                end = kept.ENDED.get(self.key, at, given)
+                if end is not None:
+                    steps.close()
+                    self.judged += end == kept.PASSED
+                    continue
                 try:
-                    then.append((steps, steps.send(answers), example))
+                    then.append(Started(steps, steps.send(answers), started.example, at, given))
                 except StopIteration:
                     self.judged += 1
-                except UnsatisfiedAssumption:
-                    continue  # out of the oracle's range: an example Hypothesis would redraw
+                    kept.ENDED.keep(self.key, at, given, kept.PASSED)
+                except UnsatisfiedAssumption:  # out of the oracle's range: an example Hypothesis would redraw
+                    kept.ENDED.keep(self.key, at, given, kept.REJECTED)
                 except Exception as e:  # AssertionError, Raised, or a plan's own error: step 3 replays it
-                    setattr(e, FOUND, f"Failing example: {_describe(example)}")
-                    self.failure, self.failed_on = e, example
+                    found(e, started.example)
+                    self.failure, self.failed_on = e, started.example
                     break
             now = then
 
@@ -375,11 +328,6 @@ def _under_hypothesis(
             drawing()
 
     return run
-
-
-def _describe(example: dict[str, Any]) -> str:
-    drawn = ", ".join(f"{name}={value!r}" for name, value in example.items() if name != "data")
-    return short(f"test({drawn})", 300)
 
 
 def describe_failure(e: BaseException, prefix: str = "") -> str:

@@ -18,6 +18,7 @@ Hypothesis's shrinker.
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import traceback
 from collections import OrderedDict
@@ -184,6 +185,53 @@ def _size(run: Run) -> int:
 
 
 RUNS = Runs()
+
+
+class Ended:
+    """Where step 2's examples ended, by the replies the implementation gave them: an example whose plan,
+    given these very bytes, passed (``PASSED``) or rejected them (``REJECTED``) ends so again, without
+    being read or judged, since a plan is a function of its example and of the replies it is given.
+
+    Kept by the key its examples were drawn for (``Drawn``'s), the example's place among them, and the
+    ``trail``: a digest of every reply it was given, in order (``trail``). A failure is never kept: it
+    is judged, and step 3 reports it. The most recently used ``LIMIT`` trails are kept, in this process
+    only (a plan's arithmetic is this machine's).
+    """
+
+    LIMIT = 200_000  # about 150 bytes each: a few correct implementations' worth of every property
+
+    def __init__(self) -> None:
+        self._ends: OrderedDict[tuple[Key, int, bytes], str] = OrderedDict()
+
+    def get(self, key: Key | None, at: int, trail: bytes) -> str | None:
+        """How the example at `at` ended when given the replies `trail` digests, or None."""
+        if key is None:
+            return None
+        end = self._ends.get((key, at, trail))
+        if end is not None:
+            self._ends.move_to_end((key, at, trail))
+        return end
+
+    def keep(self, key: Key | None, at: int, trail: bytes, end: str) -> None:
+        """Keep that the example at `at`, given `trail`, ended as `end` (``PASSED`` or ``REJECTED``)."""
+        if key is None:
+            return
+        self._ends[key, at, trail] = end
+        if len(self._ends) > self.LIMIT:
+            self._ends.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every end."""
+        self._ends.clear()
+
+
+PASSED = "passed"
+ENDED = Ended()
+
+
+def trail(before: bytes, digest: bytes) -> bytes:
+    """The digest of the replies `before` digests, then the one `digest` digests."""
+    return hashlib.blake2b(before + digest, digest_size=16).digest()
 
 
 @dataclass

@@ -207,12 +207,18 @@ class Child:
         with self._lost_on_failure():
             protocol.send(self._to_child, request, deadline)
 
-    def receive(self, deadline: float) -> dict[str, Any]:
-        """The next reply, awaited until `deadline`; Lost if it does not come whole."""
+    def receive(self, deadline: float) -> bytes:
+        """The next reply's bytes, awaited until `deadline`, unread (``read`` reads them); Lost if it does
+        not come whole."""
         if self._proc is None:
             raise Lost("the implementation's process is not running")
         with self._lost_on_failure():
-            reply = self._reader.receive(deadline)
+            return self._reader.receive_body(deadline)
+
+    def read(self, body: bytes) -> dict[str, Any]:
+        """A reply's bytes as data; a reply that is not JSON of the right form stops the child (Lost)."""
+        with self._lost_on_failure():
+            reply = protocol.parse(body)
         if not isinstance(reply, dict) or not isinstance(reply.get("results"), list):
             self.stop()
             raise Lost("the implementation's process sent a reply of the wrong form; it was stopped")

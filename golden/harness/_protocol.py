@@ -99,6 +99,10 @@ class Reader:
         Raises Silent when the deadline passes first (a partial message included), Closed at end of
         file, and WireError for a length over `limit` or bytes that are not JSON.
         """
+        return parse(self.receive_body(deadline, limit))
+
+    def receive_body(self, deadline: float | None = None, limit: int = MAX_MESSAGE) -> bytes:
+        """Read one message's bytes, unparsed (``parse`` reads them), as ``receive`` does."""
         self._fill(HEADER.size, deadline)
         (length,) = HEADER.unpack_from(self._buffer)
         if length > limit:
@@ -106,12 +110,7 @@ class Reader:
         self._fill(HEADER.size + length, deadline)
         body = bytes(self._buffer[HEADER.size : HEADER.size + length])
         del self._buffer[: HEADER.size + length]
-        try:
-            return json.loads(body.decode("utf-8"), parse_constant=_constant)
-        except RecursionError:
-            raise WireError("sent JSON nested too deeply") from None
-        except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-            raise WireError(f"sent bytes that are not JSON: {short(str(e))}") from None
+        return body
 
     def _fill(self, size: int, deadline: float | None) -> None:
         while len(self._buffer) < size:
@@ -122,6 +121,16 @@ class Reader:
             if not chunk:
                 raise Closed("the process ended")
             self._buffer += chunk
+
+
+def parse(body: bytes) -> Any:
+    """A message's bytes as data; WireError for bytes that are not JSON."""
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_constant)
+    except RecursionError:
+        raise WireError("sent JSON nested too deeply") from None
+    except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise WireError(f"sent bytes that are not JSON: {short(str(e))}") from None
 
 
 def _constant(token: str) -> float:
@@ -169,8 +178,13 @@ def _as_numpy(value: Any) -> tuple[NDArray[Any] | None, str]:
         return (tensor.numpy() if name in REAL_DTYPES else None), name
     if isinstance(value, np.ndarray | np.generic) or hasattr(value, "__array__"):
         array = np.asarray(value)
-        return array, array.dtype.name
+        if array.dtype not in _NAMES:
+            _NAMES[array.dtype] = array.dtype.name
+        return array, _NAMES[array.dtype]
     return None, type(value).__name__
+
+
+_NAMES: dict[Any, str] = {}  # dtype -> its name, which numpy works out anew each time it is asked
 
 
 def _other(value: Any, dtype: str | None = None, why: str | None = None) -> dict[str, Any]:

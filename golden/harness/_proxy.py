@@ -8,6 +8,7 @@ computed in, or a description of what else was returned. The case runner and the
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import time
 from collections import deque
@@ -112,14 +113,16 @@ class Remote:
         """Read and drop the answers to requests whose values were never asked for (an example that
         Hypothesis rejected after sending it, say); a call that raised there is no one's concern."""
         while self._unread:
-            self._unread[0].fetch()
+            dropped = self._unread[0]
+            dropped.fetch()
+            dropped.decoded()  # read as data all the same: a reply that is not stops the child
 
-    def _read(self, calls: list[Any], deadline: float) -> tuple[list[protocol.Value], list[tuple[int, int]]]:
-        """The reply to `calls`: the value of each, and (call, argument) positions changed in place.
+    def _read(self, calls: list[Any], body: bytes) -> tuple[list[protocol.Value], list[tuple[int, int]]]:
+        """The reply `body` to `calls`: the value of each, and (call, argument) positions changed in place.
 
         A call that raised is a Raised naming it; a reply that is not well-formed stops the child (Lost).
         """
-        reply = self.child.receive(deadline)
+        reply = self.child.read(body)
         try:
             values = [protocol.decode(node) for node in reply["results"]]
             error, changed = reply.get("error"), reply.get("changed", [])
@@ -137,41 +140,64 @@ class Remote:
 
 
 class Pending:
-    """A request sent by ``Remote.send_each`` whose answer may not have been read yet."""
+    """A request sent by ``Remote.send_each`` whose answer may not have been read yet.
+
+    Its reply is read off the wire in turn (``fetch``: its bytes and their ``digest``) and read as data
+    when its values are asked for: a plan that is known to pass on exactly these bytes
+    (``golden.harness._kept.ENDED``) never needs them read.
+    """
 
     def __init__(self, remote: Remote, ops: tuple[Op, ...], calls: list[Any]) -> None:
         self.remote, self.ops, self.calls = remote, ops, calls
+        self.body: bytes | None = None  # the reply, as it came
+        self.digest = b""  # its BLAKE2b digest, once it came
         self.answer: tuple[list[protocol.Value], list[tuple[int, int]]] | Raised | None = None
         self.done = False  # whether values() was called
+
+    def wait(self) -> bytes:
+        """The reply's digest, once every reply before it and then it have come (Lost if one does not)."""
+        while self.body is None:
+            self.remote._unread[0].fetch()
+        return self.digest
 
     def values(self) -> list[protocol.Value]:
         """The ops' values, in order; each op's ``changed`` is set.
 
-        Raised if a call raised, Lost if the child did not answer whole and in time.
+        Raised if a call raised, Lost if the child did not answer whole and in time, or not as data.
         """
         assert not self.done, "a request's values are read once"
         self.done = True
-        while self.answer is None:
-            self.remote._unread[0].fetch()
-        if isinstance(self.answer, Raised):
-            raise self.answer
-        values, changed = self.answer
+        self.wait()
+        answer = self.decoded()
+        if isinstance(answer, Raised):
+            raise answer
+        values, changed = answer
         for op in self.ops:
             op.changed = [arg for call, arg in changed if call == op.index]
         return [values[op.index] for op in self.ops]
 
+    def decoded(self) -> tuple[list[protocol.Value], list[tuple[int, int]]] | Raised:
+        """The reply come (``fetch``), read as data once: its values and changed arguments, or the Raised
+        it reports; Lost if it is not well-formed."""
+        if self.answer is None:
+            assert self.body is not None, "a reply is read as data once it has come"
+            try:
+                self.answer = self.remote._read(self.calls, self.body)
+            except Raised as e:
+                self.answer = e
+        return self.answer
+
     def fetch(self) -> None:
-        """Read this request's answer, the next on the wire, awaiting it at most ``call_timeout``."""
+        """Read this request's reply, the next on the wire, awaiting it at most ``call_timeout``."""
         remote = self.remote
         assert remote._unread and remote._unread[0] is self, "answers are read in the order sent"
         deadline = min(time.monotonic() + remote.call_timeout, remote.deadline)
         try:
-            self.answer = remote._read(self.calls, deadline)
-        except Raised as e:
-            self.answer = e
+            self.body = remote.child.receive(deadline)
         except Lost:
             remote._unread.clear()  # the child was stopped: no answer will come
             raise
+        self.digest = hashlib.blake2b(self.body, digest_size=16).digest()
         remote._unread.popleft()
 
 
