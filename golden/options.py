@@ -229,7 +229,8 @@ class Options:
         """The isolation these options ask for; SandboxError when ``on`` cannot be had here."""
         from golden.harness._sandbox import Limits, choose
 
-        return choose(self.sandbox, grading, Limits(memory=self.max_memory), self.front.spell("sandbox"))
+        limits = Limits(memory=self.max_memory, threads=1 if grading else None)  # see sandbox.THREADS
+        return choose(self.sandbox, grading, limits, self.front.spell("sandbox"))
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> Options:

@@ -32,7 +32,7 @@ from golden.harness import _reap as reap
 from golden.harness import _sandbox as sandbox
 from golden.harness._copy import TooMuch, bounded, first_error
 from golden.harness._launch import boot_command, site_folders
-from golden.harness._sandbox import Isolation
+from golden.harness._sandbox import Isolation, Limits
 from golden.harness._where import MAX_WHERE, code_places, raised
 
 MAX_OUTPUT = 64 * 1024  # bytes of the implementation's own prints shown per child
@@ -112,7 +112,7 @@ class Child:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 cwd=work,
-                env=_environment(isolation.sandbox, work),
+                env=_environment(isolation.sandbox, work, isolation.limits),
             )
         except BaseException:
             for fd in (requests_w, replies_r):
@@ -275,13 +275,13 @@ class Child:
         return _exit(code)
 
 
-def _environment(sandboxed: bool, work: str) -> dict[str, str]:
-    """The child's environment (``sandbox.environment``), with numba's cache in its own folder unless the
-    user chose one: numba caches a compiled kernel beside its module, in this toolkit's package, which a
-    run refuses to find changed (``GoldenSet.verify``)."""
+def _environment(sandboxed: bool, work: str, limits: Limits) -> dict[str, str]:
+    """The child's environment (``sandbox.environment``), with the thread pools `limits` sets and numba's
+    cache in its own folder unless the user chose them: numba caches a compiled kernel beside its module,
+    in this toolkit's package, which a run refuses to find changed (``GoldenSet.verify``)."""
     env = sandbox.environment(sandboxed)
     env.setdefault("NUMBA_CACHE_DIR", "/tmp/numba" if sandboxed else os.path.join(work, "numba"))
-    return env
+    return limits.environment() | env  # a thread count the user set wins
 
 
 def _spec_request(spec: str, shown: str | None) -> tuple[str, dict[str, Any]]:

@@ -48,6 +48,7 @@ class Limits:
     file_size: int = 256 * MiB  # bytes of any one file it writes (RLIMIT_FSIZE)
     open_files: int = 1024  # (RLIMIT_NOFILE)
     processes: int = 512  # processes and threads of its uid (RLIMIT_NPROC): in the sandbox, as root
+    threads: int | None = None  # each numerical library's thread pool (``THREADS``); None: as they choose
 
     @property
     def address_space(self) -> int:
@@ -70,7 +71,20 @@ class Limits:
     def describe(self, processes: bool) -> str:
         """``memory 2 GiB, files 256 MiB, 1024 open files``."""
         text = f"memory {_size(self.memory)}, files {_size(self.file_size)}, {self.open_files} open files"
-        return text + (f", {self.processes} processes" if processes else "")
+        text += f", {self.processes} processes" if processes else ""
+        return text + (
+            f", {self.threads} BLAS/OpenMP thread{'s' * (self.threads > 1)}" if self.threads else ""
+        )
+
+    def environment(self) -> dict[str, str]:
+        """The variables that set ``threads`` for the numerical libraries (OpenBLAS, MKL, OpenMP …)."""
+        return {name: str(self.threads) for name in THREADS} if self.threads else {}
+
+
+# Each pool's size, read when its library loads. When grading, a batch runs --jobs implementations at
+# once, each in a process of its own on problems of a few rows: a pool of a thread per CPU in each only
+# costs its start (a third of importing numpy) and oversubscribes the cores. A variable the user set wins.
+THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 def _size(n: int) -> str:
