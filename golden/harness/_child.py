@@ -13,6 +13,7 @@ as shown) or ``{"load_pickled": base64, "name": "module:Name", "path":
 then ``{"batches": [[call, ...], ...]}``, answered with one reply per batch, in order, with calls::
 
     ["new", id, n_features, activation]     Impl(n) or Impl(n, activation=name)
+    ["new", id, n, activation, [[attr, value], ...]]   the same, then each instance.attr = value
     ["set", id, attr, value]                 instance.attr = value
     ["get", id, attr]                        instance.attr
     ["call", id, method, [args]]             instance.method(*args)
@@ -123,6 +124,9 @@ def serve(impl: type, calls: list[Any]) -> dict[str, Any]:
         try:
             value, mutated = _make(impl, call)
             results.append(protocol.encode(value))
+        except Setting as e:  # a new instance's attribute could not be set: say which
+            error = _describe(e.__cause__ or e) | {"setting": e.attr}
+            return {"results": results, "error": error, "changed": changed}
         except BaseException as e:  # SystemExit and KeyboardInterrupt too: they cost the call, not us
             return {"results": results, "error": _describe(e), "changed": changed}
         changed += [[index, arg] for arg in mutated]
@@ -133,7 +137,12 @@ def _make(impl: type, call: list[Any]) -> tuple[Any, list[int]]:
     op, key = call[0], call[1]
     if op == "new":
         n, activation = call[2], call[3]
-        INSTANCES[key] = impl(n) if activation == "leaky_relu" else impl(n, activation=activation)
+        instance = INSTANCES[key] = impl(n) if activation == "leaky_relu" else impl(n, activation=activation)
+        for attr, value in call[4] if len(call) > 4 else ():
+            try:
+                setattr(instance, attr, _argument(value))
+            except BaseException as e:
+                raise Setting(attr) from e
         return None, []
     if op == "set":
         setattr(INSTANCES[key], call[2], _argument(call[3]))
@@ -152,6 +161,14 @@ def _changed(now: Any, data: bytes, shape: tuple[int, ...]) -> bool:
     if now.dtype == np.float64 and now.shape == shape and now.tobytes() == data:
         return False
     return not np.array_equal(now, np.frombuffer(data, dtype=np.float64).reshape(shape))
+
+
+class Setting(Exception):
+    """Setting attribute `attr` of a new instance raised (its ``__cause__``)."""
+
+    def __init__(self, attr: str) -> None:
+        super().__init__(attr)
+        self.attr = attr
 
 
 def _argument(value: Any) -> Any:

@@ -62,12 +62,8 @@ class Remote:
     def new(self, n_features: int, activation: str, w: Any, b: float, alpha: float) -> RemoteNeuron:
         """A fresh instance with w, b and alpha set as given (queued until its first use)."""
         neuron = RemoteNeuron(self, next(self._ids))
-        neuron.pending += [
-            ["new", neuron.key, n_features, activation],
-            ["set", neuron.key, "w", wire(w)],
-            ["set", neuron.key, "b", float(b)],
-            ["set", neuron.key, "alpha", float(alpha)],
-        ]
+        parameters = [["w", wire(w)], ["b", float(b)], ["alpha", float(alpha)]]  # set in turn, in the child
+        neuron.pending.append(["new", neuron.key, n_features, activation, parameters])
         return neuron
 
     def fresh(self, n_features: int, activation: str) -> RemoteNeuron:
@@ -208,13 +204,18 @@ def _raised(call: list[Any], error: Any, memory: int) -> Raised:
     well_formed = isinstance(kind, str) and isinstance(message, str) and isinstance(flag, bool)
     if not (well_formed and (where is None or isinstance(where, str))):
         raise protocol.WireError("sent a malformed error")
-    what = describe_call(call)
+    what, op = describe_call(call), call[0]
+    setting = error.get("setting")
+    if setting is not None:  # a new instance's attribute, which the call names
+        if op != "new" or len(call) < 5 or setting not in [attr for attr, _ in call[4]]:
+            raise protocol.WireError("sent an error for an attribute it was not asked to set")
+        what, op = f"setting {setting}", "set"
     if flag:
-        return Raised(f"{what} is not implemented yet", True, call[0])
+        return Raised(f"{what} is not implemented yet", True, op)
     detail = raised(short(kind, 80), where and short(where, MAX_WHERE), message and short(message))
     if error.get("memory") is True:
         detail += f" (its process may use at most {memory / (1 << 30):g} GiB of memory: --max-memory)"
-    return Raised(f"{what} raised {detail}", False, call[0])
+    return Raised(f"{what} raised {detail}", False, op)
 
 
 class Op:
