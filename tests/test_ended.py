@@ -93,6 +93,8 @@ def test_the_least_recently_used_end_goes_past_the_limit(monkeypatch: pytest.Mon
 
 
 def test_a_trail_names_its_replies_in_order() -> None:
-    a, b = b"\x01" * 16, b"\x02" * 16
-    assert kept.trail(kept.trail(b"", a), b) != kept.trail(kept.trail(b"", b), a)
-    assert kept.trail(b"", a) != kept.trail(b"", b)
+    a, b = b'{"results":[1]}', b'{"results":[2]}'
+    first = kept.trail(kept.NO_TRAIL, a)
+    assert kept.trail(first, b) != kept.trail(kept.trail(kept.NO_TRAIL, b), a)
+    assert first != kept.trail(kept.NO_TRAIL, b)
+    assert kept.trail(first, b) != kept.trail(kept.NO_TRAIL, first + b)  # not a reply that runs them together

@@ -237,7 +237,7 @@ class Started(NamedTuple):
     ops: tuple[Op, ...]
     example: dict[str, Any]
     at: int
-    trail: bytes = b""
+    trail: bytes = kept.NO_TRAIL
 
 
 class Batch:

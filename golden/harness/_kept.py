@@ -229,9 +229,13 @@ PASSED = "passed"
 ENDED = Ended()
 
 
-def trail(before: bytes, digest: bytes) -> bytes:
-    """The digest of the replies `before` digests, then the one `digest` digests."""
-    return hashlib.blake2b(before + digest, digest_size=16).digest()
+def trail(before: bytes, reply: bytes) -> bytes:
+    """The digest of the replies `before` digests (``NO_TRAIL``: none yet), then of the bytes of `reply`:
+    each prefix is 16 bytes, so no two sequences of replies run together into the same bytes."""
+    return hashlib.blake2b(before + reply, digest_size=16).digest()
+
+
+NO_TRAIL = bytes(16)  # the trail of an example given no reply yet
 
 
 @dataclass

@@ -8,7 +8,6 @@ computed in, or a description of what else was returned. The case runner and the
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import time
 from collections import deque
@@ -138,23 +137,22 @@ class Remote:
 class Pending:
     """A request sent by ``Remote.send_each`` whose answer may not have been read yet.
 
-    Its reply is read off the wire in turn (``fetch``: its bytes and their ``digest``) and read as data
-    when its values are asked for: a plan that is known to pass on exactly these bytes
+    Its reply is read off the wire in turn (``fetch``: its bytes) and read as data when its values are
+    asked for: a plan that is known to pass on exactly these bytes
     (``golden.harness._kept.ENDED``) never needs them read.
     """
 
     def __init__(self, remote: Remote, ops: tuple[Op, ...], calls: list[Any]) -> None:
         self.remote, self.ops, self.calls = remote, ops, calls
         self.body: bytes | None = None  # the reply, as it came
-        self.digest = b""  # its BLAKE2b digest, once it came
         self.answer: tuple[list[protocol.Value], list[tuple[int, int]]] | Raised | None = None
         self.done = False  # whether values() was called
 
     def wait(self) -> bytes:
-        """The reply's digest, once every reply before it and then it have come (Lost if one does not)."""
+        """The reply's bytes, once every reply before it and then it have come (Lost if one does not)."""
         while self.body is None:
             self.remote._unread[0].fetch()
-        return self.digest
+        return self.body
 
     def values(self) -> list[protocol.Value]:
         """The ops' values, in order; each op's ``changed`` is set.
@@ -193,7 +191,6 @@ class Pending:
         except Lost:
             remote._unread.clear()  # the child was stopped: no answer will come
             raise
-        self.digest = hashlib.blake2b(self.body, digest_size=16).digest()
         remote._unread.popleft()
 
 
