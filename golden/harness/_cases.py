@@ -9,6 +9,7 @@ class defines its method. Every call runs in the child; every comparison runs he
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from golden.harness._compare import Checker, Divergence, pair
 from golden.harness._conventions import under
 from golden.harness._diagnosis import PROBES, diagnose
 from golden.harness._protocol import Value
-from golden.harness._proxy import Raised, Remote, RemoteNeuron
+from golden.harness._proxy import Op, Pending, Raised, Remote, RemoteNeuron
 from golden.harness._subject import Subject
 from golden.outcome import (
     B_NEW,
@@ -101,7 +102,10 @@ def _stages(
 ) -> None:
     """Each stage in turn; `bounds` holds the bound of each value in the precision judged (v2), or nothing;
     `forward_dtype`, the dtype forward returned when the precision was detected from it (else empty).
-    The calls the diagnosis asks for (``diagnosis.PROBES``) are made before the stage they precede."""
+    The calls the diagnosis asks for (``diagnosis.PROBES``) are made before the stage they precede.
+
+    No call's arguments depend on an answer before the trajectory, so they are all made ahead, in one
+    message (``Ahead``), and checked in turn: the first to diverge ends the case as before."""
     inp, exp = case.inputs, case.expected
     bound = bounds.get
     steps = bounds.get(TRAJECTORY.name, [{}] * len(exp.trajectory))
@@ -110,39 +114,44 @@ def _stages(
     def fresh() -> RemoteNeuron:
         return remote.new(n, inp.activation, np.array(inp.w), inp.b, inp.alpha)
 
-    def probes(stage: Stage) -> None:
-        for probe in PROBES:
-            if probe.before == stage.name:
-                call(neuron, stage.name, probe.method, probe.scale * X)
+    ahead = Ahead(fresh())
+    read = {attr: ahead(PARAMETERS.name, "get", attr) for attr in ("w", "b")}
+    probed: dict[str, list[Callable[[], Value]]] = {}
+    made: dict[str, Callable[[], Value]] = {}
+    for stage, args in (
+        (Z, (X,)), (A, (X,)), (DA_DZ, (np.array(exp.z),)), (J, (X, y)), (DJ_DW, (X, y)),
+        (W_NEW, (np.array(exp.dJ_dw), exp.dJ_db, lr)),
+    ):  # fmt: skip
+        probed[stage.name] = [
+            ahead(stage.name, p.method, p.scale * X) for p in PROBES if p.before == stage.name
+        ]
+        if not stage.optional or stage.method in remote.optional:
+            made[stage.name] = ahead(stage.name, stage.method, *args)
+    after = {"w": ahead(W_NEW.name, "get", "w"), "b": ahead(B_NEW.name, "get", "b")}
 
-    neuron = fresh()
+    def probes(stage: Stage) -> None:
+        for probe in probed[stage.name]:
+            probe()
+
     for attr, value, shape in (("w", inp.w, (n,)), ("b", inp.b, ())):
-        check(PARAMETERS.name, attr, call(neuron, PARAMETERS.name, "get", attr), value, shape, bound(attr))
-    probes(Z)
-    if Z.method in remote.optional:
-        check(Z.name, Z.method, call(neuron, Z.name, Z.method, X), exp.z, (m,), bound(Z.name))
-    probes(A)
-    a = call(neuron, A.name, A.method, X)
-    if forward_dtype and a.dtype and a.dtype != forward_dtype:
-        why = f"forward returned {a.dtype} here but {forward_dtype} when its precision was detected"
-        raise Divergence(Status.FAILED, A.name, f"{why}: it is held to one precision")
-    check(A.name, A.method, a, exp.a, (m,), bound(A.name))
-    probes(DA_DZ)
-    if DA_DZ.method in remote.optional:
-        da_dz = call(neuron, DA_DZ.name, DA_DZ.method, np.array(exp.z))
-        check(DA_DZ.name, DA_DZ.method, da_dz, exp.da_dz, (m,), bound(DA_DZ.name))
-    probes(J)
-    if J.method in remote.optional:
-        check(J.name, J.method, call(neuron, J.name, J.method, X, y), exp.J, (m,), bound(J.name))
+        check(PARAMETERS.name, attr, read[attr](), value, shape, bound(attr))
+    for stage, values in ((Z, exp.z), (A, exp.a), (DA_DZ, exp.da_dz), (J, exp.J)):  # each of shape (m,)
+        probes(stage)
+        if stage.name not in made:
+            continue
+        got = made[stage.name]()
+        if stage is A and forward_dtype and got.dtype and got.dtype != forward_dtype:
+            why = f"forward returned {got.dtype} here but {forward_dtype} when its precision was detected"
+            raise Divergence(Status.FAILED, A.name, f"{why}: it is held to one precision")
+        check(stage.name, stage.method, got, values, (m,), bound(stage.name))
     probes(DJ_DW)
-    dJ_dw, dJ_db = pair(call(neuron, DJ_DW.name, DJ_DW.method, X, y), DJ_DW.name)
+    dJ_dw, dJ_db = pair(made[DJ_DW.name](), DJ_DW.name)
     check(DJ_DW.name, DJ_DW.method, dJ_dw, exp.dJ_dw, (n,), bound(DJ_DW.name))
     check(DJ_DB.name, DJ_DB.method, dJ_db, exp.dJ_db, (), bound(DJ_DB.name))
     probes(W_NEW)
-    call(neuron, W_NEW.name, W_NEW.method, np.array(exp.dJ_dw), exp.dJ_db, lr)
+    made[W_NEW.name]()
     for stage, attr, want, shape in ((W_NEW, "w", exp.w_new, (n,)), (B_NEW, "b", exp.b_new, ())):
-        got = call(neuron, stage.name, "get", attr)
-        check(stage.name, f"{attr} after {stage.method}", got, want, shape, bound(stage.name))
+        check(stage.name, f"{attr} after {stage.method}", after[attr](), want, shape, bound(stage.name))
     if exp.trajectory:
         _trajectory(fresh(), check, X, y, lr, exp.trajectory, steps)
 
@@ -150,26 +159,59 @@ def _stages(
 def _trajectory(
     neuron: RemoteNeuron, check: Checker, X: Any, y: Any, lr: float, trajectory: Any, steps: Any
 ) -> None:
-    """Each step of a trajectory on one fresh instance: gradient, then update_weights, checked in turn."""
+    """Each step of a trajectory on one fresh instance: gradient, then update_weights fed it and w and b
+    read back (made ahead, in one message), checked in turn."""
     n, agreed = X.shape[1], list(check.agreed)
     for k, (step, step_bound) in enumerate(zip(trajectory, steps, strict=True), 1):
         stage = step_name(k)
-        g_w, g_b = pair(call(neuron, stage, DJ_DW.method, X, y), stage)
+        g_w, g_b = pair(Ahead(neuron)(stage, DJ_DW.method, X, y)(), stage)
         grad_w = check(stage, DJ_DW.name, g_w, step.dJ_dw, (n,), step_bound.get(DJ_DW.name))
         grad_b = check(stage, DJ_DB.name, g_b, step.dJ_db, (), step_bound.get(DJ_DB.name))
-        call(neuron, stage, W_NEW.method, grad_w, float(grad_b), lr)
-        check(stage, "w", call(neuron, stage, "get", "w"), step.w_new, (n,), step_bound.get(W_NEW.name))
-        check(stage, "b", call(neuron, stage, "get", "b"), step.b_new, (), step_bound.get(B_NEW.name))
+        ahead = Ahead(neuron)
+        update = ahead(stage, W_NEW.method, grad_w, float(grad_b), lr)
+        w, b = ahead(stage, "get", "w"), ahead(stage, "get", "b")
+        update()
+        check(stage, "w", w(), step.w_new, (n,), step_bound.get(W_NEW.name))
+        check(stage, "b", b(), step.b_new, (), step_bound.get(B_NEW.name))
     check.agreed = [*agreed, TRAJECTORY.name]  # every step agreed: the trajectory did
 
 
-def call(neuron: RemoteNeuron, stage: str, method: str, *args: Any) -> Value:
-    """Read an attribute (``get``) or call a method in the child; raising or changing an argument diverges."""
-    try:
-        value = neuron.get(args[0]) if method == "get" else neuron.call(method, *args)
-    except Raised as e:
-        raise Divergence(Status.ERROR, stage, e.what, not_implemented=e.not_implemented) from None
-    if neuron.changed:
-        position = neuron.changed[0] + 1
-        raise Divergence(Status.FAILED, stage, f"{method} changed its argument {position} in place")
+class Ahead:
+    """Calls on one instance made ahead: each is queued as it is named, and all are sent in one message
+    when the first value is asked for (``Remote.send_each``), each as a request of its own, so that one
+    that raises stops no other.
+
+    A case asks for their values in turn and stops at the first that diverges; the child makes the rest
+    all the same, and the session reads their answers once the case is over (``Remote.settle``), so that
+    one that hangs or ends the process costs no item, and the next item starts another process.
+    """
+
+    def __init__(self, neuron: RemoteNeuron) -> None:
+        self.neuron = neuron
+        self.ops: list[Op] = []
+        self.sent: list[Pending] = []
+
+    def __call__(self, stage: str, method: str, *args: Any) -> Callable[[], Value]:
+        """`method` (``get``: reading attribute args[0]) with `args`, queued; its value, to be had by
+        calling the result, diverges as ``call`` says."""
+        op = self.neuron.read(args[0]) if method == "get" else self.neuron.op(method, *args)
+        index = len(self.ops)
+        self.ops.append(op)
+
+        def value() -> Value:
+            if not self.sent:
+                self.sent = self.neuron.remote.send_each([[queued] for queued in self.ops])
+            try:
+                (got,) = self.sent[index].values()
+            except Raised as e:
+                raise Divergence(Status.ERROR, stage, e.what, not_implemented=e.not_implemented) from None
+            return _unchanged(got, op, stage, method)
+
+        return value
+
+
+def _unchanged(value: Value, op: Op, stage: str, method: str) -> Value:
+    """`value`, unless the call changed one of its arguments in place, which diverges."""
+    if op.changed:
+        raise Divergence(Status.FAILED, stage, f"{method} changed its argument {op.changed[0] + 1} in place")
     return value

@@ -8,6 +8,7 @@ computed in, or a description of what else was returned. The case runner and the
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections import deque
@@ -111,6 +112,14 @@ class Remote:
             dropped = self._unread[0]
             dropped.fetch()
             dropped.decoded()  # read as data all the same: a reply that is not stops the child
+
+    def settle(self) -> None:
+        """Read the answers no one asked for (``drop``), each within ``call_timeout``, whatever the current
+        item's budget: an item that ended before the calls it made ahead did (``_cases.Ahead``) is decided,
+        so one of those that hangs or ends the process only stops it (the next item starts another)."""
+        self.deadline = float("inf")
+        with contextlib.suppress(Lost):
+            self.drop()
 
     def _read(self, calls: list[Any], body: bytes) -> tuple[list[protocol.Value], list[tuple[int, int]]]:
         """The reply `body` to `calls`: the value of each, and (call, argument) positions changed in place.

@@ -238,11 +238,9 @@ class Session:
                 )
                 message = f"timed out {limit}; its process was stopped"
             outcome = Outcome(name, Status.ERROR, kind, message=message, timed_out=e.timed_out)
-        if (
-            time.monotonic() > remote.deadline
-            and outcome.status is not Status.PASSED
-            and not outcome.timed_out
-        ):
+        over = time.monotonic() > remote.deadline
+        remote.settle()
+        if over and outcome.status is not Status.PASSED and not outcome.timed_out:
             outcome.timed_out = True  # a property cut short by its budget
         self.timeouts_in_a_row = self.timeouts_in_a_row + 1 if outcome.timed_out else 0
         return outcome
