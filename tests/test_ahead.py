@@ -61,9 +61,9 @@ def test_a_case_without_a_trajectory_costs_one_message() -> None:
 @pytest.mark.parametrize("does", TROUBLE)
 def test_a_call_made_ahead_that_fails_after_a_divergence_costs_no_item(tmp_path: Path, does: str) -> None:
     (tmp_path / "late.py").write_text(LATE_TROUBLE.format(does=does, trouble=TROUBLE[does]))
-    options = Options(sandbox="off", timeout=1.0)
+    options = Options(sandbox="off", timeout=0.5)
     with Session(f"{tmp_path / 'late.py'}:Neuron", options, GOLDEN) as session:
-        outcomes = [session.case(case) for case in LEAKY[:4]]  # past three timeouts in a row, none runs
+        outcomes = [session.case(case) for case in LEAKY[:2]]  # the second on the process the first left
         assert session.timeouts_in_a_row == 0
     for outcome in outcomes:
         assert (outcome.status, outcome.stage, outcome.timed_out) == (Status.FAILED, A.name, False), outcome
