@@ -1,6 +1,7 @@
 """A golden case makes its calls ahead, in one message, and checks their answers in turn: the first stage
 that diverges ends the case as it did when each call waited for the last, and a call made ahead that then
-hangs or ends its process costs no item (the next starts another process)."""
+hangs or ends its process costs no item (the next starts another process); the answers left are awaited
+one timeout in all, after which the process is stopped."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class Neuron:
         {trouble}
 
     def update_weights(self, dJ_dw, dJ_db, learning_rate):
-        pass
+        {update}
 '''
 TROUBLE = {"hangs": "time.sleep(3600)", "ends its process": "os._exit(3)"}
 
@@ -60,10 +61,24 @@ def test_a_case_without_a_trajectory_costs_one_message() -> None:
 
 @pytest.mark.parametrize("does", TROUBLE)
 def test_a_call_made_ahead_that_fails_after_a_divergence_costs_no_item(tmp_path: Path, does: str) -> None:
-    (tmp_path / "late.py").write_text(LATE_TROUBLE.format(does=does, trouble=TROUBLE[does]))
+    (tmp_path / "late.py").write_text(LATE_TROUBLE.format(does=does, trouble=TROUBLE[does], update="pass"))
     options = Options(sandbox="off", timeout=0.5)
     with Session(f"{tmp_path / 'late.py'}:Neuron", options, GOLDEN) as session:
         outcomes = [session.case(case) for case in LEAKY[:2]]  # the second on the process the first left
         assert session.timeouts_in_a_row == 0
     for outcome in outcomes:
+        assert (outcome.status, outcome.stage, outcome.timed_out) == (Status.FAILED, A.name, False), outcome
+
+
+def test_the_answers_of_calls_made_ahead_are_awaited_one_timeout_in_all(tmp_path: Path) -> None:
+    slow = LATE_TROUBLE.format(
+        does="takes 0.4 s, as update_weights does", trouble="time.sleep(0.4)", update="time.sleep(0.4)"
+    )
+    (tmp_path / "slow.py").write_text(slow)
+    with Session(f"{tmp_path / 'slow.py'}:Neuron", Options(sandbox="off", timeout=0.5), GOLDEN) as session:
+        first = session.case(LEAKY[0])
+        assert not session.child.alive  # 0.8 s of calls made ahead, past one 0.5 s timeout: stopped
+        second = session.case(LEAKY[1])  # on a process started anew
+        assert session.timeouts_in_a_row == 0
+    for outcome in (first, second):
         assert (outcome.status, outcome.stage, outcome.timed_out) == (Status.FAILED, A.name, False), outcome

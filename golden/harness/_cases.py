@@ -182,8 +182,9 @@ class Ahead:
     that raises stops no other.
 
     A case asks for their values in turn and stops at the first that diverges; the child makes the rest
-    all the same, and the session reads their answers once the case is over (``Remote.settle``), so that
-    one that hangs or ends the process costs no item, and the next item starts another process.
+    all the same, and the session reads their answers once the case is over, within one timeout in all
+    (``Remote.settle``), so that one that hangs or ends the process costs no item, and the next item starts
+    another process.
     """
 
     def __init__(self, neuron: RemoteNeuron) -> None:

@@ -114,12 +114,14 @@ class Remote:
             dropped.decoded()  # read as data all the same: a reply that is not stops the child
 
     def settle(self) -> None:
-        """Read the answers no one asked for (``drop``), each within ``call_timeout``, whatever the current
-        item's budget: an item that ended before the calls it made ahead did (``_cases.Ahead``) is decided,
-        so one of those that hangs or ends the process only stops it (the next item starts another)."""
-        self.deadline = float("inf")
+        """Read the answers no one asked for (``drop``), all within one ``call_timeout``, whatever the
+        current item's budget: an item that ended before the calls it made ahead did (``_cases.Ahead``) is
+        decided, so answers that take longer, or a call that hangs or ends the process, only stop it (the
+        next item starts another): a slow implementation's wrong case costs at most one timeout more."""
+        self.deadline = time.monotonic() + self.call_timeout
         with contextlib.suppress(Lost):
             self.drop()
+        self.deadline = float("inf")
 
     def _read(self, calls: list[Any], body: bytes) -> tuple[list[protocol.Value], list[tuple[int, int]]]:
         """The reply `body` to `calls`: the value of each, and (call, argument) positions changed in place.
