@@ -193,8 +193,8 @@ class Ahead:
         self.sent: list[Pending] = []
 
     def __call__(self, stage: str, method: str, *args: Any) -> Callable[[], Value]:
-        """`method` (``get``: reading attribute args[0]) with `args`, queued; its value, to be had by
-        calling the result, diverges as ``call`` says."""
+        """`method` (``get``: reading attribute args[0]) with `args`, queued; its value is had by calling
+        the result, which diverges when the call raised (ERROR) or changed an argument in place (FAILED)."""
         op = self.neuron.read(args[0]) if method == "get" else self.neuron.op(method, *args)
         index = len(self.ops)
         self.ops.append(op)

@@ -241,7 +241,6 @@ class RemoteNeuron:
     def __init__(self, remote: Remote, key: int) -> None:
         self.remote, self.key = remote, key
         self.pending: list[Any] = []
-        self.changed: list[int] = []  # positions of array arguments the last call changed in place
 
     def read(self, attr: str) -> Op:
         """Reading attribute `attr` (w, b, alpha), as an op to gather."""
@@ -265,7 +264,6 @@ class RemoteNeuron:
 
     def _one(self, op: Op) -> protocol.Value:
         (value,) = self.remote.gather(op)
-        self.changed = op.changed
         return value
 
 
