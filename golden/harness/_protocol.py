@@ -25,6 +25,7 @@ their bytes) and are reported as errors.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import math
 import os
@@ -44,6 +45,10 @@ MAX_DEPTH = 4  # nesting of seq values
 HEADER = struct.Struct(">I")
 FLOAT_DTYPES = frozenset({"float16", "bfloat16", "float32", "float64"})  # each one a float64 holds exactly
 BYTES_FROM = 16  # an array of more floats than this goes as bytes: a tall forward, a wide gradient
+F8 = np.dtype("<f8")  # the wire's arrays: little-endian float64
+# Made once: json.dumps and json.loads given options build an encoder or decoder per call. Our messages
+# hold no cycles (lists, dicts, numbers and strings built here, or parsed from JSON), so none is looked for.
+_ENCODER = json.JSONEncoder(allow_nan=True, separators=(",", ":"), check_circular=False)
 REAL_DTYPES = frozenset(
     {"float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64"}
     | {"uint8", "uint16", "uint32", "uint64"}
@@ -68,7 +73,7 @@ class Closed(WireError):
 def send(fd: int, message: Any, deadline: float | None = None) -> None:
     """Write one framed JSON message to `fd`; with a `deadline` (for a non-blocking fd), Silent when the
     other side stops reading before all of it is written."""
-    data = json.dumps(message, allow_nan=True, separators=(",", ":")).encode("utf-8")
+    data = _ENCODER.encode(message).encode("utf-8")
     view = memoryview(HEADER.pack(len(data)) + data)
     while view:
         try:
@@ -126,7 +131,7 @@ class Reader:
 def parse(body: bytes) -> Any:
     """A message's bytes as data; WireError for bytes that are not JSON."""
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_constant)
+        return _DECODER.decode(body.decode("utf-8"))
     except RecursionError:
         raise WireError("sent JSON nested too deeply") from None
     except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
@@ -135,6 +140,9 @@ def parse(body: bytes) -> Any:
 
 def _constant(token: str) -> float:
     return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[token]
+
+
+_DECODER = json.JSONDecoder(parse_constant=_constant)
 
 
 # -- values: the child encodes -----------------------------------------------------------------------
@@ -262,7 +270,7 @@ def decode(node: Any, depth: int = 0) -> Value:
 def to_f64(values: Any) -> str:
     """An array's values as float64, little-endian, C order (whatever its strides), in base64: how arrays
     go on the wire both ways (``from_f64`` reads them)."""
-    return base64.b64encode(np.asarray(values, dtype="<f8").tobytes()).decode("ascii")
+    return binascii.b2a_base64(np.asarray(values, dtype=F8).tobytes(), newline=False).decode("ascii")
 
 
 def from_f64(text: Any, shape: list[int]) -> NDArray[np.float64]:

@@ -279,7 +279,10 @@ def wire(value: Any) -> Any:
     """An argument as the child reads it: an array as ``{"f64": its little-endian float64 bytes in base64,
     "shape": […]}`` (a tall X costs one string, not thousands of numbers, in JSON each way), a number as a
     float."""
-    if isinstance(value, np.ndarray | list | tuple):
-        array = np.asarray(value, dtype=np.float64)
+    if isinstance(value, _SEQUENCES):
+        array = np.asarray(value, dtype=protocol.F8)
         return {"f64": protocol.to_f64(array), "shape": list(array.shape)}
     return float(value)
+
+
+_SEQUENCES = (np.ndarray, list, tuple)
