@@ -1,11 +1,16 @@
-"""How a comparison names its stage in a message: by the table, a trajectory's step by its number."""
+"""How a comparison names its stage in a message (by the table, a trajectory's step by its number), and
+that its search for the worst element gives one answer whichever way it is computed."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from golden.harness._compare import Checker, Divergence, label
+from golden.harness._compare import FEW, Checker, Divergence, _split, _split_few, label
 from golden.harness._problems import updates_agree
 from golden.harness._protocol import Value
 from golden.outcome import PARAMETERS, Status, step_name
@@ -75,3 +80,27 @@ def test_an_update_of_another_shape_is_named_by_its_shape() -> None:
     """(w, b) of shape (3,) after update 2, update 1 exact: the shape is the error."""
     with pytest.raises(AssertionError, match=r"^after update 2, w and b have shape \(3,\)$"):
         updates_agree(_updates([1.0, 0.5], [0.75, 0.25, 0.0]), UPDATES_EXACT, "float64", 3)
+
+
+# Every float64 (infinities and NaN too), with the edges where rounding and overflow decide drawn often.
+EDGES = st.sampled_from([0.0, -0.0, 5e-324, 2.0**-1022, 1.0, math.nextafter(1.0, 2.0), 1e308, -1e308])
+FLOATS = st.one_of(EDGES, st.floats(), st.floats(-4.0, 4.0))
+
+
+@st.composite
+def triples(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """got, want and bound of one size up to FEW: a got near want half of the time, as they mostly are."""
+    n = draw(st.integers(1, FEW))
+    want = draw(st.lists(FLOATS, min_size=n, max_size=n))
+    nudges = st.lists(st.one_of(st.just(0.0), FLOATS), min_size=n, max_size=n)
+    got = [w + d * 1e-12 for w, d in zip(want, draw(nudges), strict=True)] if draw(st.booleans()) else None
+    got = got or draw(st.lists(FLOATS, min_size=n, max_size=n))
+    bound = draw(st.lists(st.one_of(st.just(0.0), FLOATS.map(abs)), min_size=n, max_size=n))
+    return tuple(np.array(v, dtype=np.float64) for v in (got, want, bound))  # type: ignore[return-value]
+
+
+@given(triples())
+def test_the_worst_element_of_a_few_is_the_one_numpy_finds(arrays: tuple[np.ndarray, ...]) -> None:
+    """The Python-float search for a few elements (FEW) picks the element, error, ratio and bound that the
+    numpy search picks, and leaves the same elements to be compared in Fractions."""
+    assert _split_few(*arrays) == _split(*arrays)

@@ -349,15 +349,17 @@ def test_a_fork_chain_racing_the_sweep_is_frozen_then_killed_to_its_last_link(tm
 
 # -- 5. what a submission leaves behind decides no later run ---------------------------------------------
 
-FORGED_BYTECODE = """
+FORGED_LINE = "    split = _split_few if g.size <= FEW else _split"  # of worst(): every error is then 0
+FORGED_BYTECODE = (
+    f"FORGED_LINE = {FORGED_LINE!r}\n"
+    + """
 import importlib.util, marshal, os, sys
 from pathlib import Path
 
 import golden
 
 source = Path(golden.__file__).parent / "harness" / "_compare.py"
-first = "    ratio_max, error_max, bound_max = 0.0, 0.0, 0.0"  # of worst(): every error is then 0
-text = source.read_text().replace(first, "    return 0.0, 0.0, 0.0")
+text = source.read_text().replace(FORGED_LINE, "    return 0.0, 0.0, 0.0")
 code = compile(text, str(source), "exec")
 stat = source.stat()
 header = importlib.util.MAGIC_NUMBER + (0).to_bytes(4, "little")
@@ -366,6 +368,7 @@ header += (stat.st_size & 0xFFFFFFFF).to_bytes(4, "little")
 forged = header + marshal.dumps(code)  # matches the unchanged source: it would be loaded
 name = f"_compare.{sys.implementation.cache_tag}.pyc"
 """
+)
 BESIDE = """
 target = Path(importlib.util.cache_from_source(str(source)))
 target.parent.mkdir(exist_ok=True)
@@ -384,6 +387,11 @@ mirror = Path(os.environ["PYTHONPYCACHEPREFIX"]) / Path(*source.parent.resolve()
 mirror.mkdir(parents=True, exist_ok=True)
 (mirror / name).write_bytes(forged)  # where a validating process with this prefix reads it from
 """
+
+
+def test_the_line_the_forged_bytecode_replaces_is_in_worst() -> None:
+    """Else the forged bytecode would be the honest one, and the tests below would pass for nothing."""
+    assert FORGED_LINE in (REPO / "golden" / "harness" / "_compare.py").read_text()
 
 
 @pytest.fixture

@@ -145,19 +145,10 @@ def worst(got: Array, want: Array, bound: Array) -> tuple[float, float, float]:
     other element is compared in Fractions, so no rounding here can move a verdict. (The ratio reported
     for an element within its bound is the float64 quotient.)
     """
-    ratio_max, error_max, bound_max = 0.0, 0.0, 0.0
     g, w, b = got.ravel(), _shaped(want, got.shape).ravel(), _shaped(bound, got.shape).ravel()
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        err = np.abs(g - w)
-        within = err * (1 + 2**-50) < b
-        quotient = np.where(within, err / np.where(b > 0, b, 1.0), -1.0)
-        # Two finite floats are equal exactly when their error is 0, which no bound is below: such an
-        # element is passed over, as the Fractions below would pass it (an exact value, bound 0 or not).
-        exact = (g == w) & np.isfinite(g)
-    if within.any():
-        best = int(np.argmax(quotient))
-        ratio_max, error_max, bound_max = float(quotient[best]), float(err[best]), float(b[best])
-    for index in np.flatnonzero(~(within | exact)).tolist():
+    split = _split_few if g.size <= FEW else _split
+    (ratio_max, error_max, bound_max), outside = split(g, w, b)
+    for index in outside:
         error = abs(Fraction(g[index]) - Fraction(w[index]))
         if error == 0:
             continue
@@ -168,6 +159,42 @@ def worst(got: Array, want: Array, bound: Array) -> tuple[float, float, float]:
         if ratio >= ratio_max:
             ratio_max, error_max, bound_max = ratio, _float(error), limit
     return error_max, ratio_max, bound_max
+
+
+FEW = 16  # elements ``worst`` splits in Python floats: numpy's cost per call outweighs its speed below it
+Split = tuple[tuple[float, float, float], list[int]]
+
+
+def _split(g: Array, w: Array, b: Array) -> Split:
+    """For ``worst``: (ratio, error, bound) of the element within its bound, in float64, whose error/bound
+    is largest (the first such; zeros when none is), and the indices of the elements neither within it
+    nor exactly equal, to be compared in Fractions."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        err = np.abs(g - w)
+        within = err * (1 + 2**-50) < b
+        quotient = np.where(within, err / np.where(b > 0, b, 1.0), -1.0)
+        # Two finite floats are equal exactly when their error is 0, which no bound is below: such an
+        # element is passed over, as the Fractions would pass it (an exact value, bound 0 or not).
+        exact = (g == w) & np.isfinite(g)
+    found = (0.0, 0.0, 0.0)
+    if within.any():
+        best = int(np.argmax(quotient))
+        found = (float(quotient[best]), float(err[best]), float(b[best]))
+    return found, np.flatnonzero(~(within | exact)).tolist()
+
+
+def _split_few(g: Array, w: Array, b: Array) -> Split:
+    """``_split`` element by element in Python floats: the same IEEE float64 operations on the same
+    numbers (an overflow is infinity in both), the first largest quotient as ``np.argmax`` takes it."""
+    best, found, outside = -1.0, (0.0, 0.0, 0.0), []
+    for index, (x, y, limit) in enumerate(zip(g.tolist(), w.tolist(), b.tolist(), strict=True)):
+        err = abs(x - y)
+        if err * (1 + 2**-50) < limit:  # so limit > 0
+            if (quotient := err / limit) > best:
+                best, found = quotient, (quotient, err, limit)
+        elif not (x == y and math.isfinite(x)):
+            outside.append(index)
+    return found, outside
 
 
 def _shaped(values: Array, shape: tuple[int, ...]) -> Array:
