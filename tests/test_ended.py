@@ -16,6 +16,7 @@ from golden.harness import properties
 from golden.outcome import Status
 
 ROW_WISE = "forward_is_row_wise"  # judges each example with one call of `worst`
+SMALL_STEP = "small_step_does_not_increase_the_loss"  # its plan's start rejects a row at the kink
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +53,32 @@ def test_the_same_replies_again_are_not_judged_again(judging: list[int]) -> None
     assert first > 0
     assert t.judged(t.CORRECT, ROW_WISE, seed=2).status is Status.PASSED
     assert len(judging) == first  # every example ended where its replies had ended before
+
+
+def test_examples_rejected_before_any_request_leave_the_others_in_their_places(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rejected: list[int] = []
+    reject_unless = properties.reject_unless
+
+    def counted(condition: Any) -> None:
+        rejected.append(not condition)
+        reject_unless(condition)
+
+    monkeypatch.setattr(properties, "reject_unless", counted)
+    losses: list[int] = []
+    loss_bound = properties.loss_bound
+
+    def judging(*args: Any) -> Any:
+        losses.append(1)
+        return loss_bound(*args)
+
+    monkeypatch.setattr(properties, "loss_bound", judging)
+    assert t.judged(t.CORRECT, SMALL_STEP, seed=3, examples=60).status is Status.PASSED
+    assert any(rejected) and losses  # some examples were drawn and rejected before the ones judged
+    losses.clear()
+    assert t.judged(t.CORRECT, SMALL_STEP, seed=3, examples=60).status is Status.PASSED
+    assert not losses  # every example judged before ended where its replies had ended
 
 
 def test_other_replies_to_the_same_examples_are_judged(judging: list[int], tmp_path: Any) -> None:

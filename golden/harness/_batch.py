@@ -254,17 +254,22 @@ class Batch:
         self.sent: list[Started] = []  # drawn; their oracle values are with the helper
         self.failure: Exception | None = None  # the first example that failed, its FOUND naming it
         self.failed_on: dict[str, Any] = {}  # that example
-        self.started = 0  # plans started: the place of the next example among those drawn
+        self.started = 0  # plans started and not rejected there: the place of the next example kept
         self.drawn_in_all = 0  # examples Hypothesis drew and whose plan asked for something
         self.judged = 0  # examples whose plan ran to its end
 
     def add(self, steps: Plan, example: dict[str, Any]) -> None:
-        """Start a plan (an ``assume`` there rejects the example, as Hypothesis does) and keep its request."""
-        at, self.started = self.started, self.started + 1
+        """Start a plan (an ``assume`` there rejects the example, as Hypothesis does) and keep its request.
+
+        An example rejected there takes no place: ``DRAWN`` keeps only the others, so an example's place
+        is the same when drawn and when replayed (``_kept.ENDED`` knows it by its place)."""
+        at = self.started
         try:
             ops = next(steps)
         except StopIteration:
+            self.started += 1
             return
+        self.started += 1
         self.drawn.append(Started(steps, ops, example, at))
         self.drawn_in_all += 1
         if len(self.drawn) >= CHUNK:
