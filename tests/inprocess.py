@@ -31,7 +31,10 @@ class InProcess:
         self.replies: deque[dict[str, Any]] = deque()
 
     def send(self, request: dict[str, Any], deadline: float) -> None:
-        self.replies.extend(child.serve(self.impl, calls) for calls in request["batches"])
+        self.send_body(protocol.dumps(request), deadline)
+
+    def send_body(self, data: bytes, deadline: float) -> None:
+        self.replies.extend(child.serve(self.impl, calls) for calls in protocol.parse(data)["batches"])
 
     def receive(self, deadline: float) -> bytes:
         return json.dumps(self.replies.popleft(), separators=(",", ":")).encode()

@@ -12,6 +12,7 @@ from broken_neurons import Textbook
 from inprocess import InProcess, subject
 
 from golden.files.store import load_set
+from golden.harness import _protocol as protocol
 from golden.harness._cases import run_case
 from golden.harness.session import Session
 from golden.options import Options
@@ -51,8 +52,13 @@ def test_a_case_without_a_trajectory_costs_one_message() -> None:
     sends = []
     child = judged.remote.child
     assert isinstance(child, InProcess)
-    original = child.send
-    child.send = lambda request, deadline: (sends.append(request), original(request, deadline))[1]  # type: ignore[method-assign]
+    original = child.send_body
+
+    def sending(data: bytes, deadline: float) -> None:
+        sends.append(protocol.parse(data))
+        original(data, deadline)
+
+    child.send_body = sending  # type: ignore[method-assign]
     assert not BATCH.expected.trajectory
     assert run_case(judged, BATCH).status is Status.PASSED
     assert len(sends) == 1

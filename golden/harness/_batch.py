@@ -16,7 +16,9 @@ running) only before its first yield: after it, the example has left Hypothesis.
    by one. Each plan resumes with its ``Pending``: it computes the oracle's values while the child is still
    computing, then judges. The requests a round of plans yields form the next round. With a fixed seed, an
    example given, byte for byte, the replies on which it passed before ends there unjudged
-   (``_kept.Ended``): a batch's correct submissions mostly answer alike, and are judged once.
+   (``_kept.Ended``): a batch's correct submissions mostly answer alike, and are judged once. Such an
+   example's first request is kept as the bytes sent (``_kept.Firsts``): the next implementation is sent
+   them without the example being read or its plan started, unless its reply ends it otherwise.
 3. Only when an example fails: the plan runs again under Hypothesis from the same seed, example by example,
    so that Hypothesis finds the failure and shrinks it, as it reports any other, for ``SHRINK_BUDGET``
    examples past the first failure at most (``_shrinking``). If that run passes (an implementation that
@@ -115,7 +117,7 @@ def check(
     start = seed_for(plan, chosen, given_seed)
     fixed = given_seed is not None or chosen.derandomize  # the examples are known before they are drawn
     key = _key(subject, plan, chosen, start, strategies) if fixed else None
-    batch = Batch(subject.remote, subject.helper, key)
+    batch = Batch(subject.remote, subject.helper, plan, key)
 
     def hypothesis(test: Callable[..., None]) -> Callable[[], None]:
         return _under_hypothesis(test, plan, chosen, start, strategies)
@@ -184,7 +186,8 @@ def _judge_all(
     with batch.helper.batching(), contextlib.suppress(Found):  # Found: an example failed, step 1 ends there
         if known is not None:
             for blob in known:
-                collect(**pickle.loads(blob))  # drawn here, by this code: nobody else's bytes
+                if not batch.add_sent(blob):  # no first request kept for it
+                    collect(**pickle.loads(blob))  # drawn here, by this code: nobody else's bytes
         else:
             hypothesis(collect)()
             if key is not None and recorded is not None:
@@ -231,13 +234,15 @@ class Found(BaseException):
 
 class Started(NamedTuple):
     """A plan at a request, its example, the example's place among those drawn, and the ``_kept.trail`` of
-    the replies it was given so far."""
+    the replies it was given so far; or an example not started, pickled (`blob`), whose first request is
+    sent as the bytes kept for it (`ops`: ``_kept.FIRSTS``)."""
 
-    steps: Plan
-    ops: tuple[Op, ...]
-    example: dict[str, Any]
+    steps: Plan | None
+    ops: tuple[Op, ...] | bytes
+    example: dict[str, Any] | None
     at: int
     trail: bytes = kept.NO_TRAIL
+    blob: bytes = b""
 
 
 class Batch:
@@ -248,8 +253,10 @@ class Batch:
     (a `key`), an example given the very replies that made it pass before ends there (``_kept.ENDED``).
     """
 
-    def __init__(self, remote: Remote, helper: Beside, key: Key | None = None) -> None:
-        self.remote, self.helper, self.key = remote, helper, key
+    def __init__(
+        self, remote: Remote, helper: Beside, plan: Callable[..., Plan], key: Key | None = None
+    ) -> None:
+        self.remote, self.helper, self.plan, self.key = remote, helper, plan, key
         self.drawn: list[Started] = []  # being drawn; their oracle values are queued for the helper
         self.sent: list[Started] = []  # drawn; their oracle values are with the helper
         self.failure: Exception | None = None  # the first example that failed, its FOUND naming it
@@ -265,12 +272,26 @@ class Batch:
         is the same when drawn and when replayed (``_kept.ENDED`` knows it by its place)."""
         at = self.started
         try:
-            ops = next(steps)
+            with self.remote.naming(f"{at}."):
+                ops = next(steps)
         except StopIteration:
             self.started += 1
             return
         self.started += 1
-        self.drawn.append(Started(steps, ops, example, at))
+        self._added(Started(steps, ops, example, at))
+
+    def add_sent(self, blob: bytes) -> bool:
+        """Add the example pickled as `blob` by the first request kept for it (``_kept.FIRSTS``), its plan
+        not started; False when none is kept."""
+        data = kept.FIRSTS.get(self.key, self.started)
+        if data is None:
+            return False
+        self.started += 1
+        self._added(Started(None, data, None, self.started - 1, blob=blob))
+        return True
+
+    def _added(self, started: Started) -> None:
+        self.drawn.append(started)
         self.drawn_in_all += 1
         if len(self.drawn) >= CHUNK:
             self.rotate()
@@ -295,25 +316,54 @@ class Batch:
         while now and self.failure is None:
             then = []
             for started, answers in zip(now, self.remote.send_each([s.ops for s in now]), strict=True):
-                steps, at = started.steps, started.at
+                at, first = started.at, started.trail == kept.NO_TRAIL
                 given = kept.trail(started.trail, answers.wait())
                 end = kept.ENDED.get(self.key, at, given)
                 if end is not None:
-                    steps.close()
-                    self.judged += end == kept.PASSED
+                    if started.steps is not None:
+                        started.steps.close()
+                    self._ended(at, given, end, answers.data if first else None)
                     continue
+                if started.steps is None:  # sent as the bytes kept: its plan starts now, on the reply come
+                    restarted, adopted = self._restart(started, answers)
+                    if adopted is None:  # it asked for other calls: sent in the next round, from its start
+                        assert restarted.steps is not None
+                        restarted.steps.close()
+                        then.append(self._restart(started, None)[0])
+                        continue
+                    started, answers = restarted, adopted
+                steps = started.steps
+                assert steps is not None
                 try:
                     then.append(Started(steps, steps.send(answers), started.example, at, given))
                 except StopIteration:
-                    self.judged += 1
-                    kept.ENDED.keep(self.key, at, given, kept.PASSED)
+                    self._ended(at, given, kept.PASSED, answers.data if first else None)
                 except UnsatisfiedAssumption:  # out of the oracle's range: an example Hypothesis would redraw
-                    kept.ENDED.keep(self.key, at, given, kept.REJECTED)
+                    self._ended(at, given, kept.REJECTED, answers.data if first else None)
                 except Exception as e:  # AssertionError, Raised, or a plan's own error: step 3 replays it
-                    found(e, started.example)
-                    self.failure, self.failed_on = e, started.example
+                    example = started.example or {}
+                    found(e, example)
+                    self.failure, self.failed_on = e, example
                     break
             now = then
+
+    def _ended(self, at: int, given: bytes, end: str, first: bytes | None) -> None:
+        """The example at `at` ended as `end` on the replies `given` digests; at its `first` request (its
+        bytes), which is then kept for the next implementation (``_kept.FIRSTS``)."""
+        self.judged += end == kept.PASSED
+        kept.ENDED.keep(self.key, at, given, end)
+        if first is not None:
+            kept.FIRSTS.keep(self.key, at, first)
+
+    def _restart(self, started: Started, sent: Pending | None) -> tuple[Started, Pending | None]:
+        """The plan of an example sent as the bytes kept, started on its example, and `sent` as its
+        request when given and its calls are those the plan makes (``Remote.adopt``)."""
+        example = pickle.loads(started.blob)  # drawn here, by this code: nobody else's bytes
+        steps = self.plan(**example)
+        with self.remote.naming(f"{started.at}."):
+            ops = next(steps)
+        again = Started(steps, ops, example, started.at, blob=started.blob)
+        return again, None if sent is None else self.remote.adopt(ops, sent)
 
 
 def _under_hypothesis(

@@ -229,6 +229,50 @@ PASSED = "passed"
 ENDED = Ended()
 
 
+class Firsts:
+    """The first request of each of step 2's examples that ended at its first reply, as the bytes sent:
+    a plan's first request is a function of its example (its instances named by its place:
+    ``Remote.naming``), so a later implementation is sent these bytes without the example being read or
+    its plan started; only a reply ``ENDED`` does not know starts it (``Remote.adopt``).
+
+    Kept by ``Drawn``'s key and the example's place, the most recently used up to ``LIMIT`` bytes, in this
+    process only, as ``Ended``.
+    """
+
+    LIMIT = 64 * 2**20  # a correct implementation's requests take about 2 MB
+
+    def __init__(self) -> None:
+        self._sent: OrderedDict[tuple[Key, int], bytes] = OrderedDict()
+        self.size = 0
+
+    def get(self, key: Key | None, at: int) -> bytes | None:
+        """The first request of the example at `at`, or None."""
+        if key is None:
+            return None
+        data = self._sent.get((key, at))
+        if data is not None:
+            self._sent.move_to_end((key, at))
+        return data
+
+    def keep(self, key: Key | None, at: int, data: bytes) -> None:
+        """Keep `data` as the first request of the example at `at`."""
+        if key is None or (key, at) in self._sent:
+            return
+        self._sent[key, at] = data
+        self.size += len(data)
+        while self.size > self.LIMIT:
+            _, old = self._sent.popitem(last=False)
+            self.size -= len(old)
+
+    def clear(self) -> None:
+        """Forget every request."""
+        self._sent.clear()
+        self.size = 0
+
+
+FIRSTS = Firsts()
+
+
 def trail(before: bytes, reply: bytes) -> bytes:
     """The digest of the replies `before` digests (``NO_TRAIL``: none yet), then of the bytes of `reply`:
     each prefix is 16 bytes, so no two sequences of replies run together into the same bytes."""

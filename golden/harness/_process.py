@@ -202,10 +202,14 @@ class Child:
 
     def send(self, request: dict[str, Any], deadline: float) -> None:
         """Send `request`, not awaiting the replies (``receive`` awaits each); Lost if the child is gone."""
+        self.send_body(protocol.dumps(request), deadline)
+
+    def send_body(self, data: bytes, deadline: float) -> None:
+        """Send a request already made bytes (``protocol.dumps``), as ``send`` does."""
         if self._proc is None:
             raise Lost("the implementation's process is not running")
         with self._lost_on_failure():
-            protocol.send(self._to_child, request, deadline)
+            protocol.send_body(self._to_child, data, deadline)
 
     def receive(self, deadline: float) -> bytes:
         """The next reply's bytes, awaited until `deadline`, unread (``read`` reads them); Lost if it does

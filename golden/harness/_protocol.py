@@ -70,10 +70,19 @@ class Closed(WireError):
 # -- framing ---------------------------------------------------------------------------------------
 
 
+def dumps(message: Any) -> bytes:
+    """A message as the wire's JSON: UTF-8, no spaces."""
+    return _ENCODER.encode(message).encode("utf-8")
+
+
 def send(fd: int, message: Any, deadline: float | None = None) -> None:
     """Write one framed JSON message to `fd`; with a `deadline` (for a non-blocking fd), Silent when the
     other side stops reading before all of it is written."""
-    data = _ENCODER.encode(message).encode("utf-8")
+    send_body(fd, dumps(message), deadline)
+
+
+def send_body(fd: int, data: bytes, deadline: float | None = None) -> None:
+    """Write one framed message of bytes made by ``dumps`` (or of several of them, joined as JSON)."""
     view = memoryview(HEADER.pack(len(data)) + data)
     while view:
         try:

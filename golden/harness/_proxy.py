@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,7 +41,7 @@ class Remote:
         self.child = child
         self.call_timeout = call_timeout
         self.deadline = float("inf")  # the end of the current case or property's budget
-        self._ids = itertools.count()
+        self._ids: Iterator[int | str] = itertools.count()
         self._unread: deque[Pending] = deque()  # requests sent whose answers were not read, in order
 
     @property
@@ -84,26 +84,60 @@ class Remote:
         awaits their values. The harness works on while the child computes (the oracle's values, say)."""
         return self.send_each([ops])[0]
 
-    def send_each(self, requests: Sequence[Sequence[Op]]) -> list[Pending]:
+    def send_each(self, requests: Sequence[Sequence[Op] | bytes]) -> list[Pending]:
         """Send several requests in one message; the child answers each in turn, and each ``Pending``
         awaits its own answer (reading those before it first), each within ``call_timeout`` of being awaited.
 
+        A request is ops, or the bytes of a request sent before (``Pending.data``: ``_kept.Firsts``).
         Requests are answered in order: sending more first reads, and drops, every answer not yet read.
         """
         self.drop()
-        pending, batches = [], []
+        pending, parts = [], []
         for ops in requests:
-            calls: list[Any] = []
-            for op in ops:
-                calls += op.neuron.pending
-                op.neuron.pending = []
-                op.index = len(calls)
-                calls.append(op.call)
-            batches.append(calls)
-            pending.append(Pending(self, tuple(ops), calls))
-        self.child.send({"batches": batches}, min(time.monotonic() + self.call_timeout, self.deadline))
+            if isinstance(ops, bytes):
+                pending.append(Pending(self, (), None, ops))
+            else:
+                calls = self._calls(ops)
+                pending.append(Pending(self, tuple(ops), calls, protocol.dumps(calls)))
+            parts.append(pending[-1].data)
+        message = b'{"batches":[' + b",".join(parts) + b"]}"  # what protocol.dumps makes of the batches
+        self.child.send_body(message, min(time.monotonic() + self.call_timeout, self.deadline))
         self._unread.extend(pending)
         return pending
+
+    def adopt(self, ops: Sequence[Op], sent: Pending) -> Pending | None:
+        """The request `sent` as bytes kept, answered, as the request of `ops`, made by its plan started
+        on its example after the answer came; None when `ops` are not the very calls sent: nothing is judged
+        on the answer to other calls (and `ops` have been taken: their plan is to start again)."""
+        calls = self._calls(ops)
+        data = protocol.dumps(calls)
+        if data != sent.data:
+            return None
+        adopted = Pending(self, tuple(ops), calls, data)
+        adopted.body = sent.body
+        return adopted
+
+    @staticmethod
+    def _calls(ops: Sequence[Op]) -> list[Any]:
+        """The calls of `ops`, each neuron's queued set-up first; each op learns its place among them."""
+        calls: list[Any] = []
+        for op in ops:
+            calls += op.neuron.pending
+            op.neuron.pending = []
+            op.index = len(calls)
+            calls.append(op.call)
+        return calls
+
+    @contextlib.contextmanager
+    def naming(self, prefix: str) -> Iterator[None]:
+        """Within it, the instances made are named `prefix` 0, 1, …, not by the run's count: a plan's
+        first request then depends on its example alone, not on what ran before it (``_kept.Firsts``).
+        A name may be used again once its instance is done with: ``new`` replaces what it named."""
+        counted, self._ids = self._ids, (f"{prefix}{n}" for n in itertools.count())
+        try:
+            yield
+        finally:
+            self._ids = counted
 
     def drop(self) -> None:
         """Read and drop the answers to requests whose values were never asked for (an example that
@@ -153,11 +187,18 @@ class Pending:
     (``golden.harness._kept.ENDED``) never needs them read.
     """
 
-    def __init__(self, remote: Remote, ops: tuple[Op, ...], calls: list[Any]) -> None:
-        self.remote, self.ops, self.calls = remote, ops, calls
+    def __init__(self, remote: Remote, ops: tuple[Op, ...], calls: list[Any] | None, data: bytes) -> None:
+        self.remote, self.ops, self._calls, self.data = remote, ops, calls, data  # data: the request sent
         self.body: bytes | None = None  # the reply, as it came
         self.answer: tuple[list[protocol.Value], list[tuple[int, int]]] | Raised | None = None
         self.done = False  # whether values() was called
+
+    @property
+    def calls(self) -> list[Any]:
+        """The calls sent (read from the request's bytes when it was sent as bytes kept: ours)."""
+        if self._calls is None:
+            self._calls = protocol.parse(self.data)
+        return self._calls
 
     def wait(self) -> bytes:
         """The reply's bytes, once every reply before it and then it have come (Lost if one does not)."""
@@ -238,7 +279,7 @@ class Op:
 class RemoteNeuron:
     """One instance of the implementation, in the child."""
 
-    def __init__(self, remote: Remote, key: int) -> None:
+    def __init__(self, remote: Remote, key: int | str) -> None:
         self.remote, self.key = remote, key
         self.pending: list[Any] = []
 
