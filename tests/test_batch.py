@@ -1,6 +1,6 @@
 """A property's examples travel to the implementation in batches, and the verdict does not change for it.
 
-Hypothesis draws the examples in the validating process; the calls of up to ``batch.CHUNK`` examples go
+Hypothesis draws the examples in the validating process; the calls of up to ``_chunk.CHUNK`` examples go
 to the child in one request, and every answer is judged here. A failure is replayed example by example so
 that Hypothesis shrinks it; one the replay does not meet again still fails the property.
 """
@@ -20,6 +20,7 @@ from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 
 from golden.files.store import load_set
 from golden.harness import _batch as batch
+from golden.harness._chunk import CHUNK
 from golden.harness._proxy import Remote
 from golden.harness.session import Session
 from golden.options import Options
@@ -50,7 +51,7 @@ def test_a_property_sends_one_request_per_round_per_hundred_examples(
         requests.clear()
         outcome = session.property(prop)
     assert outcome.status is Status.PASSED, outcome.message
-    assert len(requests) <= rounds * math.ceil(250 / batch.CHUNK), requests
+    assert len(requests) <= rounds * math.ceil(250 / CHUNK), requests
     assert sum(requests) >= 200  # the examples were judged, not skipped (small_step rejects a few)
 
 

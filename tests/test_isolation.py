@@ -258,10 +258,10 @@ def test_a_watcher_of_an_ordinary_user_cannot_open_any_grading_process_fds(tmp_p
     )  # fmt: skip
     assert out.returncode == 1, out.stderr
     rows = json.loads(out.stdout)["implementations"]
-    assert [r["score"] for r in rows] == [0, 0, 0, 0]
+    assert [r["score"] for r in rows] == [0, 0, 0, 0], rows
     assert rows[0]["message"].startswith("its grading process ended while it ran"), rows[0]
     opened = marker.read_text().splitlines() if marker.exists() else []
-    assert [line for line in opened if line.startswith("ours")] == []
+    assert [line for line in opened if line.startswith("ours")] == [], opened
 
 
 # -- 4. nothing the implementation starts outlives the run -----------------------------------------------

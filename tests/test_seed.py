@@ -41,7 +41,7 @@ def forget() -> None:
     kept.DRAWN.clear()
     kept.RUNS.clear()
     kept.ENDED.clear()
-    kept.FIRSTS.clear()
+    kept.REQUESTS.clear()
     SHARED.clear()
 
 
@@ -168,7 +168,7 @@ def test_the_oracle_s_values_are_computed_once_for_every_implementation_of_a_see
     misses, hits = SHARED.misses, SHARED.hits
     assert misses > 0
     kept.ENDED.clear()  # as for an implementation whose replies differ: every plan starts and judges again
-    kept.FIRSTS.clear()
+    kept.REQUESTS.clear()
     assert judged(CORRECT, "forward_is_row_wise", seed=2).status is Status.PASSED
     assert SHARED.misses == misses  # every value was kept
     assert SHARED.hits > hits

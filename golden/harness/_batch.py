@@ -12,13 +12,13 @@ running) only before its first yield: after it, the example has left Hypothesis.
    fixed seed (``seeded``, or a derandomizing profile) the examples depend on nothing the implementation
    answers, only on what it is judged in: they are drawn once per process and replayed for every later
    implementation judged the same way (``_kept.Drawn``), so that a batch's submissions cost Hypothesis once.
-2. Every ``CHUNK`` examples, their requests go to the child in one message, and the child answers them one
-   by one. Each plan resumes with its ``Pending``: it computes the oracle's values while the child is still
-   computing, then judges. The requests a round of plans yields form the next round. With a fixed seed, an
-   example given, byte for byte, the replies on which it passed before ends there unjudged
-   (``_kept.Ended``): a batch's correct submissions mostly answer alike, and are judged once. Such an
-   example's first request is kept as the bytes sent (``_kept.Firsts``): the next implementation is sent
-   them without the example being read or its plan started, unless its reply ends it otherwise.
+2. Every ``CHUNK`` examples (``_chunk``), their requests go to the child in one message, and the child
+   answers them one by one. Each plan resumes with its ``Pending``: it computes the oracle's values while
+   the child is still computing, then judges. The requests a round of plans yields form the next round.
+   With a fixed seed, an example given, byte for byte, the replies on which it passed before ends there
+   unjudged (``_kept.Ended``): a batch's correct submissions mostly answer alike, and are judged once.
+   Each request is kept as the bytes sent (``_kept.Requests``): the next implementation is sent them,
+   round after round, without the example being read or its plan started, until a reply differs.
 3. Only when an example fails: the plan runs again under Hypothesis from the same seed, example by example,
    so that Hypothesis finds the failure and shrinks it, as it reports any other, for ``SHRINK_BUDGET``
    examples past the first failure at most (``_shrinking``). If that run passes (an implementation that
@@ -44,9 +44,9 @@ import secrets
 import shutil
 import tempfile
 import zlib
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Any, NamedTuple
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
@@ -54,12 +54,11 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 
 from golden._text import first_line, short
-from golden.harness import _kept as kept
-from golden.harness._beside import Beside
+from golden.harness._chunk import Batch, Found
 from golden.harness._constants import no_local_constants
-from golden.harness._kept import DRAWN, Key, Recording, replay
+from golden.harness._kept import DRAWN, Key, Plan, Recording, replay
 from golden.harness._process import Lost
-from golden.harness._proxy import Op, Pending, Remote
+from golden.harness._proxy import Remote
 from golden.harness._shrinking import FOUND, Enough, Shrinking, found
 from golden.harness._subject import Subject
 
@@ -69,7 +68,6 @@ _STORAGE = tempfile.mkdtemp(prefix="neuron-oracle-hypothesis-")
 set_hypothesis_home_dir(_STORAGE)
 atexit.register(shutil.rmtree, _STORAGE, True)
 
-CHUNK = 25  # examples per message: small enough to overlap drawing and the helper, 40 kB at most
 QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 
 # Numeric code: no deadline (a first call may compile or warm a cache), no health check for slow data,
@@ -81,7 +79,6 @@ settings.register_profile("dev", max_examples=20, deadline=None, suppress_health
 if os.environ.get("HYPOTHESIS_PROFILE") in ("ci", "dev"):
     settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
-Plan = Generator[tuple[Op, ...], Pending, None]
 HYPOTHESIS_NOTES = ("Falsifying", "Failing")  # how Hypothesis's own notes word a shrunk example
 _SEED: ContextVar[int | None] = ContextVar("neuron_oracle_seed", default=None)
 
@@ -225,145 +222,6 @@ def reject_unless(condition: Any) -> None:
     (which takes UnsatisfiedAssumption for a rejection) and in a replay of step 1's examples alike."""
     if not condition:
         raise UnsatisfiedAssumption
-
-
-class Found(BaseException):
-    """An example failed: step 1 ends there. A BaseException, so that Hypothesis lets it through instead of
-    taking it for a failure of the example it is drawing."""
-
-
-class Started(NamedTuple):
-    """A plan at a request, its example, the example's place among those drawn, and the ``_kept.trail`` of
-    the replies it was given so far; or an example not started, pickled (`blob`), whose first request is
-    sent as the bytes kept for it (`ops`: ``_kept.FIRSTS``)."""
-
-    steps: Plan | None
-    ops: tuple[Op, ...] | bytes
-    example: dict[str, Any] | None
-    at: int
-    trail: bytes = kept.NO_TRAIL
-    blob: bytes = b""
-
-
-class Batch:
-    """Plans started by Hypothesis and waiting for their first answers, judged CHUNK at a time.
-
-    A chunk is judged once the next one is drawn: meanwhile the oracle's `helper` has
-    computed the values its plans asked for with ``beside.Later``, on another core. Under a fixed seed
-    (a `key`), an example given the very replies that made it pass before ends there (``_kept.ENDED``).
-    """
-
-    def __init__(
-        self, remote: Remote, helper: Beside, plan: Callable[..., Plan], key: Key | None = None
-    ) -> None:
-        self.remote, self.helper, self.plan, self.key = remote, helper, plan, key
-        self.drawn: list[Started] = []  # being drawn; their oracle values are queued for the helper
-        self.sent: list[Started] = []  # drawn; their oracle values are with the helper
-        self.failure: Exception | None = None  # the first example that failed, its FOUND naming it
-        self.failed_on: dict[str, Any] = {}  # that example
-        self.started = 0  # plans started and not rejected there: the place of the next example kept
-        self.drawn_in_all = 0  # examples Hypothesis drew and whose plan asked for something
-        self.judged = 0  # examples whose plan ran to its end
-
-    def add(self, steps: Plan, example: dict[str, Any]) -> None:
-        """Start a plan (an ``assume`` there rejects the example, as Hypothesis does) and keep its request.
-
-        An example rejected there takes no place: ``DRAWN`` keeps only the others, so an example's place
-        is the same when drawn and when replayed (``_kept.ENDED`` knows it by its place)."""
-        at = self.started
-        try:
-            with self.remote.naming(f"{at}."):
-                ops = next(steps)
-        except StopIteration:
-            self.started += 1
-            return
-        self.started += 1
-        self._added(Started(steps, ops, example, at))
-
-    def add_sent(self, blob: bytes) -> bool:
-        """Add the example pickled as `blob` by the first request kept for it (``_kept.FIRSTS``), its plan
-        not started; False when none is kept."""
-        data = kept.FIRSTS.get(self.key, self.started)
-        if data is None:
-            return False
-        self.started += 1
-        self._added(Started(None, data, None, self.started - 1, blob=blob))
-        return True
-
-    def _added(self, started: Started) -> None:
-        self.drawn.append(started)
-        self.drawn_in_all += 1
-        if len(self.drawn) >= CHUNK:
-            self.rotate()
-            if self.failure is not None:
-                raise Found
-
-    def rotate(self) -> None:
-        """The chunk just drawn goes to the helper; the one drawn before it is judged."""
-        ready, self.sent, self.drawn = self.sent, self.drawn, []
-        self.helper.collect()  # the answers for `ready`, computed while this chunk was drawn
-        self.helper.send()
-        self.judge(ready)
-
-    def flush(self) -> None:
-        """Judge every chunk drawn (at the end of step 1)."""
-        self.rotate()
-        self.rotate()
-
-    def judge(self, now: list[Started]) -> None:
-        """Send the chunk's requests in one message and judge each example as its answers come, round after
-        round, until every plan has finished or one has failed."""
-        while now and self.failure is None:
-            then = []
-            for started, answers in zip(now, self.remote.send_each([s.ops for s in now]), strict=True):
-                at, first = started.at, started.trail == kept.NO_TRAIL
-                given = kept.trail(started.trail, answers.wait())
-                end = kept.ENDED.get(self.key, at, given)
-                if end is not None:
-                    if started.steps is not None:
-                        started.steps.close()
-                    self._ended(at, given, end, answers.data if first else None)
-                    continue
-                if started.steps is None:  # sent as the bytes kept: its plan starts now, on the reply come
-                    restarted, adopted = self._restart(started, answers)
-                    if adopted is None:  # it asked for other calls: sent in the next round, from its start
-                        assert restarted.steps is not None
-                        restarted.steps.close()
-                        then.append(self._restart(started, None)[0])
-                        continue
-                    started, answers = restarted, adopted
-                steps = started.steps
-                assert steps is not None
-                try:
-                    then.append(Started(steps, steps.send(answers), started.example, at, given))
-                except StopIteration:
-                    self._ended(at, given, kept.PASSED, answers.data if first else None)
-                except UnsatisfiedAssumption:  # out of the oracle's range: an example Hypothesis would redraw
-                    self._ended(at, given, kept.REJECTED, answers.data if first else None)
-                except Exception as e:  # AssertionError, Raised, or a plan's own error: step 3 replays it
-                    example = started.example or {}
-                    found(e, example)
-                    self.failure, self.failed_on = e, example
-                    break
-            now = then
-
-    def _ended(self, at: int, given: bytes, end: str, first: bytes | None) -> None:
-        """The example at `at` ended as `end` on the replies `given` digests; at its `first` request (its
-        bytes), which is then kept for the next implementation (``_kept.FIRSTS``)."""
-        self.judged += end == kept.PASSED
-        kept.ENDED.keep(self.key, at, given, end)
-        if first is not None:
-            kept.FIRSTS.keep(self.key, at, first)
-
-    def _restart(self, started: Started, sent: Pending | None) -> tuple[Started, Pending | None]:
-        """The plan of an example sent as the bytes kept, started on its example, and `sent` as its
-        request when given and its calls are those the plan makes (``Remote.adopt``)."""
-        example = pickle.loads(started.blob)  # drawn here, by this code: nobody else's bytes
-        steps = self.plan(**example)
-        with self.remote.naming(f"{started.at}."):
-            ops = next(steps)
-        again = Started(steps, ops, example, started.at, blob=started.blob)
-        return again, None if sent is None else self.remote.adopt(ops, sent)
 
 
 def _under_hypothesis(

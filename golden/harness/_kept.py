@@ -1,6 +1,7 @@
 """What a property's check (``golden.harness._batch``) keeps for the next implementation judged the same way:
 the examples step 1 drew (``Drawn``), and the runs of step 3 (``Runs``), so that a batch's repeated
-mistakes cost Hypothesis once.
+mistakes cost Hypothesis once; where step 2's examples ended (``Ended``) and the requests they sent
+(``Requests``), so that a batch's repeated answers cost neither judging nor the plans' own work.
 
 Under a fixed seed, what Hypothesis runs in step 3 depends only on what each example it runs gives: it
 passes, is rejected, or fails, and a failure is told apart by its exception's type and where it was
@@ -229,36 +230,38 @@ PASSED = "passed"
 ENDED = Ended()
 
 
-class Firsts:
-    """The first request of each of step 2's examples that ended at its first reply, as the bytes sent:
-    a plan's first request is a function of its example (its instances named by its place:
-    ``Remote.naming``), so a later implementation is sent these bytes without the example being read or
-    its plan started; only a reply ``ENDED`` does not know starts it (``Remote.adopt``).
+class Requests:
+    """Each request of step 2's examples, as the bytes sent, by the example's place and the ``trail`` of
+    the replies before it: a plan's requests are a function of its example and of those replies (its
+    instances named by its place and round: ``Remote.naming``), so a later implementation whose replies
+    are the same bytes is sent the next request kept without the example being read or its plan started.
+    Only a reply that neither ``ENDED`` nor this knows starts the plan, given the replies come so far
+    (``Remote.adopt``: they must answer the very calls it makes).
 
-    Kept by ``Drawn``'s key and the example's place, the most recently used up to ``LIMIT`` bytes, in this
+    Kept by ``Drawn``'s key, the place and the trail, the most recently used up to ``LIMIT`` bytes, in this
     process only, as ``Ended``.
     """
 
     LIMIT = 64 * 2**20  # a correct implementation's requests take about 2 MB
 
     def __init__(self) -> None:
-        self._sent: OrderedDict[tuple[Key, int], bytes] = OrderedDict()
+        self._sent: OrderedDict[tuple[Key, int, bytes], bytes] = OrderedDict()
         self.size = 0
 
-    def get(self, key: Key | None, at: int) -> bytes | None:
-        """The first request of the example at `at`, or None."""
+    def get(self, key: Key | None, at: int, trail: bytes) -> bytes | None:
+        """The request the example at `at` made after the replies `trail` digests, or None."""
         if key is None:
             return None
-        data = self._sent.get((key, at))
+        data = self._sent.get((key, at, trail))
         if data is not None:
-            self._sent.move_to_end((key, at))
+            self._sent.move_to_end((key, at, trail))
         return data
 
-    def keep(self, key: Key | None, at: int, data: bytes) -> None:
-        """Keep `data` as the first request of the example at `at`."""
-        if key is None or (key, at) in self._sent:
+    def keep(self, key: Key | None, at: int, trail: bytes, data: bytes) -> None:
+        """Keep `data` as the request the example at `at` made after the replies `trail` digests."""
+        if key is None or (key, at, trail) in self._sent:
             return
-        self._sent[key, at] = data
+        self._sent[key, at, trail] = data
         self.size += len(data)
         while self.size > self.LIMIT:
             _, old = self._sent.popitem(last=False)
@@ -270,7 +273,7 @@ class Firsts:
         self.size = 0
 
 
-FIRSTS = Firsts()
+REQUESTS = Requests()
 
 
 def trail(before: bytes, reply: bytes) -> bytes:

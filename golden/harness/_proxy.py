@@ -88,7 +88,7 @@ class Remote:
         """Send several requests in one message; the child answers each in turn, and each ``Pending``
         awaits its own answer (reading those before it first), each within ``call_timeout`` of being awaited.
 
-        A request is ops, or the bytes of a request sent before (``Pending.data``: ``_kept.Firsts``).
+        A request is ops, or the bytes of a request sent before (``Pending.data``: ``_kept.Requests``).
         Requests are answered in order: sending more first reads, and drops, every answer not yet read.
         """
         self.drop()
@@ -131,7 +131,7 @@ class Remote:
     @contextlib.contextmanager
     def naming(self, prefix: str) -> Iterator[None]:
         """Within it, the instances made are named `prefix` 0, 1, …, not by the run's count: a plan's
-        first request then depends on its example alone, not on what ran before it (``_kept.Firsts``).
+        requests then depend on its example and replies alone, not on what ran before (``_kept.Requests``).
         A name may be used again once its instance is done with: ``new`` replaces what it named."""
         counted, self._ids = self._ids, (f"{prefix}{n}" for n in itertools.count())
         try:

@@ -25,9 +25,10 @@ from hypothesis import strategies as st
 from hypothesis.errors import UnsatisfiedAssumption
 from hypothesis.reporting import with_reporter
 
-from golden.harness._batch import Plan, check, describe_failure, reject_unless, seeded
+from golden.harness._batch import check, describe_failure, reject_unless, seeded
 from golden.harness._beside import gradient, updates
 from golden.harness._compare import SHOWN, beyond, worst
+from golden.harness._kept import Plan
 from golden.harness._problems import (
     DYADIC,
     Problem,
