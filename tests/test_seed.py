@@ -11,6 +11,7 @@ example.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from golden.harness import _batch as batch
 from golden.harness import _constants, _shrinking
 from golden.harness import _kept as kept
 from golden.harness._memo import SHARED, Memo
+from golden.harness._proxy import Remote
 from golden.harness.session import Session
 from golden.options import Options
 from golden.outcome import Outcome, Status
@@ -33,6 +35,7 @@ from golden.outcome import Outcome, Status
 GOLDEN = load_set()
 BROKEN = f"{REPO / 'tests' / 'broken_neurons.py'}"
 CORRECT, MEAN, SIGN = f"{BROKEN}:Textbook", f"{BROKEN}:MeanGradient", f"{BROKEN}:WrongUpdateSign"
+NO_DERIVATIVE = f"{BROKEN}:MissingActivationDerivative"  # passes SPLIT's examples before its first failure
 SPLIT = "batch_gradient_is_the_sum_of_its_parts"  # draws from st.data(): the split
 
 
@@ -135,6 +138,38 @@ def test_a_repeated_mistake_is_shrunk_without_hypothesis_to_the_example_it_repor
     again = judged(MEAN, SPLIT, seed=5)
     assert len(hypothesis_runs) == 2  # replayed: Hypothesis did not run
     assert again.message == first.message
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many calls each request sent to the implementation's process held, in order."""
+    counts: list[int] = []
+    send_each = Remote.send_each
+
+    def counted(self: Remote, requests: Any) -> Any:
+        pending = send_each(self, requests)
+        counts.extend(len(json.loads(p.data)) for p in pending)
+        return pending
+
+    monkeypatch.setattr(Remote, "send_each", counted)
+    return counts
+
+
+def test_a_repeated_mistake_s_replayed_shrinking_sends_the_calls_hypothesis_s_would(
+    hypothesis_runs: list[int], calls: list[int]
+) -> None:
+    """An implementation that counts its calls meets the next property as it would alone: the kept run
+    replays every example Hypothesis's run tried, those before the first failure included."""
+    alone = judged(NO_DERIVATIVE, SPLIT, seed=5)  # nothing kept: drawn, judged, shrunk by Hypothesis
+    (key,) = kept.RUNS._runs
+    (run,) = kept.RUNS.get(key)
+    assert None in [sig for _, sig in run.tried[: run.first]]  # examples passed before the first failure
+    sent_alone, runs_alone = sum(calls), len(hypothesis_runs)
+    calls.clear()
+    again = judged(NO_DERIVATIVE, SPLIT, seed=5)
+    assert len(hypothesis_runs) == runs_alone  # replayed: Hypothesis did not run
+    assert again.message == alone.message
+    assert sum(calls) == sent_alone
 
 
 def test_a_kept_run_one_of_whose_examples_gives_something_else_is_not_replayed(

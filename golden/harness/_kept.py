@@ -308,7 +308,10 @@ def replay(
     for run in runs:
         if run.tried[run.first] != start:
             continue
-        got = _judged(remote, plan, run.tried[run.first :])
+        # Every example the run tried, from its first: Hypothesis's run starts again from the first example
+        # drawn, so that the implementation's process is sent the calls it would be sent without the kept
+        # run (an implementation that counts its calls answers later properties as it would alone).
+        got = _judged(remote, plan, run.tried)
         if got is None:
             continue
         if run.end == "passed":
