@@ -13,6 +13,7 @@ from test_ended import fresh  # noqa: F401  (autouse: nothing kept from one test
 
 from golden.harness import _kept as kept
 from golden.harness import _problems
+from golden.harness._proxy import Remote
 from golden.harness.session import Session
 from golden.options import Options
 from golden.outcome import Status
@@ -60,6 +61,20 @@ def test_other_replies_start_the_plan_on_the_replies_come(starts: list[int], wro
     t.forget()
     alone = t.judged(wrong, prop, seed=5)
     assert after_correct.status is Status.FAILED and starts
+    assert (after_correct.status, after_correct.message) == (alone.status, alone.message)
+
+
+def test_an_example_whose_plan_makes_other_calls_is_sent_afresh_and_judged_as_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A plan started on the replies so far that makes other calls than those sent starts again on its
+    example, drawn anew (its first start used up the example's draws), and is sent its own calls."""
+    assert t.judged(t.CORRECT, t.SPLIT, seed=5).status is Status.PASSED
+    monkeypatch.setattr(Remote, "adopt", lambda self, ops, sent: None)  # as if every plan made other calls
+    after_correct = t.judged(t.MEAN, t.SPLIT, seed=5)
+    monkeypatch.undo()
+    t.forget()
+    alone = t.judged(t.MEAN, t.SPLIT, seed=5)
     assert (after_correct.status, after_correct.message) == (alone.status, alone.message)
 
 

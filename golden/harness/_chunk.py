@@ -169,6 +169,7 @@ class Batch:
         if again is not None:
             return started._replace(steps=steps, ops=again[0], example=example), again[1]
         steps.close()
+        example = pickle.loads(started.blob)  # afresh: the first plan's draws used up the example's values
         steps = self.plan(**example)
         with self.remote.naming(f"{started.at}.0."):
             ops = next(steps)
